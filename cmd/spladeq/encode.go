@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/spladeq/spladeq/splade"
+)
+
+// maxLineBytes bounds one stdin line for `encode`.
+const maxLineBytes = 16 << 20
+
+// encodeChunk is how many stdin lines are encoded per call, so output streams.
+const encodeChunk = 64
+
+func newFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	return fs
+}
+
+// parseFlags parses args, mapping --help and flag errors to errUsage.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	return nil
+}
+
+type encodedLine struct {
+	Indices []uint32  `json:"indices"`
+	Values  []float32 `json:"values"`
+	Terms   [][2]any  `json:"terms,omitempty"`
+}
+
+func runEncode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("encode", stderr)
+	model := fs.String("model", "", "model directory in HuggingFace layout (tokenizer.json, model.onnx or onnx/model.onnx)")
+	query := fs.Bool("query", false, "encode as queries (query max length and pruning)")
+	maxLen := fs.Int("max-length", 0, "max tokens per text, special tokens included (0: the model's, at most 512)")
+	topK := fs.Int("top-k", 0, "keep at most this many terms per vector (0: all)")
+	minWeight := fs.Float32("min-weight", 0, "drop terms lighter than this (0: keep all)")
+	terms := fs.Int("terms", 0, "add the N heaviest terms as [token, weight] pairs")
+	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spladeq encode --model DIR [flags] [TEXT ...]\n\nEncodes each TEXT, or each stdin line when no TEXT is given, and prints one JSON object per line.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *model == "" {
+		fmt.Fprintln(stderr, "spladeq encode: --model is required")
+		fs.Usage()
+		return errUsage
+	}
+	if *terms < 0 {
+		return fmt.Errorf("--terms must be >= 0, got %d", *terms)
+	}
+	pruning := splade.Pruning{TopK: *topK, MinWeight: *minWeight}
+	opts := []splade.Option{splade.WithIntraOpThreads(*threads)}
+	if *query {
+		opts = append(opts, splade.WithQueryMaxLength(*maxLen), splade.WithQueryPruning(pruning))
+	} else {
+		opts = append(opts, splade.WithMaxLength(*maxLen), splade.WithPruning(pruning))
+	}
+	enc, err := splade.New(*model, opts...)
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	mode := splade.Document
+	if *query {
+		mode = splade.Query
+	}
+
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	emit := func(texts []string, where func(i int) string) error {
+		vecs, err := enc.EncodeMode(ctx, mode, texts)
+		if err != nil {
+			var ie *splade.InputError
+			if errors.As(err, &ie) {
+				return fmt.Errorf("%s: %s", where(ie.Index), ie.Reason)
+			}
+			return err
+		}
+		jw := json.NewEncoder(out)
+		for _, v := range vecs {
+			line := encodedLine{Indices: v.Indices, Values: v.Values}
+			if line.Indices == nil {
+				line.Indices, line.Values = []uint32{}, []float32{}
+			}
+			if *terms > 0 {
+				ts, err := enc.Terms(v, *terms)
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					line.Terms = append(line.Terms, [2]any{t.Token, t.Weight})
+				}
+			}
+			if err := jw.Encode(line); err != nil {
+				return err
+			}
+		}
+		return out.Flush()
+	}
+
+	if fs.NArg() > 0 {
+		return emit(fs.Args(), func(i int) string { return fmt.Sprintf("argument %d", i+1) })
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+	var chunk []string
+	first := 1 // stdin line number of chunk[0]
+	flush := func() error {
+		start := first
+		err := emit(chunk, func(i int) string { return fmt.Sprintf("stdin line %d", start+i) })
+		first += len(chunk)
+		chunk = chunk[:0]
+		return err
+	}
+	for sc.Scan() {
+		chunk = append(chunk, sc.Text())
+		if len(chunk) == encodeChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("stdin line %d: longer than %d bytes", first+len(chunk), maxLineBytes)
+		}
+		return fmt.Errorf("read stdin: %w", err)
+	}
+	if len(chunk) > 0 {
+		return flush()
+	}
+	return nil
+}

@@ -1,0 +1,558 @@
+package splade
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// ErrClosed is returned by the Encode methods after Close.
+var ErrClosed = errors.New("encoder is closed")
+
+// DefaultMaxLength is the document max length, in tokens, when neither an
+// option nor the model's files give a smaller one.
+const DefaultMaxLength = 512
+
+// Mode selects document or query encoding.
+type Mode int
+
+const (
+	// Document mode truncates at the document max length and applies the
+	// document pruning.
+	Document Mode = iota
+	// Query mode truncates at the query max length and applies the query
+	// pruning.
+	Query
+)
+
+func (m Mode) String() string {
+	if m == Query {
+		return "query"
+	}
+	return "document"
+}
+
+type options struct {
+	onnxFile       string
+	runtimeLib     string
+	maxLength      int
+	queryMaxLength int
+	batchSize      int
+	tokenBudget    int
+	intraOpThreads int
+	spinning       bool
+	docPruning     Pruning
+	queryPruning   Pruning
+}
+
+func defaults() options {
+	return options{batchSize: 32, tokenBudget: 4096, spinning: true}
+}
+
+// Option configures an Encoder; it fails on a value it cannot accept.
+type Option func(*options) error
+
+// WithONNXFile names the ONNX file inside the model directory. Default: the
+// first of ONNXCandidates that exists.
+func WithONNXFile(rel string) Option {
+	return func(o *options) error { o.onnxFile = rel; return nil }
+}
+
+// WithRuntimeLibrary sets the path of libonnxruntime. Default:
+// RuntimeLibraryPath().
+func WithRuntimeLibrary(path string) Option {
+	return func(o *options) error { o.runtimeLib = path; return nil }
+}
+
+// WithMaxLength sets the document max length in tokens, special tokens
+// included. Default 0: the smallest of 512, the model's
+// max_position_embeddings and the tokenizer's model_max_length.
+func WithMaxLength(n int) Option {
+	return func(o *options) error {
+		if n < 0 || n == 1 {
+			return fmt.Errorf("max length must be 0 (model default) or >= 2, got %d", n)
+		}
+		o.maxLength = n
+		return nil
+	}
+}
+
+// WithQueryMaxLength sets the query max length in tokens. Default 0: the
+// document max length.
+func WithQueryMaxLength(n int) Option {
+	return func(o *options) error {
+		if n < 0 || n == 1 {
+			return fmt.Errorf("query max length must be 0 (document max length) or >= 2, got %d", n)
+		}
+		o.queryMaxLength = n
+		return nil
+	}
+}
+
+// WithBatchSize caps the texts per forward pass. Default 32.
+func WithBatchSize(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("batch size must be >= 1, got %d", n)
+		}
+		o.batchSize = n
+		return nil
+	}
+}
+
+// WithTokenBudget caps batch size × padded length per forward pass, which
+// bounds the [batch, seq, vocab] logits buffer (4 bytes × budget × vocab).
+// Default 4096. A single text longer than the budget still runs alone.
+func WithTokenBudget(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("token budget must be >= 1, got %d", n)
+		}
+		o.tokenBudget = n
+		return nil
+	}
+}
+
+// WithIntraOpThreads sets ONNX Runtime's intra-op thread count. Default 0:
+// the runtime's choice (one per physical core).
+func WithIntraOpThreads(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("intra-op threads must be >= 0, got %d", n)
+		}
+		o.intraOpThreads = n
+		return nil
+	}
+}
+
+// WithSpinning sets whether the runtime's worker threads spin while waiting
+// for work. Default true (the runtime's default); turn it off when several
+// encoders or other CPU-heavy work share the cores.
+func WithSpinning(on bool) Option {
+	return func(o *options) error { o.spinning = on; return nil }
+}
+
+// WithPruning sets the pruning of document vectors. Default: none.
+func WithPruning(p Pruning) Option {
+	return func(o *options) error {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		o.docPruning = p
+		return nil
+	}
+}
+
+// WithQueryPruning sets the pruning of query vectors. Default: none.
+func WithQueryPruning(p Pruning) Option {
+	return func(o *options) error {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		o.queryPruning = p
+		return nil
+	}
+}
+
+// Info describes a loaded encoder.
+type Info struct {
+	Dir            string   `json:"dir"`
+	ONNX           string   `json:"onnx"`
+	ModelType      string   `json:"model_type,omitempty"`
+	Inputs         []string `json:"inputs"`
+	Output         string   `json:"output"`
+	Pooled         bool     `json:"pooled"`
+	VocabSize      int      `json:"vocab_size"`
+	MaxLength      int      `json:"max_length"`
+	QueryMaxLength int      `json:"query_max_length"`
+}
+
+// Encoder encodes texts into SPLADE vectors. It is safe for concurrent use.
+type Encoder struct {
+	opts  options
+	model ModelDir
+	graph graphSpec
+	info  Info
+
+	docTok, queryTok *tokenizer
+	session          *ort.DynamicAdvancedSession
+
+	bufs sync.Pool // *[]float32 logits buffers, reused across batches
+
+	vocabOnce sync.Once
+	vocab     []string
+	vocabErr  error
+
+	mu     sync.RWMutex // guards closed against Close during Encode
+	closed bool
+}
+
+// New loads the SPLADE model in dir (HuggingFace layout: tokenizer.json and
+// model.onnx or onnx/model.onnx, optional config.json and
+// tokenizer_config.json).
+func New(dir string, opts ...Option) (*Encoder, error) {
+	o := defaults()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("splade: %w", err)
+		}
+	}
+	m, err := OpenModelDir(dir, o.onnxFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := initRuntime(o.runtimeLib); err != nil {
+		return nil, err
+	}
+	g, err := inspectGraph(m.ONNX)
+	if err != nil {
+		return nil, err
+	}
+	if m.Config.VocabSize > 0 && g.vocab > 0 && m.Config.VocabSize != g.vocab {
+		return nil, fmt.Errorf("%w: %s: output %q has vocabulary dimension %d but config.json says vocab_size %d", ErrModel, m.ONNX, g.output, g.vocab, m.Config.VocabSize)
+	}
+
+	maxLen := o.maxLength
+	if maxLen == 0 {
+		maxLen = DefaultMaxLength
+		for _, limit := range []int{m.Config.MaxPositionEmbeddings, m.Config.ModelMaxLength} {
+			if limit > 0 && limit < maxLen {
+				maxLen = limit
+			}
+		}
+	}
+	qLen := o.queryMaxLength
+	if qLen == 0 {
+		qLen = maxLen
+	}
+
+	data, err := os.ReadFile(m.Tokenizer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrModel, err)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %s does not parse: %s", ErrModel, m.Tokenizer, describeJSONError(data, err))
+	}
+	if _, ok := probe["model"]; !ok {
+		return nil, fmt.Errorf("%w: %s has no \"model\" section; is it a HuggingFace tokenizer.json?", ErrModel, m.Tokenizer)
+	}
+
+	e := &Encoder{opts: o, model: m, graph: g}
+	if e.docTok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
+		return nil, err
+	}
+	if e.queryTok, err = newTokenizer(data, m.Tokenizer, qLen); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.openSession(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.info = Info{
+		Dir: m.Dir, ONNX: m.ONNX, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
+		Pooled: g.pooled, VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
+	}
+	if e.info.VocabSize < 0 {
+		e.info.VocabSize = int(e.docTok.tk.VocabSize())
+	}
+	return e, nil
+}
+
+func (e *Encoder) openSession() error {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return fmt.Errorf("%w: session options: %v", ErrRuntime, err)
+	}
+	defer so.Destroy()
+	if e.opts.intraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(e.opts.intraOpThreads); err != nil {
+			return fmt.Errorf("%w: intra-op threads: %v", ErrRuntime, err)
+		}
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return fmt.Errorf("%w: inter-op threads: %v", ErrRuntime, err)
+	}
+	if !e.opts.spinning {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return fmt.Errorf("%w: spinning: %v", ErrRuntime, err)
+		}
+	}
+	s, err := ort.NewDynamicAdvancedSession(e.model.ONNX, e.graph.inputs, []string{e.graph.output}, so)
+	if err != nil {
+		return fmt.Errorf("%w: %s: create session: %v", ErrModel, e.model.ONNX, err)
+	}
+	e.session = s
+	return nil
+}
+
+// Info describes the loaded model and the effective settings.
+func (e *Encoder) Info() Info { return e.info }
+
+// Encode encodes documents. The result has one vector per text, in input
+// order; a text's vector does not depend on the other texts of the call.
+func (e *Encoder) Encode(ctx context.Context, texts []string) ([]SparseVector, error) {
+	return e.EncodeMode(ctx, Document, texts)
+}
+
+// EncodeQueries encodes queries with the query max length and pruning.
+func (e *Encoder) EncodeQueries(ctx context.Context, texts []string) ([]SparseVector, error) {
+	return e.EncodeMode(ctx, Query, texts)
+}
+
+// EncodeMode encodes texts in the given mode. It checks ctx before every
+// forward pass; a pass already running is not interrupted.
+func (e *Encoder) EncodeMode(ctx context.Context, mode Mode, texts []string) ([]SparseVector, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	for i, t := range texts {
+		if err := checkText(i, t); err != nil {
+			return nil, err
+		}
+	}
+	tok, pruning := e.docTok, e.opts.docPruning
+	if mode == Query {
+		tok, pruning = e.queryTok, e.opts.queryPruning
+	}
+	encs := tokenizeAll(tok, texts)
+	out := make([]SparseVector, len(texts))
+	for _, batch := range planBatches(encs, e.opts.batchSize, e.opts.tokenBudget) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		vecs, err := e.forward(encs, batch)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range batch {
+			out[i] = pruning.Apply(vecs[k])
+		}
+	}
+	return out, nil
+}
+
+// tokenizeAll tokenizes texts on all cores; the tokenizer is thread-safe.
+func tokenizeAll(tok *tokenizer, texts []string) []encoded {
+	encs := make([]encoded, len(texts))
+	workers := min(len(texts), maxProcs())
+	if workers <= 1 {
+		for i, t := range texts {
+			encs[i] = tok.encode(t)
+		}
+		return encs
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, len(texts))
+	for i := range texts {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				encs[i] = tok.encode(texts[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return encs
+}
+
+// planBatches groups text positions into batches of similar length: sorted
+// by token count (stable, so equal lengths keep input order), each batch at
+// most batchSize texts and at most budget padded tokens.
+func planBatches(encs []encoded, batchSize, budget int) [][]int {
+	order := make([]int, len(encs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].ids) < len(encs[order[b]].ids) })
+	var batches [][]int
+	var cur []int
+	for _, i := range order {
+		// Sorted ascending, so the newcomer sets the padded length.
+		padded := len(encs[i].ids)
+		if len(cur) > 0 && (len(cur) >= batchSize || (len(cur)+1)*padded > budget) {
+			batches = append(batches, cur)
+			cur = nil
+		}
+		cur = append(cur, i)
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches
+}
+
+// forward runs one padded batch and returns its vectors in batch order.
+func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
+	seq := 0
+	for _, i := range batch {
+		seq = max(seq, len(encs[i].ids))
+	}
+	b := len(batch)
+	ids := make([]int64, b*seq)
+	mask := make([]int64, b*seq)
+	var types []int64
+	if e.graph.typeIDs {
+		types = make([]int64, b*seq)
+	}
+	lengths := make([]int, b)
+	for k, i := range batch {
+		enc := encs[i]
+		lengths[k] = len(enc.ids)
+		copy(ids[k*seq:], enc.ids)
+		for t := range enc.ids {
+			mask[k*seq+t] = 1
+		}
+		if types != nil {
+			copy(types[k*seq:], enc.types)
+		}
+	}
+	shape := ort.NewShape(int64(b), int64(seq))
+	inputs := make([]ort.Value, 0, 3)
+	defer func() {
+		for _, v := range inputs {
+			v.Destroy()
+		}
+	}()
+	for _, data := range [][]int64{ids, mask, types} {
+		if data == nil {
+			continue
+		}
+		t, err := ort.NewTensor(shape, data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: input tensor: %v", ErrRuntime, err)
+		}
+		inputs = append(inputs, t)
+	}
+
+	// Preallocate the output when its size is known, so the runtime writes
+	// straight into a reused Go buffer instead of allocating and copying.
+	var outShape ort.Shape
+	if e.graph.pooled {
+		outShape = ort.NewShape(int64(b), int64(e.graph.vocab))
+	} else {
+		outShape = ort.NewShape(int64(b), int64(seq), int64(e.graph.vocab))
+	}
+	outputs := []ort.Value{nil}
+	var buf *[]float32
+	if e.graph.vocab > 0 {
+		buf = e.getBuf(int(outShape.FlattenedSize()))
+		defer e.bufs.Put(buf)
+		t, err := ort.NewTensor(outShape, *buf)
+		if err != nil {
+			return nil, fmt.Errorf("%w: output tensor: %v", ErrRuntime, err)
+		}
+		outputs[0] = t
+	}
+	err := e.session.Run(inputs, outputs)
+	if outputs[0] != nil {
+		defer outputs[0].Destroy()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: run batch of %d×%d: %v", ErrRuntime, e.model.ONNX, b, seq, err)
+	}
+	out, ok := outputs[0].(*ort.Tensor[float32])
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.ONNX, e.graph.output, outputs[0])
+	}
+	got := out.GetShape()
+	vocab := int(got[len(got)-1])
+	if len(got) != len(outShape) || got[0] != int64(b) || (!e.graph.pooled && got[1] != int64(seq)) {
+		return nil, fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
+	}
+	data := out.GetData()
+	vecs := make([]SparseVector, b)
+	if e.graph.pooled {
+		for k := range batch {
+			vecs[k] = sparsify(data[k*vocab : (k+1)*vocab])
+		}
+		return vecs, nil
+	}
+	poolRows(data, lengths, seq, vocab)
+	for k := range batch {
+		vecs[k] = sparsify(pooled(data, k, seq, vocab))
+	}
+	return vecs, nil
+}
+
+func (e *Encoder) getBuf(n int) *[]float32 {
+	if p, ok := e.bufs.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+// Terms returns v's n heaviest terms as vocabulary tokens, heaviest first;
+// n <= 0 returns all. Ids outside the vocabulary decode as "[id]".
+func (e *Encoder) Terms(v SparseVector, n int) ([]Term, error) {
+	e.vocabOnce.Do(func() { e.vocab, e.vocabErr = readVocab(e.model.Tokenizer) })
+	if e.vocabErr != nil {
+		return nil, e.vocabErr
+	}
+	pos := topPositions(v, n)
+	terms := make([]Term, len(pos))
+	for k, i := range pos {
+		id := v.Indices[i]
+		tok := fmt.Sprintf("[%d]", id)
+		if int(id) < len(e.vocab) && e.vocab[id] != "" {
+			tok = e.vocab[id]
+		}
+		terms[k] = Term{Token: tok, Weight: v.Values[i]}
+	}
+	return terms, nil
+}
+
+// TokenIDs tokenizes text in the given mode (truncated, with special tokens)
+// without running the model.
+func (e *Encoder) TokenIDs(mode Mode, text string) ([]int64, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if err := checkText(0, text); err != nil {
+		return nil, err
+	}
+	tok := e.docTok
+	if mode == Query {
+		tok = e.queryTok
+	}
+	return tok.encode(text).ids, nil
+}
+
+// Close releases the session and the tokenizers. It waits for running Encode
+// calls, is safe to call twice, and joins the errors of each handle.
+func (e *Encoder) Close() error {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var errs []error
+	if e.session != nil {
+		errs = append(errs, e.session.Destroy())
+		e.session = nil
+	}
+	errs = append(errs, e.docTok.close(), e.queryTok.close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,98 @@
+package splade
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// naivePool is the textbook formula: max over unmasked tokens of
+// log(1 + ReLU(x)), computed term by term.
+func naivePool(logits []float32, length, seq, vocab, b int) []float32 {
+	w := make([]float32, vocab)
+	for j := 0; j < vocab; j++ {
+		best := 0.0
+		for t := 0; t < length; t++ {
+			x := float64(logits[(b*seq+t)*vocab+j])
+			best = math.Max(best, math.Log(1+math.Max(x, 0)))
+		}
+		w[j] = float32(best)
+	}
+	return w
+}
+
+func TestPoolRowsEqualsTheTextbookFormula(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	const batch, seq, vocab = 4, 6, 50
+	logits := make([]float32, batch*seq*vocab)
+	for i := range logits {
+		logits[i] = float32(rng.NormFloat64() * 2)
+	}
+	// Padding positions get large logits: they must not leak into the max.
+	lengths := []int{6, 3, 1, 0}
+	for b, n := range lengths {
+		for t := n; t < seq; t++ {
+			for j := 0; j < vocab; j++ {
+				logits[(b*seq+t)*vocab+j] = 100
+			}
+		}
+	}
+	want := make([][]float32, batch)
+	for b := range lengths {
+		want[b] = naivePool(logits, lengths[b], seq, vocab, b)
+	}
+	poolRows(logits, lengths, seq, vocab)
+	for b := range lengths {
+		got := pooled(logits, b, seq, vocab)
+		for j := range got {
+			if math.Abs(float64(got[j]-want[b][j])) > 1e-6 {
+				t.Fatalf("row %d term %d: got %v, want %v", b, j, got[j], want[b][j])
+			}
+		}
+	}
+}
+
+func TestSparsifyDropsZerosNegativesAndNaN(t *testing.T) {
+	got := sparsify([]float32{0, 1.5, -2, 0, float32(math.NaN()), 0.25})
+	if len(got.Indices) != 2 || got.Indices[0] != 1 || got.Indices[1] != 5 || got.Values[0] != 1.5 || got.Values[1] != 0.25 {
+		t.Errorf("sparsify = %+v, want indices [1 5] values [1.5 0.25]", got)
+	}
+}
+
+func TestPlanBatches(t *testing.T) {
+	lens := []int{5, 2, 9, 2, 7, 3}
+	encs := make([]encoded, len(lens))
+	for i, n := range lens {
+		encs[i] = encoded{ids: make([]int64, n)}
+	}
+	for _, tc := range []struct {
+		name         string
+		size, budget int
+		want         [][]int
+	}{
+		{"texts are sorted by length, ties in input order", 100, 1000, [][]int{{1, 3, 5, 0, 4, 2}}},
+		{"batch size splits batches", 2, 1000, [][]int{{1, 3}, {5, 0}, {4, 2}}},
+		{"the token budget counts padded tokens", 100, 15, [][]int{{1, 3, 5}, {0, 4}, {2}}},
+		{"a text over the budget runs alone", 100, 4, [][]int{{1, 3}, {5}, {0}, {4}, {2}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := planBatches(encs, tc.size, tc.budget)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if !equalInts(toInt64(got[i]), toInt64(tc.want[i])) {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func toInt64(xs []int) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = int64(x)
+	}
+	return out
+}
