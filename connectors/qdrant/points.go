@@ -1,0 +1,385 @@
+package qdrant
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+
+	qc "github.com/qdrant/go-client/qdrant"
+
+	"github.com/spladeq/spladeq/splade"
+)
+
+// Payload keys spladeq writes on every point; user payload may not use them.
+const (
+	PayloadDocID = "doc_id"
+	PayloadChunk = "chunk"
+	PayloadText  = "text"
+)
+
+// idNamespace is the UUIDv5 namespace of spladeq point ids (the RFC 4122 URL
+// namespace applied to "spladeq"), fixed forever: changing it would orphan
+// every stored point.
+var idNamespace = uuidV5([16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}, "spladeq")
+
+// PointID is the point id of a document's chunk: the UUIDv5 of
+// "docID#chunk", so re-ingesting a document replaces its points.
+func PointID(docID string, chunk int) string {
+	u := uuidV5(idNamespace, docID+"#"+strconv.Itoa(chunk))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+func uuidV5(ns [16]byte, name string) [16]byte {
+	h := sha1.New()
+	h.Write(ns[:])
+	h.Write([]byte(name))
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = (u[6] & 0x0f) | 0x50 // version 5
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u
+}
+
+// Document is one chunk of a document to store.
+type Document struct {
+	// ID is the document id; required.
+	ID string
+	// Chunk numbers the chunks of a document from 0.
+	Chunk int
+	// Text is stored in the payload under "text".
+	Text string
+	// Payload holds user fields; keys doc_id, chunk and text are reserved.
+	Payload map[string]any
+	// Sparse is the SPLADE vector; may be empty.
+	Sparse splade.SparseVector
+	// Dense is the dense vector; nil when the collection has none.
+	Dense []float32
+}
+
+// WriteOptions names the collection's vectors for writes and searches.
+type WriteOptions struct {
+	// DenseName is the dense vector's name. Default "dense".
+	DenseName string
+	// SparseName is the sparse vector's name. Default "splade".
+	SparseName string
+	// DenseSize, when set, is checked against every document's dense vector.
+	DenseSize int
+}
+
+func (o WriteOptions) withDefaults() WriteOptions {
+	if o.DenseName == "" {
+		o.DenseName = "dense"
+	}
+	if o.SparseName == "" {
+		o.SparseName = "splade"
+	}
+	return o
+}
+
+// ValidateDocument checks a document before it is sent, naming the field.
+func ValidateDocument(d Document, denseSize int) error {
+	if d.ID == "" {
+		return errors.New("id: must not be empty")
+	}
+	if d.Chunk < 0 {
+		return fmt.Errorf("chunk: must be >= 0, got %d", d.Chunk)
+	}
+	for _, k := range []string{PayloadDocID, PayloadChunk, PayloadText} {
+		if _, ok := d.Payload[k]; ok {
+			return fmt.Errorf("payload.%s: reserved key", k)
+		}
+	}
+	if err := d.Sparse.Validate(); err != nil {
+		return fmt.Errorf("sparse: %v", err)
+	}
+	if d.Dense != nil {
+		if denseSize > 0 && len(d.Dense) != denseSize {
+			return fmt.Errorf("dense: dimension %d, collection wants %d", len(d.Dense), denseSize)
+		}
+		for i, x := range d.Dense {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("dense: element %d is %v", i, x)
+			}
+		}
+	}
+	return nil
+}
+
+func (d Document) point(o WriteOptions) (*qc.PointStruct, error) {
+	payload := map[string]any{PayloadDocID: d.ID, PayloadChunk: int64(d.Chunk), PayloadText: d.Text}
+	for k, v := range d.Payload {
+		payload[k] = v
+	}
+	values, err := toValueMap(payload)
+	if err != nil {
+		return nil, fmt.Errorf("payload: %v", err)
+	}
+	vecs := map[string]*qc.Vector{}
+	if len(d.Sparse.Indices) > 0 {
+		vecs[o.SparseName] = qc.NewVectorSparse(d.Sparse.Indices, d.Sparse.Values)
+	}
+	if d.Dense != nil {
+		vecs[o.DenseName] = qc.NewVectorDense(d.Dense)
+	}
+	return &qc.PointStruct{Id: qc.NewID(PointID(d.ID, d.Chunk)), Payload: values, Vectors: qc.NewVectorsMap(vecs)}, nil
+}
+
+// toValueMap converts a payload, with an error naming the bad key instead
+// of the go-client's panic.
+func toValueMap(m map[string]any) (map[string]*qc.Value, error) {
+	out := make(map[string]*qc.Value, len(m))
+	for k, v := range m {
+		val, err := toValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", k, err)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+func toValue(v any) (*qc.Value, error) {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
+	case float32:
+		return toValue(float64(x))
+	case []any:
+		vals := make([]*qc.Value, len(x))
+		for i, e := range x {
+			var err error
+			if vals[i], err = toValue(e); err != nil {
+				return nil, fmt.Errorf("[%d]: %v", i, err)
+			}
+		}
+		return qc.NewValueFromList(vals...), nil
+	case []string:
+		vals := make([]*qc.Value, len(x))
+		for i, e := range x {
+			vals[i] = qc.NewValueString(e)
+		}
+		return qc.NewValueFromList(vals...), nil
+	case map[string]any:
+		fields, err := toValueMap(x)
+		if err != nil {
+			return nil, err
+		}
+		return qc.NewValueFromFields(fields), nil
+	}
+	val, err := qc.NewValue(v)
+	if err != nil {
+		return nil, fmt.Errorf("type %T is not supported in a payload", v)
+	}
+	return val, nil
+}
+
+// Upsert stores documents, replacing points with the same document id and
+// chunk. Every document is validated first: one bad document fails the call
+// and nothing is sent. Batches of Config.BatchSize run Config.Concurrency at
+// a time; on failure the error names the first failed batch's documents, and
+// batches already acknowledged stay stored (re-running the call is safe: the
+// ids are deterministic).
+func (c *Client) Upsert(ctx context.Context, collection string, docs []Document, o WriteOptions) error {
+	o = o.withDefaults()
+	points := make([]*qc.PointStruct, len(docs))
+	for i, d := range docs {
+		if err := ValidateDocument(d, o.DenseSize); err != nil {
+			return &Error{Op: "upsert", Collection: collection, Point: fmt.Sprintf("document %q chunk %d", d.ID, d.Chunk), Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
+		}
+		p, err := d.point(o)
+		if err != nil {
+			return &Error{Op: "upsert", Collection: collection, Point: fmt.Sprintf("document %q chunk %d", d.ID, d.Chunk), Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
+		}
+		points[i] = p
+	}
+	wait := !c.cfg.NoWait
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for start := 0; start < len(points); start += c.cfg.BatchSize {
+		end := min(start+c.cfg.BatchSize, len(points))
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(batch []*qc.PointStruct, first, last Document) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := c.do(ctx, "upsert", collection, func(ctx context.Context) error {
+				_, err := c.qc.Upsert(ctx, &qc.UpsertPoints{CollectionName: collection, Wait: &wait, Points: batch})
+				return err
+			})
+			if err != nil {
+				var e *Error
+				if errors.As(err, &e) && len(batch) > 0 {
+					e.Point = fmt.Sprintf("batch of documents %q#%d … %q#%d", first.ID, first.Chunk, last.ID, last.Chunk)
+				}
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}(points[start:end], docs[start], docs[end-1])
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return firstErr
+}
+
+// DeleteDocument removes every chunk of a document.
+func (c *Client) DeleteDocument(ctx context.Context, collection, docID string) error {
+	return c.deleteByFilter(ctx, collection, &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(PayloadDocID, docID)}})
+}
+
+// DeleteChunksFrom removes a document's chunks numbered from and above; after
+// re-ingesting a document as n chunks, DeleteChunksFrom(…, n) removes what
+// is left of a longer earlier version.
+func (c *Client) DeleteChunksFrom(ctx context.Context, collection, docID string, from int) error {
+	gte := float64(from)
+	return c.deleteByFilter(ctx, collection, &qc.Filter{Must: []*qc.Condition{
+		qc.NewMatchKeyword(PayloadDocID, docID),
+		qc.NewRange(PayloadChunk, &qc.Range{Gte: &gte}),
+	}})
+}
+
+func (c *Client) deleteByFilter(ctx context.Context, collection string, f *qc.Filter) error {
+	wait := !c.cfg.NoWait
+	return c.do(ctx, "delete", collection, func(ctx context.Context) error {
+		_, err := c.qc.Delete(ctx, &qc.DeletePoints{CollectionName: collection, Wait: &wait, Points: qc.NewPointsSelectorFilter(f)})
+		return err
+	})
+}
+
+// Count returns the exact number of points matching f (all when nil).
+func (c *Client) Count(ctx context.Context, collection string, f *Filter) (uint64, error) {
+	pf, err := f.proto()
+	if err != nil {
+		return 0, &Error{Op: "count", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
+	}
+	var n uint64
+	exact := true
+	err = c.do(ctx, "count", collection, func(ctx context.Context) error {
+		var err error
+		n, err = c.qc.Count(ctx, &qc.CountPoints{CollectionName: collection, Filter: pf, Exact: &exact})
+		return err
+	})
+	return n, err
+}
+
+// StoredPoint is a point as read back.
+type StoredPoint struct {
+	ID      string
+	Payload map[string]any
+	Sparse  splade.SparseVector
+	Dense   []float32
+}
+
+// Scroll returns every point matching f, in id order, with payload and
+// vectors. It pages through the collection pageSize points at a time.
+func (c *Client) Scroll(ctx context.Context, collection string, f *Filter, o WriteOptions) ([]StoredPoint, error) {
+	o = o.withDefaults()
+	pf, err := f.proto()
+	if err != nil {
+		return nil, &Error{Op: "scroll", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
+	}
+	const pageSize = 256
+	var out []StoredPoint
+	var offset *qc.PointId
+	for {
+		var page []*qc.RetrievedPoint
+		var next *qc.PointId
+		limit := uint32(pageSize)
+		err := c.do(ctx, "scroll", collection, func(ctx context.Context) error {
+			var err error
+			page, next, err = c.qc.ScrollAndOffset(ctx, &qc.ScrollPoints{CollectionName: collection, Filter: pf, Offset: offset,
+				Limit: &limit, WithPayload: qc.NewWithPayload(true), WithVectors: qc.NewWithVectors(true)})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range page {
+			sp := StoredPoint{ID: idString(p.GetId()), Payload: fromValueMap(p.GetPayload())}
+			sp.Sparse, sp.Dense = vectorsOf(p.GetVectors(), o)
+			out = append(out, sp)
+		}
+		if next == nil {
+			return out, nil
+		}
+		offset = next
+	}
+}
+
+func idString(id *qc.PointId) string {
+	if u := id.GetUuid(); u != "" {
+		return u
+	}
+	return strconv.FormatUint(id.GetNum(), 10)
+}
+
+func vectorsOf(v *qc.VectorsOutput, o WriteOptions) (splade.SparseVector, []float32) {
+	var sparse splade.SparseVector
+	var dense []float32
+	named := v.GetVectors().GetVectors()
+	if sv := named[o.SparseName].GetSparse(); sv != nil {
+		sparse = splade.SparseVector{Indices: sv.GetIndices(), Values: sv.GetValues()}
+	}
+	if dv := named[o.DenseName].GetDense(); dv != nil {
+		dense = dv.GetData()
+	}
+	return sparse, dense
+}
+
+// fromValueMap converts a Qdrant payload to plain Go values.
+func fromValueMap(m map[string]*qc.Value) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = fromValue(v)
+	}
+	return out
+}
+
+func fromValue(v *qc.Value) any {
+	switch x := v.GetKind().(type) {
+	case *qc.Value_StringValue:
+		return x.StringValue
+	case *qc.Value_IntegerValue:
+		return x.IntegerValue
+	case *qc.Value_DoubleValue:
+		return x.DoubleValue
+	case *qc.Value_BoolValue:
+		return x.BoolValue
+	case *qc.Value_StructValue:
+		return fromValueMap(x.StructValue.GetFields())
+	case *qc.Value_ListValue:
+		vals := x.ListValue.GetValues()
+		out := make([]any, len(vals))
+		for i, e := range vals {
+			out[i] = fromValue(e)
+		}
+		return out
+	}
+	return nil
+}
