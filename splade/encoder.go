@@ -49,10 +49,12 @@ type options struct {
 	spinning       bool
 	docPruning     Pruning
 	queryPruning   Pruning
+	pooling        Pooling // dense encoder only
+	normalize      bool    // dense encoder only
 }
 
 func defaults() options {
-	return options{batchSize: 32, tokenBudget: 4096, spinning: true}
+	return options{batchSize: 32, tokenBudget: 4096, spinning: true, normalize: true}
 }
 
 // Option configures an Encoder; it fails on a value it cannot accept.
@@ -175,15 +177,10 @@ type Info struct {
 
 // Encoder encodes texts into SPLADE vectors. It is safe for concurrent use.
 type Encoder struct {
-	opts  options
-	model ModelDir
-	graph graphSpec
-	info  Info
+	runner
+	info Info
 
 	docTok, queryTok *tokenizer
-	session          *ort.DynamicAdvancedSession
-
-	bufs sync.Pool // *[]float32 logits buffers, reused across batches
 
 	vocabOnce sync.Once
 	vocab     []string
@@ -244,7 +241,7 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		return nil, fmt.Errorf("%w: %s has no \"model\" section; is it a HuggingFace tokenizer.json?", ErrModel, m.Tokenizer)
 	}
 
-	e := &Encoder{opts: o, model: m, graph: g}
+	e := &Encoder{runner: runner{opts: o, model: m, graph: g}}
 	if e.docTok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
 		return nil, err
 	}
@@ -266,7 +263,17 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	return e, nil
 }
 
-func (e *Encoder) openSession() error {
+// runner owns a session and runs padded batches of tokenized texts; the
+// SPLADE and dense encoders share it and differ only in postprocessing.
+type runner struct {
+	opts    options
+	model   ModelDir
+	graph   graphSpec
+	session *ort.DynamicAdvancedSession
+	bufs    sync.Pool // *[]float32 output buffers, reused across batches
+}
+
+func (e *runner) openSession() error {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return fmt.Errorf("%w: session options: %v", ErrRuntime, err)
@@ -396,8 +403,9 @@ func planBatches(encs []encoded, batchSize, budget int) [][]int {
 	return batches
 }
 
-// forward runs one padded batch and returns its vectors in batch order.
-func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
+// run runs one padded batch and hands the raw output, its shape and each
+// row's token count to post; the output buffer is reused after post returns.
+func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shape ort.Shape, lengths []int) error) error {
 	seq := 0
 	for _, i := range batch {
 		seq = max(seq, len(encs[i].ids))
@@ -434,7 +442,7 @@ func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 		}
 		t, err := ort.NewTensor(shape, data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: input tensor: %v", ErrRuntime, err)
+			return fmt.Errorf("%w: input tensor: %v", ErrRuntime, err)
 		}
 		inputs = append(inputs, t)
 	}
@@ -448,13 +456,12 @@ func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 		outShape = ort.NewShape(int64(b), int64(seq), int64(e.graph.vocab))
 	}
 	outputs := []ort.Value{nil}
-	var buf *[]float32
 	if e.graph.vocab > 0 {
-		buf = e.getBuf(int(outShape.FlattenedSize()))
+		buf := e.getBuf(int(outShape.FlattenedSize()))
 		defer e.bufs.Put(buf)
 		t, err := ort.NewTensor(outShape, *buf)
 		if err != nil {
-			return nil, fmt.Errorf("%w: output tensor: %v", ErrRuntime, err)
+			return fmt.Errorf("%w: output tensor: %v", ErrRuntime, err)
 		}
 		outputs[0] = t
 	}
@@ -463,33 +470,42 @@ func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 		defer outputs[0].Destroy()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: run batch of %d×%d: %v", ErrRuntime, e.model.ONNX, b, seq, err)
+		return fmt.Errorf("%w: %s: run batch of %d×%d: %v", ErrRuntime, e.model.ONNX, b, seq, err)
 	}
 	out, ok := outputs[0].(*ort.Tensor[float32])
 	if !ok {
-		return nil, fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.ONNX, e.graph.output, outputs[0])
+		return fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.ONNX, e.graph.output, outputs[0])
 	}
 	got := out.GetShape()
-	vocab := int(got[len(got)-1])
 	if len(got) != len(outShape) || got[0] != int64(b) || (!e.graph.pooled && got[1] != int64(seq)) {
-		return nil, fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
+		return fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
 	}
-	data := out.GetData()
-	vecs := make([]SparseVector, b)
-	if e.graph.pooled {
-		for k := range batch {
-			vecs[k] = sparsify(data[k*vocab : (k+1)*vocab])
-		}
-		return vecs, nil
-	}
-	poolRows(data, lengths, seq, vocab)
-	for k := range batch {
-		vecs[k] = sparsify(pooled(data, k, seq, vocab))
-	}
-	return vecs, nil
+	return post(out.GetData(), got, lengths)
 }
 
-func (e *Encoder) getBuf(n int) *[]float32 {
+// forward runs one padded batch and returns its SPLADE vectors in batch
+// order.
+func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
+	vecs := make([]SparseVector, len(batch))
+	err := e.run(encs, batch, func(data []float32, shape ort.Shape, lengths []int) error {
+		vocab := int(shape[len(shape)-1])
+		if e.graph.pooled {
+			for k := range batch {
+				vecs[k] = sparsify(data[k*vocab : (k+1)*vocab])
+			}
+			return nil
+		}
+		seq := int(shape[1])
+		poolRows(data, lengths, seq, vocab)
+		for k := range batch {
+			vecs[k] = sparsify(pooled(data, k, seq, vocab))
+		}
+		return nil
+	})
+	return vecs, err
+}
+
+func (e *runner) getBuf(n int) *[]float32 {
 	if p, ok := e.bufs.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p

@@ -167,8 +167,9 @@ type graphSpec struct {
 }
 
 // inspectGraph reads the graph's inputs and outputs and decides how to feed
-// it and how to read it.
-func inspectGraph(path string) (graphSpec, error) {
+// it and how to read it: the first float32 output of rank 2 or 3, or the
+// first one named in prefer.
+func inspectGraph(path string, prefer ...string) (graphSpec, error) {
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
 		return graphSpec{}, fmt.Errorf("%w: %s is not a loadable ONNX model: %v", ErrModel, path, err)
@@ -209,12 +210,12 @@ func inspectGraph(path string) (graphSpec, error) {
 		if r := len(o.Dimensions); r != 2 && r != 3 {
 			continue
 		}
-		if pick < 0 || o.Name == "logits" {
+		if pick < 0 || (contains(prefer, o.Name) && !contains(prefer, outs[pick].Name)) {
 			pick = i
 		}
 	}
 	if pick < 0 {
-		return graphSpec{}, fmt.Errorf("%w: %s has no logits-shaped output: outputs are %s; want float32 [batch, sequence, vocab] logits or pooled [batch, vocab]", ErrModel, path, strings.Join(seen, ", "))
+		return graphSpec{}, fmt.Errorf("%w: %s has no logits-shaped output: outputs are %s; want float32 [batch, sequence, N] or pooled [batch, N]", ErrModel, path, strings.Join(seen, ", "))
 	}
 	o := outs[pick]
 	g.output = o.Name

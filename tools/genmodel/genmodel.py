@@ -12,6 +12,7 @@ w_j = max_t log(1 + ReLU(logit_tj)).
 
 Usage (not run by CI; the outputs are committed):
   python3 tools/genmodel/genmodel.py fixtures --tokenizer PATH/bert-base-uncased.json --out splade/testdata
+  python3 tools/genmodel/genmodel.py dense --tokenizer PATH --out plugin/testdata
   python3 tools/genmodel/genmodel.py model --size base --tokenizer PATH --out /tmp/bert-base-splade
 
 Requirements: tools/genmodel/requirements.txt.
@@ -100,7 +101,7 @@ class GraphBuilder:
         return self.op("Mul", [self.op("Mul", [x, self.const(0.5)]), self.op("Add", [e, self.const(1.0)])])
 
 
-def build_graph(w, layers, hidden, heads, with_types, pooled, graph_name):
+def build_graph(w, layers, hidden, heads, with_types, pooled, graph_name, encoder_only=False):
     g = GraphBuilder()
     for k, v in w.items():
         g.inits.append(numpy_helper.from_array(v, k))
@@ -136,6 +137,16 @@ def build_graph(w, layers, hidden, heads, with_types, pooled, graph_name):
         x = g.layer_norm(g.op("Add", [x, g.linear(ctx, p + "o_w", p + "o_b")]), p + "ln1_g", p + "ln1_b")
         h = g.gelu(g.linear(x, p + "ff1_w", p + "ff1_b"))
         x = g.layer_norm(g.op("Add", [x, g.linear(h, p + "ff2_w", p + "ff2_b")]), p + "ln2_g", p + "ln2_b")
+    if encoder_only:
+        g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
+        outputs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", hidden])]
+        used = {i for n in g.nodes for i in n.input}
+        inits = [t for t in g.inits if t.name in used]
+        graph = helper.make_graph(g.nodes, graph_name, inputs, outputs, inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="spladeq-genmodel")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model
     t = g.layer_norm(g.gelu(g.linear(x, "head_w", "head_b")), "head_ln_g", "head_ln_b")
     logits = g.op("Add", [g.op("MatMul", [t, g.op("Transpose", ["word"], perm=[1, 0])]), "decoder_b"])
 
@@ -171,8 +182,9 @@ def np_gelu(x):
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
 
 
-def reference_forward(w, layers, hidden, heads, ids, types):
-    """float64 forward pass of one unpadded sequence; returns logits [seq, vocab]."""
+def reference_forward(w, layers, hidden, heads, ids, types, encoder_only=False):
+    """float64 forward pass of one unpadded sequence; returns logits [seq, vocab]
+    (or the last hidden states [seq, hidden] with encoder_only)."""
     W = {k: v.astype(np.float64) for k, v in w.items()}
     s = len(ids)
     hd = hidden // heads
@@ -192,6 +204,8 @@ def reference_forward(w, layers, hidden, heads, ids, types):
         x = np_layer_norm(x + ctx @ W[p + "o_w"] + W[p + "o_b"], W[p + "ln1_g"], W[p + "ln1_b"])
         h = np_gelu(x @ W[p + "ff1_w"] + W[p + "ff1_b"])
         x = np_layer_norm(x + h @ W[p + "ff2_w"] + W[p + "ff2_b"], W[p + "ln2_g"], W[p + "ln2_b"])
+    if encoder_only:
+        return x
     t = np_layer_norm(np_gelu(x @ W["head_w"] + W["head_b"]), W["head_ln_g"], W["head_ln_b"])
     return t @ W["word"].T + W["decoder_b"]
 
@@ -328,6 +342,41 @@ def cmd_fixtures(args):
         f.write("\n")
 
 
+def cmd_dense(args):
+    """A BERT encoder for the onnx-dense vectorizer, with mean and CLS reference vectors."""
+    layers, hidden, heads, inter = SIZES["tiny"]
+    vocab = Tokenizer.from_file(args.tokenizer).get_vocab_size()
+    rng = np.random.default_rng(4)
+    w = make_weights(rng, vocab, layers, hidden, inter, 512, True, args.logit_bias)
+    model = build_graph(w, layers, hidden, heads, True, False, "dense-tiny", encoder_only=True)
+    config = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": vocab, "hidden_size": hidden,
+              "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inter,
+              "max_position_embeddings": 512}
+    out = os.path.join(args.out, "models", "dense-tiny")
+    write_model_dir(out, model, args.tokenizer, config)
+    texts = fixture_texts()
+    ref = {"generator": "tools/genmodel/genmodel.py dense", "texts": texts, "mean": [], "cls": []}
+    for e in encode_all(args.tokenizer, texts, 512):
+        h = reference_forward(w, layers, hidden, heads, np.array(e.ids), np.array(e.type_ids), encoder_only=True)
+        for kind, v in (("mean", h.mean(axis=0)), ("cls", h[0])):
+            ref[kind].append([round(float(x), 8) for x in v / np.linalg.norm(v)])
+    with open(os.path.join(args.out, "dense_reference.json"), "w") as f:
+        json.dump(ref, f, separators=(",", ":"))
+        f.write("\n")
+    # idf.json for the inference-free splade-idf module: token -> IDF over the fixture texts.
+    tok = Tokenizer.from_file(args.tokenizer)
+    df = {}
+    for t in texts:
+        for token in set(tok.encode(t, add_special_tokens=False).tokens):
+            df[token] = df.get(token, 0) + 1
+    n = len(texts)
+    idf = {t: round(math.log(1 + (n - d + 0.5) / (d + 0.5)), 6) for t, d in sorted(df.items())}
+    with open(os.path.join(args.idf_out, "idf.json"), "w") as f:
+        json.dump(idf, f, indent=0, ensure_ascii=False)
+        f.write("\n")
+    print(f"wrote {out}, dense_reference.json and {args.idf_out}/idf.json ({len(idf)} tokens)")
+
+
 def cmd_model(args):
     layers, hidden, heads, inter = SIZES[args.size]
     vocab = Tokenizer.from_file(args.tokenizer).get_vocab_size()
@@ -351,6 +400,12 @@ def main():
     f.add_argument("--out", default="splade/testdata")
     f.add_argument("--logit-bias", type=float, default=-7.0)
     f.set_defaults(fn=cmd_fixtures)
+    d = sub.add_parser("dense", help="write the onnx-dense fixture model, its reference vectors and idf.json")
+    d.add_argument("--tokenizer", required=True)
+    d.add_argument("--out", default="plugin/testdata")
+    d.add_argument("--idf-out", default="splade/testdata/models/bert-tiny")
+    d.add_argument("--logit-bias", type=float, default=-7.0)
+    d.set_defaults(fn=cmd_dense)
     m = sub.add_parser("model", help="write one model directory (e.g. BERT-base sized, for benchmarks)")
     m.add_argument("--tokenizer", required=True)
     m.add_argument("--size", choices=sorted(SIZES), default="base")

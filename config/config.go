@@ -1,0 +1,433 @@
+// Package config holds spladeq's one typed configuration, for the service
+// and for ingestion jobs. It is loaded with viper from, in increasing
+// precedence: the defaults below, a YAML file (--config, or spladeq.yaml in
+// the working directory), SPLADEQ_* environment variables
+// (SPLADEQ_QDRANT_API_KEY sets qdrant.api_key) and command-line flags.
+// Viper stays inside this package.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Every field documents its default;
+// zero means that default unless said otherwise.
+type Config struct {
+	Qdrant      Qdrant                `mapstructure:"qdrant" yaml:"qdrant"`
+	Models      Models                `mapstructure:"models" yaml:"models"`
+	Vectorizers map[string]Vectorizer `mapstructure:"vectorizers" yaml:"vectorizers"`
+	Collection  Collection            `mapstructure:"collection" yaml:"collection"`
+	Search      Search                `mapstructure:"search" yaml:"search"`
+	Server      Server                `mapstructure:"server" yaml:"server"`
+	Ingest      Ingest                `mapstructure:"ingest" yaml:"ingest"`
+	Log         Log                   `mapstructure:"log" yaml:"log"`
+}
+
+// Qdrant is where vectors are stored.
+type Qdrant struct {
+	// URL: "embedded://DIR" (the in-process store) or a Qdrant gRPC address
+	// ("host:6334", "https://host:6334"). Default "embedded://./data/qdrant".
+	URL string `mapstructure:"url" yaml:"url"`
+	// APIKey for Qdrant. Default none. Secret.
+	APIKey string `mapstructure:"api_key" yaml:"api_key"`
+	// TLS to Qdrant. Default false (true for https:// URLs).
+	TLS bool `mapstructure:"tls" yaml:"tls"`
+	// CACertFile is a PEM bundle to trust for TLS. Default: system roots.
+	CACertFile string `mapstructure:"ca_cert_file" yaml:"ca_cert_file"`
+	// Timeout per call attempt. Default 30s.
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	// MaxMessageSize of gRPC messages in bytes. Default 67108864 (64 MiB).
+	MaxMessageSize int `mapstructure:"max_message_size" yaml:"max_message_size"`
+	// Retries of a transiently failing call. Default 5.
+	Retries int `mapstructure:"retries" yaml:"retries"`
+	// BatchSize is points per upsert request. Default 64.
+	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
+	// Concurrency is upsert requests in flight. Default 2.
+	Concurrency int `mapstructure:"concurrency" yaml:"concurrency"`
+}
+
+// Models is the local model cache and the hub it pulls from.
+type Models struct {
+	// Dir caches pulled models; relative model paths resolve against it
+	// when they do not exist as given. Default "./models".
+	Dir string `mapstructure:"dir" yaml:"dir"`
+	// HubURL is the HuggingFace-compatible hub endpoint.
+	// Default "https://huggingface.co".
+	HubURL string `mapstructure:"hub_url" yaml:"hub_url"`
+	// HubToken is sent as a Bearer token to the hub. Default none. Secret.
+	HubToken string `mapstructure:"hub_token" yaml:"hub_token"`
+}
+
+// Module names of vectorizers.
+const (
+	ModuleSPLADE      = "splade"
+	ModuleSPLADEIDF   = "splade-idf"
+	ModuleONNXDense   = "onnx-dense"
+	ModuleOpenAI      = "openai"
+	ModulePrecomputed = "precomputed"
+)
+
+// Modules lists the known vectorizer modules, sparse ones first.
+var Modules = []string{ModuleSPLADE, ModuleSPLADEIDF, ModuleONNXDense, ModuleOpenAI, ModulePrecomputed}
+
+// Vectorizer configures one named vectorizer.
+type Vectorizer struct {
+	// Module is splade, splade-idf, onnx-dense, openai or precomputed.
+	// Required.
+	Module string `mapstructure:"module" yaml:"module"`
+	// Model is a model directory (HuggingFace layout) for splade,
+	// splade-idf and onnx-dense. Required for those.
+	Model string `mapstructure:"model" yaml:"model"`
+	// MaxLength is the document max length in tokens. Default 0: the
+	// model's (at most 512).
+	MaxLength int `mapstructure:"max_length" yaml:"max_length"`
+	// QueryMaxLength is the query max length. Default 0: MaxLength.
+	QueryMaxLength int `mapstructure:"query_max_length" yaml:"query_max_length"`
+	// TopK keeps the heaviest document terms. Default 0: all.
+	TopK int `mapstructure:"top_k" yaml:"top_k"`
+	// MinWeight drops lighter document terms. Default 0: none.
+	MinWeight float64 `mapstructure:"min_weight" yaml:"min_weight"`
+	// QueryTopK and QueryMinWeight prune query vectors. Default 0: none.
+	QueryTopK      int     `mapstructure:"query_top_k" yaml:"query_top_k"`
+	QueryMinWeight float64 `mapstructure:"query_min_weight" yaml:"query_min_weight"`
+	// BatchSize caps texts per forward pass. Default 32.
+	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
+	// TokenBudget caps padded tokens per forward pass. Default 4096.
+	TokenBudget int `mapstructure:"token_budget" yaml:"token_budget"`
+	// Threads is the runtime's intra-op threads. Default 0: one per core.
+	Threads int `mapstructure:"threads" yaml:"threads"`
+	// Pooling is mean or cls (onnx-dense). Default mean.
+	Pooling string `mapstructure:"pooling" yaml:"pooling"`
+	// Normalize L2-normalises dense vectors (onnx-dense). Default true.
+	Normalize *bool `mapstructure:"normalize" yaml:"normalize"`
+	// Dimension of dense vectors: required for openai and precomputed,
+	// checked against the model for onnx-dense. Default 0.
+	Dimension int `mapstructure:"dimension" yaml:"dimension"`
+	// BaseURL of an OpenAI-compatible API, up to /v1 (openai).
+	// Default "https://api.openai.com/v1".
+	BaseURL string `mapstructure:"base_url" yaml:"base_url"`
+	// APIModel is the embeddings model name (openai). Required for openai.
+	APIModel string `mapstructure:"api_model" yaml:"api_model"`
+	// APIKey for the embeddings API (openai). Secret.
+	APIKey string `mapstructure:"api_key" yaml:"api_key"`
+	// Retries of a failed embeddings call (openai). Default 3.
+	Retries int `mapstructure:"retries" yaml:"retries"`
+	// Timeout of one embeddings call (openai). Default 30s.
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+}
+
+// IsSparse reports whether the module produces sparse vectors.
+func (v Vectorizer) IsSparse() bool {
+	return v.Module == ModuleSPLADE || v.Module == ModuleSPLADEIDF
+}
+
+// Collection holds the defaults of collections the service creates.
+type Collection struct {
+	// Name of the default collection (ingest, demo). Default "docs".
+	Name string `mapstructure:"name" yaml:"name"`
+	// Sparse names the sparse vectorizer. Default "sparse".
+	Sparse string `mapstructure:"sparse" yaml:"sparse"`
+	// Dense names the dense vectorizer; "" for a sparse-only collection.
+	// Default "dense".
+	Dense string `mapstructure:"dense" yaml:"dense"`
+	// IDF turns on Qdrant's IDF modifier for the sparse vector. Default
+	// false; true is right for splade-idf (inference-free) models.
+	IDF bool `mapstructure:"idf" yaml:"idf"`
+	// Distance of the dense vector: cosine, dot, euclid, manhattan.
+	// Default cosine.
+	Distance string `mapstructure:"distance" yaml:"distance"`
+}
+
+// Search holds search defaults, each overridable per request.
+type Search struct {
+	// Mode: sparse, dense or hybrid. Default hybrid.
+	Mode string `mapstructure:"mode" yaml:"mode"`
+	// Fusion: rrf, dbsf or weighted. Default rrf.
+	Fusion string `mapstructure:"fusion" yaml:"fusion"`
+	// Alpha is the dense weight of weighted fusion. Default 0.5.
+	Alpha float64 `mapstructure:"alpha" yaml:"alpha"`
+	// RRFK is RRF's k. Default 2 (Qdrant's).
+	RRFK int `mapstructure:"rrf_k" yaml:"rrf_k"`
+	// Limit of hits. Default 10.
+	Limit int `mapstructure:"limit" yaml:"limit"`
+	// PrefetchLimit is candidates per side of a hybrid search. Default 50.
+	PrefetchLimit int `mapstructure:"prefetch_limit" yaml:"prefetch_limit"`
+}
+
+// Server configures `spladeq serve`.
+type Server struct {
+	// Listen address. Default "127.0.0.1:8080".
+	Listen string `mapstructure:"listen" yaml:"listen"`
+	// APIKeys may read and write; empty with ReadOnlyAPIKeys empty means no
+	// authentication. Default none. Secret.
+	APIKeys []string `mapstructure:"api_keys" yaml:"api_keys"`
+	// ReadOnlyAPIKeys may search and encode only. Default none. Secret.
+	ReadOnlyAPIKeys []string `mapstructure:"read_only_api_keys" yaml:"read_only_api_keys"`
+	// MaxBodyBytes bounds a request body. Default 10485760 (10 MiB).
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes" yaml:"max_body_bytes"`
+	// MaxTexts bounds the texts (documents) in one request. Default 256.
+	MaxTexts int `mapstructure:"max_texts" yaml:"max_texts"`
+	// MaxTextBytes bounds one text. Default 1048576 (1 MiB).
+	MaxTextBytes int `mapstructure:"max_text_bytes" yaml:"max_text_bytes"`
+	// RequestTimeout bounds a request's handling. Default 30s.
+	RequestTimeout time.Duration `mapstructure:"request_timeout" yaml:"request_timeout"`
+	// QueueSize bounds texts waiting to be encoded; beyond it requests get
+	// 429 with Retry-After. Default 1024.
+	QueueSize int `mapstructure:"queue_size" yaml:"queue_size"`
+	// BatchMaxDelay is how long the micro-batcher waits to fill a batch.
+	// Default 2ms.
+	BatchMaxDelay time.Duration `mapstructure:"batch_max_delay" yaml:"batch_max_delay"`
+	// BatchMaxSize caps texts coalesced into one forward pass. Default 32.
+	BatchMaxSize int `mapstructure:"batch_max_size" yaml:"batch_max_size"`
+	// ReadTimeout, WriteTimeout and IdleTimeout protect against slow
+	// clients. Defaults 30s, 60s, 120s.
+	ReadTimeout  time.Duration `mapstructure:"read_timeout" yaml:"read_timeout"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout" yaml:"write_timeout"`
+	IdleTimeout  time.Duration `mapstructure:"idle_timeout" yaml:"idle_timeout"`
+	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM.
+	// Default 30s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
+}
+
+// Ingest configures an ingestion job.
+type Ingest struct {
+	// Source is where documents come from.
+	Source Source `mapstructure:"source" yaml:"source"`
+	// Fields maps source fields to documents.
+	Fields Fields `mapstructure:"fields" yaml:"fields"`
+	// ChunkTokens is the chunk size in tokens (special tokens excluded).
+	// Default 0: the sparse encoder's max length minus 2.
+	ChunkTokens int `mapstructure:"chunk_tokens" yaml:"chunk_tokens"`
+	// ChunkOverlap is tokens shared by consecutive chunks. Default 32.
+	ChunkOverlap int `mapstructure:"chunk_overlap" yaml:"chunk_overlap"`
+	// BatchSize is chunks per encode-and-upsert batch. Default 64.
+	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
+	// QueueSize bounds batches buffered between stages. Default 4.
+	QueueSize int `mapstructure:"queue_size" yaml:"queue_size"`
+	// MaxErrors is bad records tolerated before the job stops. Default 100;
+	// negative means no limit.
+	MaxErrors int `mapstructure:"max_errors" yaml:"max_errors"`
+	// MaxTextBytes rejects longer texts. Default 10485760 (10 MiB).
+	MaxTextBytes int `mapstructure:"max_text_bytes" yaml:"max_text_bytes"`
+	// DeadLetter is the JSONL file of rejected records.
+	// Default "./data/<collection>.deadletter.jsonl".
+	DeadLetter string `mapstructure:"dead_letter" yaml:"dead_letter"`
+	// Checkpoint is the job's progress file.
+	// Default "./data/<collection>.checkpoint.json".
+	Checkpoint string `mapstructure:"checkpoint" yaml:"checkpoint"`
+}
+
+// Source describes an ingestion source.
+type Source struct {
+	// Type is jsonl, csv or dir. Required.
+	Type string `mapstructure:"type" yaml:"type"`
+	// Path is the file (jsonl, csv; .gz read transparently) or directory.
+	// Required.
+	Path string `mapstructure:"path" yaml:"path"`
+	// Include globs for dir sources, matched against the relative path
+	// ("**" spans directories). Default ["**/*.txt", "**/*.md", "**/*.html", "**/*.htm"].
+	Include []string `mapstructure:"include" yaml:"include"`
+	// Exclude globs for dir sources. Default none.
+	Exclude []string `mapstructure:"exclude" yaml:"exclude"`
+	// Delimiter of csv sources. Default ",".
+	Delimiter string `mapstructure:"delimiter" yaml:"delimiter"`
+}
+
+// Fields maps a record's fields to a document.
+type Fields struct {
+	// ID is the field holding the document id. Default "id".
+	ID string `mapstructure:"id" yaml:"id"`
+	// Text is the field holding the text; several are joined by a blank
+	// line. Default ["text"].
+	Text []string `mapstructure:"text" yaml:"text"`
+	// Payload lists fields copied into the payload. Default none.
+	Payload []string `mapstructure:"payload" yaml:"payload"`
+	// Dense is a field holding a precomputed dense vector. Default none.
+	Dense string `mapstructure:"dense" yaml:"dense"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level: debug, info, warn, error. Default info.
+	Level string `mapstructure:"level" yaml:"level"`
+	// Format: text or json. Default text.
+	Format string `mapstructure:"format" yaml:"format"`
+}
+
+// Validate reports every problem at once, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Qdrant.URL == "" {
+		bad("qdrant.url", "must not be empty")
+	}
+	if c.Qdrant.Timeout < 0 {
+		bad("qdrant.timeout", "must be >= 0, got %v", c.Qdrant.Timeout)
+	}
+	for key, n := range map[string]int{"qdrant.batch_size": c.Qdrant.BatchSize, "qdrant.concurrency": c.Qdrant.Concurrency,
+		"search.limit": c.Search.Limit, "search.rrf_k": c.Search.RRFK, "search.prefetch_limit": c.Search.PrefetchLimit,
+		"server.max_texts": c.Server.MaxTexts, "server.max_text_bytes": c.Server.MaxTextBytes, "server.queue_size": c.Server.QueueSize,
+		"server.batch_max_size": c.Server.BatchMaxSize, "ingest.batch_size": c.Ingest.BatchSize, "ingest.queue_size": c.Ingest.QueueSize} {
+		if n < 1 {
+			bad(key, "must be >= 1, got %d", n)
+		}
+	}
+	if c.Qdrant.Retries < 0 {
+		bad("qdrant.retries", "must be >= 0, got %d", c.Qdrant.Retries)
+	}
+	if c.Server.MaxBodyBytes < 1 {
+		bad("server.max_body_bytes", "must be >= 1, got %d", c.Server.MaxBodyBytes)
+	}
+	names := make([]string, 0, len(c.Vectorizers))
+	for n := range c.Vectorizers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		errs = append(errs, c.Vectorizers[name].validate("vectorizers."+name)...)
+	}
+	if c.Collection.Sparse == "" && c.Collection.Dense == "" {
+		bad("collection", "needs a sparse or a dense vectorizer")
+	}
+	if v, ok := c.Vectorizers[c.Collection.Sparse]; c.Collection.Sparse != "" && (!ok || !v.IsSparse()) {
+		if !ok {
+			bad("collection.sparse", "no vectorizer named %q (have %s)", c.Collection.Sparse, strings.Join(names, ", "))
+		} else {
+			bad("collection.sparse", "vectorizer %q is %s, not a sparse module", c.Collection.Sparse, v.Module)
+		}
+	}
+	if v, ok := c.Vectorizers[c.Collection.Dense]; c.Collection.Dense != "" && (!ok || v.IsSparse()) {
+		if !ok {
+			bad("collection.dense", "no vectorizer named %q (have %s)", c.Collection.Dense, strings.Join(names, ", "))
+		} else {
+			bad("collection.dense", "vectorizer %q is %s, not a dense module", c.Collection.Dense, v.Module)
+		}
+	}
+	switch strings.ToLower(c.Collection.Distance) {
+	case "cosine", "dot", "euclid", "manhattan":
+	default:
+		bad("collection.distance", "must be cosine, dot, euclid or manhattan, got %q", c.Collection.Distance)
+	}
+	if !oneOf(c.Search.Mode, "sparse", "dense", "hybrid") {
+		bad("search.mode", "must be sparse, dense or hybrid, got %q", c.Search.Mode)
+	}
+	if !oneOf(c.Search.Fusion, "rrf", "dbsf", "weighted") {
+		bad("search.fusion", "must be rrf, dbsf or weighted, got %q", c.Search.Fusion)
+	}
+	if math.IsNaN(c.Search.Alpha) || c.Search.Alpha < 0 || c.Search.Alpha > 1 {
+		bad("search.alpha", "must be in [0, 1], got %v", c.Search.Alpha)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "must be host:port, got %q", c.Server.Listen)
+	}
+	for key, d := range map[string]time.Duration{"server.request_timeout": c.Server.RequestTimeout, "server.read_timeout": c.Server.ReadTimeout,
+		"server.write_timeout": c.Server.WriteTimeout, "server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout} {
+		if d <= 0 {
+			bad(key, "must be > 0, got %v", d)
+		}
+	}
+	if c.Server.BatchMaxDelay < 0 {
+		bad("server.batch_max_delay", "must be >= 0, got %v", c.Server.BatchMaxDelay)
+	}
+	seen := map[string]string{}
+	for _, k := range c.Server.APIKeys {
+		seen[k] = "server.api_keys"
+	}
+	for _, k := range c.Server.ReadOnlyAPIKeys {
+		if seen[k] != "" {
+			bad("server.read_only_api_keys", "a key is also in server.api_keys")
+		}
+	}
+	for _, k := range append(append([]string{}, c.Server.APIKeys...), c.Server.ReadOnlyAPIKeys...) {
+		if len(k) < 16 {
+			bad("server.api_keys", "every key must be at least 16 characters")
+			break
+		}
+	}
+	if c.Ingest.ChunkTokens < 0 {
+		bad("ingest.chunk_tokens", "must be >= 0, got %d", c.Ingest.ChunkTokens)
+	}
+	if c.Ingest.ChunkOverlap < 0 || (c.Ingest.ChunkTokens > 0 && c.Ingest.ChunkOverlap >= c.Ingest.ChunkTokens) {
+		bad("ingest.chunk_overlap", "must be >= 0 and below chunk_tokens, got %d", c.Ingest.ChunkOverlap)
+	}
+	if c.Ingest.Source.Type != "" && !oneOf(c.Ingest.Source.Type, "jsonl", "csv", "dir") {
+		bad("ingest.source.type", "must be jsonl, csv or dir, got %q", c.Ingest.Source.Type)
+	}
+	if c.Ingest.Source.Type != "" && c.Ingest.Source.Path == "" {
+		bad("ingest.source.path", "must not be empty")
+	}
+	if len([]rune(c.Ingest.Source.Delimiter)) != 1 {
+		bad("ingest.source.delimiter", "must be one character, got %q", c.Ingest.Source.Delimiter)
+	}
+	if c.Ingest.Fields.ID == "" {
+		bad("ingest.fields.id", "must not be empty")
+	}
+	if len(c.Ingest.Fields.Text) == 0 {
+		bad("ingest.fields.text", "must name at least one field")
+	}
+	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if !oneOf(c.Log.Format, "text", "json") {
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+func (v Vectorizer) validate(key string) []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", key, field, fmt.Sprintf(format, args...)))
+	}
+	switch v.Module {
+	case ModuleSPLADE, ModuleSPLADEIDF, ModuleONNXDense:
+		if v.Model == "" {
+			bad("model", "is required for module %s", v.Module)
+		}
+	case ModuleOpenAI:
+		if v.APIModel == "" {
+			bad("api_model", "is required for module openai")
+		}
+		if v.Dimension < 1 {
+			bad("dimension", "is required for module openai")
+		}
+	case ModulePrecomputed:
+		if v.Dimension < 1 {
+			bad("dimension", "is required for module precomputed")
+		}
+	case "":
+		bad("module", "is required (one of %s)", strings.Join(Modules, ", "))
+	default:
+		bad("module", "unknown vectorizer module %q (want one of %s)", v.Module, strings.Join(Modules, ", "))
+	}
+	for field, n := range map[string]int{"max_length": v.MaxLength, "query_max_length": v.QueryMaxLength, "top_k": v.TopK,
+		"query_top_k": v.QueryTopK, "threads": v.Threads, "dimension": v.Dimension} {
+		if n < 0 {
+			bad(field, "must be >= 0, got %d", n)
+		}
+	}
+	if v.MinWeight < 0 || v.QueryMinWeight < 0 {
+		bad("min_weight", "must be >= 0")
+	}
+	if v.Pooling != "" && !oneOf(v.Pooling, "mean", "cls") {
+		bad("pooling", "must be mean or cls, got %q", v.Pooling)
+	}
+	return errs
+}
+
+func oneOf(s string, options ...string) bool {
+	for _, o := range options {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}

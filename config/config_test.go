@@ -1,0 +1,143 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "spladeq.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Qdrant.URL != "embedded://./data/qdrant" || cfg.Search.RRFK != 2 || cfg.Server.RequestTimeout != 30*time.Second {
+		t.Errorf("defaults = %+v", cfg)
+	}
+	if cfg.Vectorizers["sparse"].Module != ModuleSPLADE || cfg.Vectorizers["dense"].Module != ModuleONNXDense {
+		t.Errorf("default vectorizers = %+v", cfg.Vectorizers)
+	}
+}
+
+func TestPrecedenceDefaultsFileEnvFlags(t *testing.T) {
+	file := writeFile(t, "qdrant:\n  url: qdrant:6334\n  timeout: 5s\nsearch:\n  limit: 7\n  alpha: 0.25\n")
+	t.Setenv("SPLADEQ_SEARCH_LIMIT", "8")
+	t.Setenv("SPLADEQ_QDRANT_API_KEY", "from-env")
+	t.Setenv("SPLADEQ_SERVER_API_KEYS", "aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.String("qdrant-url", "", "")
+	fs.Int("limit", 0, "")
+	if err := fs.Parse([]string{"--limit", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(LoadOptions{File: file, Flags: fs, FlagKeys: map[string]string{"qdrant-url": "qdrant.url", "limit": "search.limit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key       string
+		got, want any
+	}{
+		{"qdrant.url from the file (flag not set)", cfg.Qdrant.URL, "qdrant:6334"},
+		{"qdrant.timeout from the file", cfg.Qdrant.Timeout, 5 * time.Second},
+		{"search.alpha from the file", cfg.Search.Alpha, 0.25},
+		{"search.limit: the flag beats env beats file", cfg.Search.Limit, 9},
+		{"qdrant.api_key from env", cfg.Qdrant.APIKey, "from-env"},
+		{"server.api_keys: env lists split on commas", len(cfg.Server.APIKeys), 2},
+		{"search.mode default", cfg.Search.Mode, "hybrid"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.key, tc.got, tc.want)
+		}
+	}
+}
+
+func TestValidateNamesEveryBadKey(t *testing.T) {
+	file := writeFile(t, `
+qdrant:
+  batch_size: 0
+search:
+  fusion: magic
+  alpha: 2
+server:
+  listen: nowhere
+vectorizers:
+  sparse:
+    module: splade
+  dense:
+    module: word2vec
+    model: x
+collection:
+  sparse: sparse
+  dense: dense
+`)
+	_, err := Load(LoadOptions{File: file})
+	if err == nil {
+		t.Fatal("Load accepted a bad configuration")
+	}
+	for _, want := range []string{
+		"qdrant.batch_size: must be >= 1, got 0",
+		`search.fusion: must be rrf, dbsf or weighted, got "magic"`,
+		"search.alpha: must be in [0, 1], got 2",
+		`server.listen: must be host:port, got "nowhere"`,
+		"vectorizers.sparse.model: is required for module splade",
+		`vectorizers.dense.module: unknown vectorizer module "word2vec"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestUnknownKeysAreRefused(t *testing.T) {
+	file := writeFile(t, "qdrant:\n  ulr: x\nvectorizers:\n  s:\n    module: splade\n    model: m\n    modle: typo\n")
+	_, err := Load(LoadOptions{File: file})
+	for _, want := range []string{`unknown key "qdrant.ulr"`, `unknown key "vectorizers.s.modle"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want it to say %s", err, want)
+		}
+	}
+}
+
+func TestYAMLThatDoesNotParseNamesTheFile(t *testing.T) {
+	file := writeFile(t, "qdrant: [unclosed\n")
+	_, err := Load(LoadOptions{File: file})
+	if err == nil || !strings.Contains(err.Error(), file) {
+		t.Errorf("got %v, want an error naming %s", err, file)
+	}
+}
+
+func TestMaskedHidesSecrets(t *testing.T) {
+	cfg := &Config{Qdrant: Qdrant{APIKey: "qdrant-secret"}, Models: Models{HubToken: "hf_secret"},
+		Server:      Server{APIKeys: []string{"write-secret-0000"}, ReadOnlyAPIKeys: []string{"read-secret-00000"}},
+		Vectorizers: map[string]Vectorizer{"o": {Module: ModuleOpenAI, APIKey: "sk-secret"}}}
+	out, err := cfg.Masked().YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"qdrant-secret", "hf_secret", "write-secret", "read-secret", "sk-secret"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("masked YAML shows %q:\n%s", secret, out)
+		}
+	}
+	if cfg.Qdrant.APIKey != "qdrant-secret" {
+		t.Error("Masked changed the original")
+	}
+	if !strings.Contains(string(out), "****") {
+		t.Errorf("masked YAML does not show that secrets are set:\n%s", out)
+	}
+}

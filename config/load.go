@@ -1,0 +1,239 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix prefixes environment variables: SPLADEQ_QDRANT_URL sets
+// qdrant.url.
+const EnvPrefix = "SPLADEQ"
+
+// DefaultFile is read from the working directory when no file is named.
+const DefaultFile = "spladeq.yaml"
+
+// Fixture models shipped in the repository, used by the default
+// vectorizers so a fresh checkout runs with no download.
+const (
+	FixtureSparseModel = "splade/testdata/models/bert-tiny"
+	FixtureDenseModel  = "plugin/testdata/models/dense-tiny"
+)
+
+// defaults is every key's default; Validate's messages and the field
+// comments in config.go say the same.
+var defaults = map[string]any{
+	"qdrant.url":              "embedded://./data/qdrant",
+	"qdrant.api_key":          "",
+	"qdrant.tls":              false,
+	"qdrant.ca_cert_file":     "",
+	"qdrant.timeout":          30 * time.Second,
+	"qdrant.max_message_size": 64 << 20,
+	"qdrant.retries":          5,
+	"qdrant.batch_size":       64,
+	"qdrant.concurrency":      2,
+
+	"models.dir":       "./models",
+	"models.hub_url":   "https://huggingface.co",
+	"models.hub_token": "",
+
+	"collection.name":     "docs",
+	"collection.sparse":   "sparse",
+	"collection.dense":    "dense",
+	"collection.idf":      false,
+	"collection.distance": "cosine",
+
+	"search.mode":           "hybrid",
+	"search.fusion":         "rrf",
+	"search.alpha":          0.5,
+	"search.rrf_k":          2,
+	"search.limit":          10,
+	"search.prefetch_limit": 50,
+
+	"server.listen":             "127.0.0.1:8080",
+	"server.api_keys":           []string{},
+	"server.read_only_api_keys": []string{},
+	"server.max_body_bytes":     int64(10 << 20),
+	"server.max_texts":          256,
+	"server.max_text_bytes":     1 << 20,
+	"server.request_timeout":    30 * time.Second,
+	"server.queue_size":         1024,
+	"server.batch_max_delay":    2 * time.Millisecond,
+	"server.batch_max_size":     32,
+	"server.read_timeout":       30 * time.Second,
+	"server.write_timeout":      60 * time.Second,
+	"server.idle_timeout":       120 * time.Second,
+	"server.shutdown_timeout":   30 * time.Second,
+
+	"ingest.source.type":      "",
+	"ingest.source.path":      "",
+	"ingest.source.include":   []string{"**/*.txt", "**/*.md", "**/*.html", "**/*.htm"},
+	"ingest.source.exclude":   []string{},
+	"ingest.source.delimiter": ",",
+	"ingest.fields.id":        "id",
+	"ingest.fields.text":      []string{"text"},
+	"ingest.fields.payload":   []string{},
+	"ingest.fields.dense":     "",
+	"ingest.chunk_tokens":     0,
+	"ingest.chunk_overlap":    32,
+	"ingest.batch_size":       64,
+	"ingest.queue_size":       4,
+	"ingest.max_errors":       100,
+	"ingest.max_text_bytes":   10 << 20,
+	"ingest.dead_letter":      "",
+	"ingest.checkpoint":       "",
+
+	"log.level":  "info",
+	"log.format": "text",
+}
+
+// DefaultVectorizers are used when the configuration defines none: the
+// repository's fixture SPLADE model and fixture dense model.
+func DefaultVectorizers() map[string]Vectorizer {
+	return map[string]Vectorizer{
+		"sparse": {Module: ModuleSPLADE, Model: FixtureSparseModel},
+		"dense":  {Module: ModuleONNXDense, Model: FixtureDenseModel},
+	}
+}
+
+// LoadOptions says where configuration comes from besides the defaults and
+// the environment.
+type LoadOptions struct {
+	// File is the YAML file; "" reads DefaultFile when it exists.
+	File string
+	// Flags are bound by FlagKeys (flag name → config key); only flags set
+	// on the command line override.
+	Flags    *pflag.FlagSet
+	FlagKeys map[string]string
+}
+
+// Load reads, normalises and validates the configuration.
+func Load(o LoadOptions) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	v.SetConfigType("yaml")
+	file := o.File
+	if file == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			file = DefaultFile
+		}
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		err = v.ReadConfig(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
+		if err := checkKeys(v, file); err != nil {
+			return nil, err
+		}
+	}
+	for name, key := range o.FlagKeys {
+		if o.Flags == nil {
+			break
+		}
+		if f := o.Flags.Lookup(name); f != nil && f.Changed {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, fmt.Errorf("config: flag --%s: %w", name, err)
+			}
+		}
+	}
+	cfg := &Config{}
+	err := v.Unmarshal(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(cfg.Vectorizers) == 0 {
+		cfg.Vectorizers = DefaultVectorizers()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: invalid:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// checkKeys refuses keys the configuration does not know, naming them, so
+// a typo never silently falls back to a default.
+func checkKeys(v *viper.Viper, file string) error {
+	known := map[string]bool{}
+	for k := range defaults {
+		known[k] = true
+	}
+	vf := reflect.TypeOf(Vectorizer{})
+	var errs []error
+	for _, k := range v.AllKeys() {
+		if known[k] {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(k, "vectorizers."); ok {
+			if _, field, ok := strings.Cut(rest, "."); ok && hasField(vf, field) {
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: unknown key %q", file, k))
+	}
+	return errors.Join(errs...)
+}
+
+func hasField(t reflect.Type, tag string) bool {
+	for i := 0; i < t.NumField(); i++ {
+		if strings.Split(t.Field(i).Tag.Get("mapstructure"), ",")[0] == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// mask hides a secret's value but not whether it is set.
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "****"
+}
+
+// Masked returns a copy with every secret replaced by "****".
+func (c *Config) Masked() *Config {
+	m := *c
+	m.Qdrant.APIKey = mask(c.Qdrant.APIKey)
+	m.Models.HubToken = mask(c.Models.HubToken)
+	m.Vectorizers = map[string]Vectorizer{}
+	for n, v := range c.Vectorizers {
+		v.APIKey = mask(v.APIKey)
+		m.Vectorizers[n] = v
+	}
+	m.Server.APIKeys = make([]string, len(c.Server.APIKeys))
+	for i, k := range c.Server.APIKeys {
+		m.Server.APIKeys[i] = mask(k)
+	}
+	m.Server.ReadOnlyAPIKeys = make([]string, len(c.Server.ReadOnlyAPIKeys))
+	for i, k := range c.Server.ReadOnlyAPIKeys {
+		m.Server.ReadOnlyAPIKeys[i] = mask(k)
+	}
+	return &m
+}
+
+// YAML renders the configuration (mask it first to print it).
+func (c *Config) YAML() ([]byte, error) {
+	return yaml.Marshal(c)
+}

@@ -1,0 +1,199 @@
+package splade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Pooling turns a dense encoder's token embeddings into one vector.
+type Pooling int
+
+const (
+	// PoolMean averages the embeddings of the non-padding tokens.
+	PoolMean Pooling = iota
+	// PoolCLS takes the first token's embedding.
+	PoolCLS
+)
+
+// WithPooling sets the dense encoder's pooling. Default PoolMean.
+func WithPooling(p Pooling) Option {
+	return func(o *options) error {
+		if p != PoolMean && p != PoolCLS {
+			return fmt.Errorf("pooling must be mean or cls, got %d", p)
+		}
+		o.pooling = p
+		return nil
+	}
+}
+
+// WithNormalize sets whether dense vectors are L2-normalised. Default true.
+func WithNormalize(on bool) Option {
+	return func(o *options) error { o.normalize = on; return nil }
+}
+
+// DenseEncoder encodes texts into dense vectors with a sentence-embedding
+// ONNX model (BERT-style encoder, output last_hidden_state [batch, seq, dim]
+// or an already pooled [batch, dim]) on the same runtime as Encoder. It is
+// safe for concurrent use.
+type DenseEncoder struct {
+	runner
+	tok *tokenizer
+	dim int
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// NewDense loads a dense model directory (HuggingFace layout). Options that
+// apply: WithONNXFile, WithRuntimeLibrary, WithMaxLength, WithBatchSize,
+// WithTokenBudget, WithIntraOpThreads, WithSpinning, WithPooling,
+// WithNormalize.
+func NewDense(dir string, opts ...Option) (*DenseEncoder, error) {
+	o := defaults()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("splade: %w", err)
+		}
+	}
+	m, err := OpenModelDir(dir, o.onnxFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := initRuntime(o.runtimeLib); err != nil {
+		return nil, err
+	}
+	g, err := inspectGraph(m.ONNX, "sentence_embedding", "last_hidden_state", "token_embeddings")
+	if err != nil {
+		return nil, err
+	}
+	if g.vocab < 1 {
+		return nil, fmt.Errorf("%w: %s: output %q has no static embedding dimension", ErrModel, m.ONNX, g.output)
+	}
+	maxLen := o.maxLength
+	if maxLen == 0 {
+		maxLen = DefaultMaxLength
+		for _, limit := range []int{m.Config.MaxPositionEmbeddings, m.Config.ModelMaxLength} {
+			if limit > 0 && limit < maxLen {
+				maxLen = limit
+			}
+		}
+	}
+	data, err := os.ReadFile(m.Tokenizer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrModel, err)
+	}
+	d := &DenseEncoder{runner: runner{opts: o, model: m, graph: g}, dim: g.vocab}
+	if d.tok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
+		return nil, err
+	}
+	if err := d.openSession(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Dimension is the length of the vectors.
+func (d *DenseEncoder) Dimension() int { return d.dim }
+
+// Encode returns one vector per text, in input order.
+func (d *DenseEncoder) Encode(ctx context.Context, texts []string) ([][]float32, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	for i, t := range texts {
+		if err := checkText(i, t); err != nil {
+			return nil, err
+		}
+	}
+	encs := tokenizeAll(d.tok, texts)
+	out := make([][]float32, len(texts))
+	for _, batch := range planBatches(encs, d.opts.batchSize, d.opts.tokenBudget) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		err := d.run(encs, batch, func(data []float32, shape ort.Shape, lengths []int) error {
+			dim := int(shape[len(shape)-1])
+			for k, i := range batch {
+				v := make([]float32, dim)
+				switch {
+				case d.graph.pooled:
+					copy(v, data[k*dim:(k+1)*dim])
+				case d.opts.pooling == PoolCLS:
+					seq := int(shape[1])
+					copy(v, data[k*seq*dim:k*seq*dim+dim])
+				default:
+					seq := int(shape[1])
+					meanPool(v, data[k*seq*dim:(k+1)*seq*dim], lengths[k], dim)
+				}
+				if d.opts.normalize {
+					l2normalize(v)
+				}
+				out[i] = v
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// meanPool averages the first n token embeddings of one row, in float64.
+func meanPool(dst, row []float32, n, dim int) {
+	if n == 0 {
+		return
+	}
+	acc := make([]float64, dim)
+	for t := 0; t < n; t++ {
+		for j, x := range row[t*dim : (t+1)*dim] {
+			acc[j] += float64(x)
+		}
+	}
+	for j := range dst {
+		dst[j] = float32(acc[j] / float64(n))
+	}
+}
+
+func l2normalize(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(s)
+	for i := range v {
+		v[i] = float32(float64(v[i]) * inv)
+	}
+}
+
+// Close releases the session and the tokenizer; safe to call twice.
+func (d *DenseEncoder) Close() error {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	if d.session != nil {
+		errs = append(errs, d.session.Destroy())
+		d.session = nil
+	}
+	errs = append(errs, d.tok.close())
+	return errors.Join(errs...)
+}
