@@ -8,7 +8,9 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 
+	"github.com/daulet/tokenizers"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -182,6 +184,10 @@ type Encoder struct {
 
 	docTok, queryTok *tokenizer
 
+	fullOnce sync.Once // untruncated tokenizer for Chunks
+	full     *tokenizers.Tokenizer
+	fullErr  error
+
 	vocabOnce sync.Once
 	vocab     []string
 	vocabErr  error
@@ -271,6 +277,20 @@ type runner struct {
 	graph   graphSpec
 	session *ort.DynamicAdvancedSession
 	bufs    sync.Pool // *[]float32 output buffers, reused across batches
+
+	texts, tokens, batches atomic.Uint64
+}
+
+// Stats counts the work a runner has done since it was created.
+type Stats struct {
+	Texts   uint64 `json:"texts"`
+	Tokens  uint64 `json:"tokens"` // non-padding tokens, special tokens included
+	Batches uint64 `json:"batches"`
+}
+
+// Stats returns the work done so far.
+func (e *runner) Stats() Stats {
+	return Stats{Texts: e.texts.Load(), Tokens: e.tokens.Load(), Batches: e.batches.Load()}
 }
 
 func (e *runner) openSession() error {
@@ -480,6 +500,13 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 	if len(got) != len(outShape) || got[0] != int64(b) || (!e.graph.pooled && got[1] != int64(seq)) {
 		return fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
 	}
+	var toks int
+	for _, n := range lengths {
+		toks += n
+	}
+	e.texts.Add(uint64(b))
+	e.tokens.Add(uint64(toks))
+	e.batches.Add(1)
 	return post(out.GetData(), got, lengths)
 }
 
@@ -570,5 +597,23 @@ func (e *Encoder) Close() error {
 		e.session = nil
 	}
 	errs = append(errs, e.docTok.close(), e.queryTok.close())
+	if e.full != nil {
+		errs = append(errs, e.full.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// VocabIDs returns the token → id map of the tokenizer's vocabulary.
+func (e *Encoder) VocabIDs() (map[string]uint32, error) {
+	e.vocabOnce.Do(func() { e.vocab, e.vocabErr = readVocab(e.model.Tokenizer) })
+	if e.vocabErr != nil {
+		return nil, e.vocabErr
+	}
+	ids := make(map[string]uint32, len(e.vocab))
+	for id, tok := range e.vocab {
+		if tok != "" {
+			ids[tok] = uint32(id)
+		}
+	}
+	return ids, nil
 }

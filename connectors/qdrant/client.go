@@ -204,6 +204,9 @@ type CollectionSpec struct {
 	Name   string
 	Dense  *DenseSpec  // nil: no dense vector
 	Sparse *SparseSpec // nil: no sparse vector
+	// Metadata is stored with the collection when it is created (Qdrant
+	// collection metadata) and not compared by EnsureCollection.
+	Metadata map[string]string
 }
 
 func (s CollectionSpec) normalised() CollectionSpec {
@@ -253,6 +256,12 @@ func (s CollectionSpec) Validate() error {
 
 func (s CollectionSpec) create() *qc.CreateCollection {
 	cc := &qc.CreateCollection{CollectionName: s.Name}
+	if len(s.Metadata) > 0 {
+		cc.Metadata = map[string]*qc.Value{}
+		for k, v := range s.Metadata {
+			cc.Metadata[k] = qc.NewValueString(v)
+		}
+	}
 	if s.Dense != nil {
 		onDisk := s.Dense.OnDisk
 		cc.VectorsConfig = qc.NewVectorsConfigMap(map[string]*qc.VectorParams{
@@ -360,6 +369,12 @@ func (c *Client) Info(ctx context.Context, name string) (CollectionInfo, error) 
 		return CollectionInfo{}, err
 	}
 	out := CollectionInfo{Spec: CollectionSpec{Name: name}, Points: info.GetPointsCount()}
+	for k, v := range info.GetConfig().GetMetadata() {
+		if out.Spec.Metadata == nil {
+			out.Spec.Metadata = map[string]string{}
+		}
+		out.Spec.Metadata[k] = v.GetStringValue()
+	}
 	params := info.GetConfig().GetParams()
 	var dense []string
 	denseParams := map[string]*qc.VectorParams{}

@@ -68,6 +68,9 @@ type WriteOptions struct {
 	SparseName string
 	// DenseSize, when set, is checked against every document's dense vector.
 	DenseSize int
+	// Atomic sends all documents of an Upsert in one request, so Qdrant
+	// stores all or none of them, instead of batches of Config.BatchSize.
+	Atomic bool
 }
 
 func (o WriteOptions) withDefaults() WriteOptions {
@@ -207,8 +210,12 @@ func (c *Client) Upsert(ctx context.Context, collection string, docs []Document,
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for start := 0; start < len(points); start += c.cfg.BatchSize {
-		end := min(start+c.cfg.BatchSize, len(points))
+	batchSize := c.cfg.BatchSize
+	if o.Atomic {
+		batchSize = max(len(points), 1)
+	}
+	for start := 0; start < len(points); start += batchSize {
+		end := min(start+batchSize, len(points))
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():

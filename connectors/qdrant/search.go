@@ -71,6 +71,8 @@ type SearchRequest struct {
 	// WithSideScores returns each hit's sparse and dense scores in a hybrid
 	// search (one more round trip's worth of work, in the same request).
 	WithSideScores bool
+	// WithSparseVector returns each hit's sparse vector (for explanations).
+	WithSparseVector bool
 }
 
 // Hit is one search result.
@@ -85,6 +87,8 @@ type Hit struct {
 	// and the hit was among that side's candidates.
 	SparseScore *float32 `json:"sparse_score,omitempty"`
 	DenseScore  *float32 `json:"dense_score,omitempty"`
+	// Sparse is the hit's sparse vector when asked for.
+	Sparse splade.SparseVector `json:"-"`
 }
 
 func (r *SearchRequest) normalise() error {
@@ -209,6 +213,11 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		}
 	}
 
+	if req.WithSparseVector {
+		for _, q := range batch {
+			q.WithVectors = qc.NewWithVectorsInclude(o.SparseName)
+		}
+	}
 	var results [][]*qc.ScoredPoint
 	err := c.do(ctx, "search", collection, func(ctx context.Context) error {
 		if len(batch) == 1 {
@@ -227,11 +236,11 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		return nil, err
 	}
 	if req.Mode == ModeHybrid && req.Fusion == FusionWeighted {
-		return weighted(results[0], results[1], req), nil
+		return weighted(results[0], results[1], req, o), nil
 	}
 	hits := make([]Hit, len(results[0]))
 	for i, p := range results[0] {
-		hits[i] = toHit(p)
+		hits[i] = toHit(p, o)
 	}
 	if req.Mode == ModeHybrid && req.WithSideScores && len(results) == 3 {
 		attachSideScores(hits, results[1], results[2])
@@ -259,8 +268,9 @@ func u32(n int) *uint32 {
 	return &v
 }
 
-func toHit(p *qc.ScoredPoint) Hit {
+func toHit(p *qc.ScoredPoint, o WriteOptions) Hit {
 	h := Hit{ID: idString(p.GetId()), Score: p.GetScore()}
+	h.Sparse, _ = vectorsOf(p.GetVectors(), o)
 	if pl := p.GetPayload(); pl != nil {
 		h.Payload = fromValueMap(pl)
 		if s, ok := h.Payload[PayloadDocID].(string); ok {
@@ -320,7 +330,7 @@ func minMax(pts []*qc.ScoredPoint) map[string]float64 {
 }
 
 // weighted combines the two lists as documented on Search.
-func weighted(sparse, dense []*qc.ScoredPoint, req SearchRequest) []Hit {
+func weighted(sparse, dense []*qc.ScoredPoint, req SearchRequest, o WriteOptions) []Hit {
 	sn, dn := minMax(sparse), minMax(dense)
 	byID := map[string]Hit{}
 	var order []string
@@ -328,7 +338,7 @@ func weighted(sparse, dense []*qc.ScoredPoint, req SearchRequest) []Hit {
 		for _, p := range list {
 			id := idString(p.GetId())
 			if _, ok := byID[id]; !ok {
-				h := toHit(p)
+				h := toHit(p, o)
 				h.Score = float32(req.Alpha*dn[id] + (1-req.Alpha)*sn[id])
 				byID[id] = h
 				order = append(order, id)

@@ -1,0 +1,78 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestBatcherCoalescesConcurrentCalls(t *testing.T) {
+	var calls atomic.Int32
+	var sizes sync.Map
+	b := newBatcher(func(_ context.Context, texts []string) ([]string, error) {
+		n := calls.Add(1)
+		sizes.Store(n, len(texts))
+		out := make([]string, len(texts))
+		for i, t := range texts {
+			out[i] = "v(" + t + ")"
+		}
+		return out, nil
+	}, 64, 50*time.Millisecond, 1000)
+	defer b.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			in := fmt.Sprint(i)
+			out, err := b.Do(context.Background(), []string{in})
+			if err != nil || len(out) != 1 || out[0] != "v("+in+")" {
+				t.Errorf("caller %d got %v, %v", i, out, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if c := calls.Load(); c >= 32 {
+		t.Errorf("%d encoder calls for 32 concurrent single-text callers: nothing was coalesced", c)
+	}
+}
+
+func TestBatcherShedsLoadWhenFull(t *testing.T) {
+	release := make(chan struct{})
+	b := newBatcher(func(_ context.Context, texts []string) ([]int, error) {
+		<-release
+		return make([]int, len(texts)), nil
+	}, 4, 0, 10)
+	defer b.Close()
+	first := make(chan error, 1)
+	go func() { _, err := b.Do(context.Background(), make([]string, 8)); first <- err }()
+	time.Sleep(20 * time.Millisecond) // the 8 texts are now running
+	if _, err := b.Do(context.Background(), make([]string, 3)); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("8 + 3 texts over a limit of 10: got %v, want ErrOverloaded", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Do(context.Background(), make([]string, 3)); err != nil {
+		t.Errorf("after the queue drained: %v", err)
+	}
+}
+
+func TestBatcherCallerCanGiveUp(t *testing.T) {
+	release := make(chan struct{})
+	b := newBatcher(func(_ context.Context, texts []string) ([]int, error) {
+		<-release
+		return make([]int, len(texts)), nil
+	}, 4, 0, 10)
+	defer func() { close(release); b.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := b.Do(ctx, []string{"x"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want DeadlineExceeded", err)
+	}
+}

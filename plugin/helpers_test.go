@@ -1,0 +1,5 @@
+package plugin
+
+import "os"
+
+var osGetwd = os.Getwd

@@ -1,0 +1,250 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/splade"
+)
+
+// NewVectorizers builds every configured vectorizer. It is the one place
+// modules are wired; an unknown module or a missing model fails with the
+// vectorizer's key. On error, what was built is closed.
+func NewVectorizers(cfg *config.Config) (map[string]Vectorizer, error) {
+	out := map[string]Vectorizer{}
+	names := make([]string, 0, len(cfg.Vectorizers))
+	for n := range cfg.Vectorizers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := newVectorizer(cfg.Vectorizers[name], cfg.Models.Dir)
+		if err != nil {
+			for _, built := range out {
+				built.Close()
+			}
+			return nil, fmt.Errorf("vectorizers.%s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func newVectorizer(vc config.Vectorizer, modelsDir string) (Vectorizer, error) {
+	model := ResolveModel(vc.Model, modelsDir)
+	switch vc.Module {
+	case config.ModuleSPLADE:
+		enc, err := splade.New(model, encoderOptions(vc)...)
+		if err != nil {
+			return nil, err
+		}
+		return &spladeModule{enc}, nil
+	case config.ModuleSPLADEIDF:
+		return newSPLADEIDF(model, vc)
+	case config.ModuleONNXDense:
+		return newONNXDense(model, vc)
+	case config.ModuleOpenAI:
+		return newOpenAI(vc)
+	case config.ModulePrecomputed:
+		return &precomputed{dim: vc.Dimension}, nil
+	}
+	return nil, fmt.Errorf("unknown vectorizer module %q (want one of %v)", vc.Module, config.Modules)
+}
+
+// ResolveModel returns path as given when it exists, else the same path
+// under the model cache (where `spladeq model pull org/name` puts it).
+func ResolveModel(path, modelsDir string) string {
+	if _, err := os.Stat(path); err == nil || filepath.IsAbs(path) || modelsDir == "" {
+		return path
+	}
+	if cached := filepath.Join(modelsDir, path); dirExists(cached) {
+		return cached
+	}
+	return path
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func encoderOptions(vc config.Vectorizer) []splade.Option {
+	return []splade.Option{
+		splade.WithMaxLength(vc.MaxLength),
+		splade.WithQueryMaxLength(vc.QueryMaxLength),
+		splade.WithPruning(splade.Pruning{TopK: vc.TopK, MinWeight: float32(vc.MinWeight)}),
+		splade.WithQueryPruning(splade.Pruning{TopK: vc.QueryTopK, MinWeight: float32(vc.QueryMinWeight)}),
+		splade.WithBatchSize(orDefault(vc.BatchSize, 32)),
+		splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
+		splade.WithIntraOpThreads(vc.Threads),
+		// Off: the service runs other work on the same cores between passes.
+		splade.WithSpinning(false),
+	}
+}
+
+func orDefault(n, d int) int {
+	if n == 0 {
+		return d
+	}
+	return n
+}
+
+// spladeModule is the splade module: the SPLADE encoder for documents and
+// queries.
+type spladeModule struct{ *splade.Encoder }
+
+var (
+	_ Sparse      = (*spladeModule)(nil)
+	_ TermDecoder = (*spladeModule)(nil)
+	_ Chunker     = (*spladeModule)(nil)
+)
+
+func (m *spladeModule) Module() string { return config.ModuleSPLADE }
+
+func (m *spladeModule) EncodeDocuments(ctx context.Context, texts []string) ([]splade.SparseVector, error) {
+	return m.Encode(ctx, texts)
+}
+
+// spladeIDF is the splade-idf module for document-only ("inference-free")
+// sparse models: documents go through the model, a query is its tokens
+// weighted by the model directory's idf.json (token → weight), so a query
+// costs one tokenizer call. Tokens missing from the table weigh 1, as in
+// OpenSearch's neural sparse query.
+type spladeIDF struct {
+	*splade.Encoder
+	idf      map[uint32]float32
+	query    splade.Pruning
+	topTerms int
+}
+
+var (
+	_ Sparse      = (*spladeIDF)(nil)
+	_ TermDecoder = (*spladeIDF)(nil)
+	_ Chunker     = (*spladeIDF)(nil)
+)
+
+// IDFFile is the IDF table of a document-only model, in its directory.
+const IDFFile = "idf.json"
+
+func newSPLADEIDF(model string, vc config.Vectorizer) (Vectorizer, error) {
+	enc, err := splade.New(model, encoderOptions(vc)...)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(model, IDFFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		enc.Close()
+		return nil, fmt.Errorf("%w: splade-idf needs %s: %v", splade.ErrModel, path, errors.Unwrap(err))
+	}
+	var table map[string]float32
+	if err := json.Unmarshal(data, &table); err != nil {
+		enc.Close()
+		return nil, fmt.Errorf("%w: %s does not parse as {token: weight}: %v", splade.ErrModel, path, err)
+	}
+	ids, err := enc.VocabIDs()
+	if err != nil {
+		enc.Close()
+		return nil, err
+	}
+	m := &spladeIDF{Encoder: enc, idf: map[uint32]float32{}, query: splade.Pruning{TopK: vc.QueryTopK, MinWeight: float32(vc.QueryMinWeight)}}
+	for tok, w := range table {
+		if id, ok := ids[tok]; ok {
+			m.idf[id] = w
+		}
+	}
+	return m, nil
+}
+
+func (m *spladeIDF) Module() string { return config.ModuleSPLADEIDF }
+
+func (m *spladeIDF) EncodeDocuments(ctx context.Context, texts []string) ([]splade.SparseVector, error) {
+	return m.Encode(ctx, texts)
+}
+
+// EncodeQueries weights each distinct query token by its IDF.
+func (m *spladeIDF) EncodeQueries(ctx context.Context, texts []string) ([]splade.SparseVector, error) {
+	out := make([]splade.SparseVector, len(texts))
+	for i, t := range texts {
+		ids, err := m.QueryTermIDs(t)
+		if err != nil {
+			var ie *splade.InputError
+			if errors.As(err, &ie) {
+				ie.Index = i
+			}
+			return nil, err
+		}
+		sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
+		var v splade.SparseVector
+		for j, id := range ids {
+			if j > 0 && id == ids[j-1] {
+				continue
+			}
+			w, ok := m.idf[id]
+			if !ok {
+				w = 1
+			}
+			if w > 0 {
+				v.Indices = append(v.Indices, id)
+				v.Values = append(v.Values, w)
+			}
+		}
+		out[i] = m.query.Apply(v)
+	}
+	return out, ctx.Err()
+}
+
+// onnxDense is the onnx-dense module.
+type onnxDense struct{ *splade.DenseEncoder }
+
+var _ Dense = (*onnxDense)(nil)
+
+func newONNXDense(model string, vc config.Vectorizer) (Vectorizer, error) {
+	pool := splade.PoolMean
+	if vc.Pooling == "cls" {
+		pool = splade.PoolCLS
+	}
+	normalize := vc.Normalize == nil || *vc.Normalize
+	enc, err := splade.NewDense(model, splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
+		splade.WithBatchSize(orDefault(vc.BatchSize, 32)), splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
+		splade.WithIntraOpThreads(vc.Threads), splade.WithSpinning(false))
+	if err != nil {
+		return nil, err
+	}
+	if vc.Dimension > 0 && vc.Dimension != enc.Dimension() {
+		enc.Close()
+		return nil, fmt.Errorf("dimension: configured %d but the model gives %d", vc.Dimension, enc.Dimension())
+	}
+	return &onnxDense{enc}, nil
+}
+
+func (m *onnxDense) Module() string { return config.ModuleONNXDense }
+
+func (m *onnxDense) EmbedDocuments(ctx context.Context, texts []string) ([][]float32, error) {
+	return m.Encode(ctx, texts)
+}
+
+func (m *onnxDense) EmbedQueries(ctx context.Context, texts []string) ([][]float32, error) {
+	return m.Encode(ctx, texts)
+}
+
+// precomputed is the precomputed module: vectors come with the request.
+type precomputed struct{ dim int }
+
+var _ Dense = (*precomputed)(nil)
+
+func (p *precomputed) Module() string { return config.ModulePrecomputed }
+func (p *precomputed) Close() error   { return nil }
+func (p *precomputed) Dimension() int { return p.dim }
+func (p *precomputed) EmbedDocuments(context.Context, []string) ([][]float32, error) {
+	return nil, ErrPrecomputed
+}
+func (p *precomputed) EmbedQueries(context.Context, []string) ([][]float32, error) {
+	return nil, ErrPrecomputed
+}

@@ -1,0 +1,83 @@
+package splade
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/daulet/tokenizers"
+)
+
+// Chunk is a window of a text, for indexing long documents piecewise.
+type Chunk struct {
+	// Text is the window's text: the original bytes from Start to End.
+	Text string
+	// Start and End are byte offsets in the original text.
+	Start, End int
+	// Tokens is the number of tokens in the window (no special tokens).
+	Tokens int
+}
+
+// Chunks splits text into windows of at most size tokens, consecutive
+// windows sharing overlap tokens, cut at token boundaries so each window is
+// exactly the original bytes between its first and last token. A text of at
+// most size tokens is one chunk, the whole text (an empty text is one empty
+// chunk). size <= 0 means the document max length minus the two special
+// tokens.
+func (e *Encoder) Chunks(text string, size, overlap int) ([]Chunk, error) {
+	if size <= 0 {
+		size = e.info.MaxLength - 2
+	}
+	if overlap < 0 || overlap >= size {
+		return nil, fmt.Errorf("chunk overlap must be in [0, %d), got %d", size, overlap)
+	}
+	if err := checkText(0, text); err != nil {
+		return nil, err
+	}
+	tk, err := e.fullTokenizer()
+	if err != nil {
+		return nil, err
+	}
+	enc := tk.EncodeWithOptions(text, false, tokenizers.WithReturnOffsets())
+	n := len(enc.Offsets)
+	if n <= size {
+		return []Chunk{{Text: text, Start: 0, End: len(text), Tokens: n}}, nil
+	}
+	var chunks []Chunk
+	for start := 0; ; start += size - overlap {
+		end := min(start+size, n)
+		s, t := int(enc.Offsets[start][0]), int(enc.Offsets[end-1][1])
+		chunks = append(chunks, Chunk{Text: text[s:t], Start: s, End: t, Tokens: end - start})
+		if end == n {
+			return chunks, nil
+		}
+	}
+}
+
+// fullTokenizer is a tokenizer without truncation, made on first use.
+func (e *Encoder) fullTokenizer() (*tokenizers.Tokenizer, error) {
+	e.fullOnce.Do(func() {
+		data, err := os.ReadFile(e.model.Tokenizer)
+		if err != nil {
+			e.fullErr = fmt.Errorf("%w: %v", ErrModel, err)
+			return
+		}
+		e.full, e.fullErr = tokenizers.FromBytes(data)
+	})
+	return e.full, e.fullErr
+}
+
+// QueryTermIDs returns the vocabulary ids of a query's tokens, without
+// special tokens, truncated at the query max length: what an
+// inference-free (document-only) SPLADE model looks up in its IDF table.
+func (e *Encoder) QueryTermIDs(text string) ([]uint32, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if err := checkText(0, text); err != nil {
+		return nil, err
+	}
+	ids, _ := e.queryTok.tk.Encode(text, false)
+	return ids, nil
+}
