@@ -85,6 +85,18 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // WithMetrics sets the metrics. Default: NewMetrics().
 func WithMetrics(m *Metrics) Option { return func(s *Service) { s.metrics = m } }
 
+// WithVectorizer adds a vectorizer built by the caller (a custom module),
+// under name; a configured vectorizer of the same name is not built. The
+// Service closes it.
+func WithVectorizer(name string, v Vectorizer) Option {
+	return func(s *Service) {
+		if s.vecs == nil {
+			s.vecs = map[string]Vectorizer{}
+		}
+		s.vecs[name] = v
+	}
+}
+
 // New opens the store and builds every configured vectorizer.
 func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, error) {
 	s := &Service{cfg: cfg, log: slog.Default(), collections: map[string]CollectionInfo{},
@@ -96,11 +108,25 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
-	vecs, err := NewVectorizers(cfg)
+	rest := *cfg
+	rest.Vectorizers = map[string]config.Vectorizer{}
+	for name, vc := range cfg.Vectorizers {
+		if _, given := s.vecs[name]; !given {
+			rest.Vectorizers[name] = vc
+		}
+	}
+	built, err := NewVectorizers(&rest)
 	if err != nil {
+		s.closeVectorizers()
 		return nil, err
 	}
-	s.vecs = vecs
+	if s.vecs == nil {
+		s.vecs = map[string]Vectorizer{}
+	}
+	for name, v := range built {
+		s.vecs[name] = v
+	}
+	vecs := s.vecs
 	store, err := qdrant.Open(ctx, qdrant.Config{URL: cfg.Qdrant.URL, APIKey: cfg.Qdrant.APIKey, TLS: cfg.Qdrant.TLS,
 		CACertFile: cfg.Qdrant.CACertFile, Timeout: cfg.Qdrant.Timeout, MaxMessageSize: cfg.Qdrant.MaxMessageSize,
 		Retries: cfg.Qdrant.Retries, BatchSize: cfg.Qdrant.BatchSize, Concurrency: cfg.Qdrant.Concurrency})

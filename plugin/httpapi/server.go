@@ -1,0 +1,414 @@
+// Package httpapi serves a plugin.Service over HTTP: a JSON API versioned
+// under /v1 (described by openapi.json, served at /v1/openapi.json), health
+// and readiness probes, and Prometheus metrics.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/splade"
+)
+
+// OpenAPI is the API's OpenAPI 3 document.
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
+// access is what a route needs.
+type access int
+
+const (
+	public access = iota // no key needed
+	read                 // a read-only or a read-write key
+	write                // a read-write key
+)
+
+// route is one endpoint; routes is the single list the mux, the auth check
+// and the OpenAPI test read.
+type route struct {
+	pattern string // "METHOD /path/{wildcard}"
+	access  access
+	handle  func(h *handler, w http.ResponseWriter, r *http.Request) error
+}
+
+var routes = []route{
+	{"GET /healthz", public, (*handler).healthz},
+	{"GET /readyz", public, (*handler).readyz},
+	{"GET /metrics", public, nil}, // served by promhttp
+	{"GET /v1/openapi.json", public, (*handler).openapi},
+	{"PUT /v1/collections/{name}", write, (*handler).putCollection},
+	{"GET /v1/collections/{name}", read, (*handler).getCollection},
+	{"DELETE /v1/collections/{name}", write, (*handler).deleteCollection},
+	{"POST /v1/collections/{name}/documents", write, (*handler).upsertDocuments},
+	{"DELETE /v1/collections/{name}/documents/{id...}", write, (*handler).deleteDocument},
+	{"POST /v1/collections/{name}/search", read, (*handler).search},
+	{"POST /v1/encode", read, (*handler).encode},
+}
+
+type handler struct {
+	svc *plugin.Service
+	cfg config.Server
+	log *slog.Logger
+}
+
+// Handler returns the API's http.Handler.
+func Handler(svc *plugin.Service, log *slog.Logger) http.Handler {
+	h := &handler{svc: svc, cfg: svc.Config().Server, log: log}
+	mux := http.NewServeMux()
+	metrics := promhttp.HandlerFor(svc.Metrics().Registry, promhttp.HandlerOpts{})
+	for _, rt := range routes {
+		rt := rt
+		var inner http.Handler
+		if rt.handle == nil {
+			inner = metrics
+		} else {
+			inner = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := rt.handle(h, w, r); err != nil {
+					h.fail(w, r, err)
+				}
+			})
+		}
+		mux.Handle(rt.pattern, h.wrap(rt, inner))
+	}
+	mux.Handle("/", h.wrap(route{pattern: "unmatched"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), nil)
+	})))
+	return mux
+}
+
+// statusWriter records the status code for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// wrap adds authentication, limits, the request timeout, logging and
+// metrics around a route.
+func (h *handler) wrap(rt route, next http.Handler) http.Handler {
+	m := h.svc.Metrics()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			d := time.Since(start)
+			m.Requests.WithLabelValues(rt.pattern, strconv.Itoa(sw.code)).Inc()
+			m.RequestDuration.WithLabelValues(rt.pattern).Observe(d.Seconds())
+			h.log.Info("request", "method", r.Method, "route", rt.pattern, "status", sw.code, "duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
+		}()
+		if rt.access != public {
+			if code, msg := h.authorize(r, rt.access); code != 0 {
+				m.Errors.WithLabelValues("unauthorized").Inc()
+				if code == http.StatusUnauthorized {
+					sw.Header().Set("WWW-Authenticate", `Bearer realm="spladeq"`)
+				}
+				writeError(sw, code, "unauthorized", msg, nil)
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, h.cfg.MaxBodyBytes)
+		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}
+
+// authorize checks the API key against every configured key in constant
+// time; it returns 0 when the request may proceed.
+func (h *handler) authorize(r *http.Request, need access) (int, string) {
+	if len(h.cfg.APIKeys) == 0 && len(h.cfg.ReadOnlyAPIKeys) == 0 {
+		return 0, ""
+	}
+	key := r.Header.Get("X-API-Key")
+	if auth := r.Header.Get("Authorization"); key == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		key = strings.TrimSpace(auth[7:])
+	}
+	if key == "" {
+		return http.StatusUnauthorized, "missing API key (Authorization: Bearer KEY or X-API-Key: KEY)"
+	}
+	writeOK, readOK := 0, 0
+	for _, k := range h.cfg.APIKeys {
+		writeOK |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
+	}
+	for _, k := range h.cfg.ReadOnlyAPIKeys {
+		readOK |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
+	}
+	switch {
+	case writeOK == 1:
+		return 0, ""
+	case readOK == 1 && need == read:
+		return 0, ""
+	case readOK == 1:
+		return http.StatusForbidden, "this API key is read-only"
+	}
+	return http.StatusUnauthorized, "invalid API key"
+}
+
+// errorBody is every error response.
+type errorBody struct {
+	Error struct {
+		Code     string           `json:"code"`
+		Message  string           `json:"message"`
+		Problems []plugin.Problem `json:"problems,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, problems []plugin.Problem) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Problems = code, msg, problems
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// fail maps an error to its status and a JSON body.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ie      *plugin.InputError
+		body    *bodyError
+		maxErr  *http.MaxBytesError
+		encErr  *splade.InputError
+		status  int
+		code    string
+		msg     = err.Error()
+		details []plugin.Problem
+	)
+	switch {
+	case errors.As(err, &body):
+		status, code, details = http.StatusBadRequest, "invalid_json", []plugin.Problem{{Field: body.field, Message: body.msg}}
+	case errors.As(err, &maxErr):
+		status, code, msg = http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is over the %d-byte limit", maxErr.Limit)
+	case errors.As(err, &ie):
+		status, code, details = http.StatusBadRequest, "invalid_input", ie.Problems
+	case errors.As(err, &encErr):
+		status, code = http.StatusBadRequest, "invalid_input"
+	case errors.Is(err, plugin.ErrOverloaded):
+		status, code = http.StatusTooManyRequests, "overloaded"
+		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, qdrant.ErrNotFound):
+		status, code = http.StatusNotFound, "not_found"
+	case errors.Is(err, qdrant.ErrSchemaMismatch):
+		status, code = http.StatusConflict, "schema_mismatch"
+	case errors.Is(err, qdrant.ErrInvalid):
+		status, code = http.StatusBadRequest, "invalid_input"
+	case errors.Is(err, context.DeadlineExceeded):
+		status, code, msg = http.StatusGatewayTimeout, "timeout", fmt.Sprintf("request took longer than %v", h.cfg.RequestTimeout)
+	case errors.Is(err, qdrant.ErrUnavailable):
+		status, code = http.StatusServiceUnavailable, "store_unavailable"
+	case errors.Is(err, context.Canceled):
+		status, code = 499, "canceled"
+	default:
+		status, code, msg = http.StatusInternalServerError, "internal", "internal error (see the server log)"
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	h.svc.Metrics().Errors.WithLabelValues(code).Inc()
+	writeError(w, status, code, msg, details)
+}
+
+// bodyError is a request body that does not decode.
+type bodyError struct{ field, msg string }
+
+func (e *bodyError) Error() string { return e.field + ": " + e.msg }
+
+// decode reads a JSON body into v, refusing unknown fields and trailing
+// data, and names the byte offset of syntax errors.
+func decode(r *http.Request, v any, allowEmpty bool) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		if allowEmpty {
+			return nil
+		}
+		return &bodyError{"body", "is empty; want a JSON object"}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return &bodyError{"body", fmt.Sprintf("malformed JSON at byte offset %d: %v", se.Offset, se)}
+		case errors.As(err, &te):
+			field := te.Field
+			if field == "" {
+				field = "body"
+			}
+			return &bodyError{field, fmt.Sprintf("has JSON type %s, want %s (byte offset %d)", te.Value, te.Type, te.Offset)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return &bodyError{strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field"}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return &bodyError{"body", fmt.Sprintf("JSON ends early at byte offset %d", len(data))}
+		}
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return err
+		}
+		return &bodyError{"body", err.Error()}
+	}
+	if dec.More() {
+		return &bodyError{"body", fmt.Sprintf("has data after the JSON object at byte offset %d", dec.InputOffset())}
+	}
+	return nil
+}
+
+func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.Ready(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (h *handler) openapi(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(OpenAPI)
+	return err
+}
+
+func (h *handler) putCollection(w http.ResponseWriter, r *http.Request) error {
+	var cc plugin.CollectionConfig
+	if err := decode(r, &cc, true); err != nil {
+		return err
+	}
+	info, err := h.svc.EnsureCollection(r.Context(), r.PathValue("name"), cc)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (h *handler) getCollection(w http.ResponseWriter, r *http.Request) error {
+	info, err := h.svc.Collection(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (h *handler) deleteCollection(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteCollection(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": r.PathValue("name")})
+	return nil
+}
+
+type upsertRequest struct {
+	Documents []plugin.DocumentInput `json:"documents"`
+}
+
+func (h *handler) upsertDocuments(w http.ResponseWriter, r *http.Request) error {
+	var req upsertRequest
+	if err := decode(r, &req, false); err != nil {
+		return err
+	}
+	res, err := h.svc.UpsertDocuments(r.Context(), r.PathValue("name"), req.Documents)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (h *handler) deleteDocument(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := h.svc.DeleteDocument(r.Context(), r.PathValue("name"), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
+	return nil
+}
+
+func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
+	var in plugin.SearchInput
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	res, err := h.svc.Search(r.Context(), r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (h *handler) encode(w http.ResponseWriter, r *http.Request) error {
+	var in plugin.EncodeInput
+	if err := decode(r, &in, false); err != nil {
+		return err
+	}
+	res, err := h.svc.Encode(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	return nil
+}
+
+// Serve serves the API on l until ctx ends, then stops accepting, lets
+// in-flight requests finish (up to the shutdown timeout) and returns.
+func Serve(ctx context.Context, l net.Listener, svc *plugin.Service, log *slog.Logger) error {
+	cfg := svc.Config().Server
+	srv := &http.Server{
+		Handler:           Handler(svc, log),
+		ReadTimeout:       cfg.ReadTimeout,
+		ReadHeaderTimeout: min(cfg.ReadTimeout, 10*time.Second),
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
