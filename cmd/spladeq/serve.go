@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/plugin/httpapi"
+)
+
+func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	file, keys := configFlags(fs)
+	fs.String("listen", "", "listen address host:port (server.listen)")
+	keys["listen"] = "server.listen"
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spladeq serve [flags]\n\nServes the HTTP API until SIGINT or SIGTERM, then finishes in-flight requests.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, *file, keys)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	l, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "addr", l.Addr().String(), "qdrant", cfg.Qdrant.URL, "auth", len(cfg.Server.APIKeys)+len(cfg.Server.ReadOnlyAPIKeys) > 0)
+	return httpapi.Serve(ctx, l, svc, log)
+}

@@ -1,0 +1,120 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spladeq/spladeq/splade"
+)
+
+// realModel returns a model made by `make models` (scripts/models.sh);
+// `make test` runs that first.
+func realModel(t *testing.T, name string) string {
+	dir := filepath.Join("..", ".deps", "models", name)
+	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
+		t.Skipf("%s not found: run `make models` (make test does)", dir)
+	}
+	return dir
+}
+
+type convertedRef struct {
+	Texts   []string          `json:"texts"`
+	Vectors []json.RawMessage `json:"vectors"`
+}
+
+func readRef(t *testing.T, dir string) convertedRef {
+	data, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref convertedRef
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func TestTrainedSPLADEMatchesReferenceAndExpandsQueries(t *testing.T) {
+	dir := realModel(t, "splade-mini")
+	enc, err := splade.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	ref := readRef(t, dir)
+	got, err := enc.Encode(context.Background(), ref.Texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ref.Texts {
+		var want splade.SparseVector
+		json.Unmarshal(ref.Vectors[i], &want)
+		g := map[uint32]float32{}
+		for j, id := range got[i].Indices {
+			g[id] = got[i].Values[j]
+		}
+		for j, id := range want.Indices {
+			if d := math.Abs(float64(g[id] - want.Values[j])); d > 1e-4 {
+				t.Fatalf("text %d index %d: got %v, want %v", i, id, g[id], want.Values[j])
+			}
+		}
+		if len(got[i].Indices) != len(want.Indices) {
+			t.Errorf("text %d: %d terms, reference has %d", i, len(got[i].Indices), len(want.Indices))
+		}
+	}
+	// A trained SPLADE expands a query with related vocabulary.
+	q, err := enc.EncodeQueries(context.Background(), []string{"What is the capital of France?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, _ := enc.Terms(q[0], 20)
+	has := map[string]bool{}
+	for _, tm := range terms {
+		has[tm.Token] = true
+	}
+	for _, want := range []string{"capital", "france", "paris"} {
+		if !has[want] {
+			t.Errorf("top 20 terms %v lack %q", terms, want)
+		}
+	}
+}
+
+func TestMiniLMMatchesReferenceAndRanksParaphrases(t *testing.T) {
+	dir := realModel(t, "minilm-l6")
+	enc, err := splade.NewDense(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	ref := readRef(t, dir)
+	got, err := enc.Encode(context.Background(), ref.Texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ref.Texts {
+		var want []float64
+		json.Unmarshal(ref.Vectors[i], &want)
+		for j := range want {
+			if math.Abs(float64(got[i][j])-want[j]) > 1e-4 {
+				t.Fatalf("text %d dim %d: got %v, want %v", i, j, got[i][j], want[j])
+			}
+		}
+	}
+	v, err := enc.Encode(context.Background(), []string{"A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dot := func(a, b []float32) (s float64) {
+		for i := range a {
+			s += float64(a[i] * b[i])
+		}
+		return
+	}
+	if related, unrelated := dot(v[0], v[1]), dot(v[0], v[2]); related < unrelated+0.5 {
+		t.Errorf("paraphrase similarity %.3f is not well above unrelated %.3f", related, unrelated)
+	}
+}
