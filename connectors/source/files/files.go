@@ -1,0 +1,236 @@
+// Package files reads a directory tree of text, Markdown and HTML files as
+// records: id is the slash-separated path relative to the root, text the
+// file's text (HTML reduced to its visible text), title the HTML <title> or
+// the first Markdown heading. Files ending in .gz are decompressed. Files
+// are visited in lexical path order, so a resumed job sees the same order.
+package files
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+
+	"github.com/spladeq/spladeq/connectors/source"
+)
+
+// DefaultInclude are the globs read when none are given.
+var DefaultInclude = []string{"**/*.txt", "**/*.md", "**/*.html", "**/*.htm"}
+
+// Source reads a directory tree.
+type Source struct {
+	root    string
+	paths   []string // relative, slash-separated, sorted
+	next    int
+	maxSize int64
+	done    atomic.Int64
+}
+
+var _ source.Source = (*Source)(nil)
+
+// Open lists the files under root matching include (default
+// DefaultInclude) and none of exclude; maxSize bounds a file (bigger ones
+// are bad records).
+func Open(root string, include, exclude []string, maxSize int64) (*Source, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", root)
+	}
+	if len(include) == 0 {
+		include = DefaultInclude
+	}
+	inc, err := compileGlobs(include)
+	if err != nil {
+		return nil, err
+	}
+	exc, err := compileGlobs(exclude)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{root: root, maxSize: maxSize}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if matchAny(inc, rel) && !matchAny(exc, rel) {
+			s.paths = append(s.paths, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", root, err)
+	}
+	return s, nil
+}
+
+// compileGlobs turns globs into regexps: ** spans directories ("**/" also
+// matches no directory), * and ? stay within one path segment.
+func compileGlobs(globs []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(globs))
+	for _, g := range globs {
+		var b strings.Builder
+		b.WriteString("^")
+		for i := 0; i < len(g); i++ {
+			switch c := g[i]; {
+			case strings.HasPrefix(g[i:], "**/"):
+				b.WriteString("(?:.*/)?")
+				i += 2
+			case strings.HasPrefix(g[i:], "**"):
+				b.WriteString(".*")
+				i++
+			case c == '*':
+				b.WriteString("[^/]*")
+			case c == '?':
+				b.WriteString("[^/]")
+			default:
+				b.WriteString(regexp.QuoteMeta(string(c)))
+			}
+		}
+		b.WriteString("$")
+		re, err := regexp.Compile(b.String())
+		if err != nil {
+			return nil, fmt.Errorf("glob %q: %w", g, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func matchAny(res []*regexp.Regexp, p string) bool {
+	for _, re := range res {
+		if re.MatchString(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Next returns the next file.
+func (s *Source) Next() (source.Record, error) {
+	if s.next >= len(s.paths) {
+		return source.Record{}, io.EOF
+	}
+	rel := s.paths[s.next]
+	s.next++
+	defer s.done.Add(1)
+	rec := source.Record{Seq: int64(s.next), Where: rel, Raw: rel}
+	full := filepath.Join(s.root, filepath.FromSlash(rel))
+	f, err := source.OpenFile(full)
+	if err != nil {
+		rec.Err = err
+		return rec, nil
+	}
+	defer f.Close()
+	limit := s.maxSize
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		rec.Err = fmt.Errorf("read: %w", err)
+		return rec, nil
+	}
+	if int64(len(data)) > limit {
+		rec.Err = fmt.Errorf("file is over %d bytes", limit)
+		return rec, nil
+	}
+	if !utf8.Valid(data) {
+		rec.Err = fmt.Errorf("not valid UTF-8 text")
+		return rec, nil
+	}
+	name := strings.TrimSuffix(strings.ToLower(rel), ".gz")
+	text, title := string(data), ""
+	switch {
+	case strings.HasSuffix(name, ".html") || strings.HasSuffix(name, ".htm"):
+		text, title = htmlText(text)
+	case strings.HasSuffix(name, ".md"):
+		title = markdownTitle(text)
+	}
+	rec.Fields = map[string]any{"id": rel, "text": text, "title": title, "path": rel}
+	return rec, nil
+}
+
+// htmlText returns the visible text of an HTML document, blocks separated
+// by newlines, and its title.
+func htmlText(doc string) (string, string) {
+	z := html.NewTokenizer(strings.NewReader(doc))
+	var b strings.Builder
+	var title string
+	skip := 0 // inside script, style, noscript or template
+	inTitle := false
+	block := map[string]bool{"p": true, "div": true, "br": true, "li": true, "h1": true, "h2": true, "h3": true, "h4": true,
+		"h5": true, "h6": true, "tr": true, "section": true, "article": true, "header": true, "footer": true, "pre": true, "blockquote": true}
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return strings.TrimSpace(collapse(b.String())), strings.TrimSpace(title)
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			switch n := string(name); {
+			case n == "script" || n == "style" || n == "noscript" || n == "template":
+				skip++
+			case n == "title":
+				inTitle = true
+			case block[n]:
+				b.WriteString("\n")
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			switch n := string(name); {
+			case n == "script" || n == "style" || n == "noscript" || n == "template":
+				skip = max(skip-1, 0)
+			case n == "title":
+				inTitle = false
+			case block[n]:
+				b.WriteString("\n")
+			}
+		case html.TextToken:
+			t := string(z.Text())
+			switch {
+			case inTitle:
+				title += t
+			case skip == 0:
+				b.WriteString(t)
+			}
+		}
+	}
+}
+
+var spaces = regexp.MustCompile(`[ \t\r\f\v]+`)
+var blankLines = regexp.MustCompile(`\n\s*\n+`)
+
+func collapse(s string) string {
+	return blankLines.ReplaceAllString(spaces.ReplaceAllString(s, " "), "\n\n")
+}
+
+func markdownTitle(doc string) string {
+	for _, line := range strings.SplitN(doc, "\n", 50) {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(line), "# "); ok {
+			return strings.TrimSpace(t)
+		}
+	}
+	return ""
+}
+
+// Progress reports files read and the number of files.
+func (s *Source) Progress() (int64, int64, string) {
+	return s.done.Load(), int64(len(s.paths)), "files"
+}
+
+// Close does nothing: files are closed as they are read.
+func (s *Source) Close() error { return nil }

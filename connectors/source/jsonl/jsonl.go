@@ -1,0 +1,135 @@
+// Package jsonl reads JSON Lines: one JSON object per line, blank lines
+// skipped, gzip read transparently, in bounded memory.
+package jsonl
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/spladeq/spladeq/connectors/source"
+)
+
+// DefaultMaxLine bounds one line; longer lines are bad records.
+const DefaultMaxLine = 16 << 20
+
+// Source reads a JSONL file.
+type Source struct {
+	f       *source.File
+	r       *bufio.Reader
+	name    string
+	line    int64
+	seq     int64
+	maxLine int
+}
+
+var _ source.Source = (*Source)(nil)
+
+// Open opens path; maxLine <= 0 means DefaultMaxLine.
+func Open(path string, maxLine int) (*Source, error) {
+	f, err := source.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLine
+	}
+	return &Source{f: f, r: bufio.NewReaderSize(f, 64<<10), name: filepath.Base(path), maxLine: maxLine}, nil
+}
+
+// readLine returns the next line without its newline, and whether it was
+// longer than maxLine (then only its start is kept, the rest discarded).
+func (s *Source) readLine() ([]byte, bool, error) {
+	var buf []byte
+	tooLong := false
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		if len(buf)+len(chunk) > s.maxLine {
+			tooLong = true
+			if len(buf) < source.MaxRaw {
+				buf = append(buf, chunk[:min(len(chunk), source.MaxRaw)]...)
+			}
+		} else {
+			buf = append(buf, chunk...)
+		}
+		switch {
+		case err == nil:
+			return bytes.TrimRight(buf, "\r\n"), tooLong, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) > 0:
+			return bytes.TrimRight(buf, "\r\n"), tooLong, nil
+		default:
+			return nil, false, err
+		}
+	}
+}
+
+// Next returns the next record.
+func (s *Source) Next() (source.Record, error) {
+	for {
+		line, tooLong, err := s.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return source.Record{}, io.EOF
+			}
+			return source.Record{}, fmt.Errorf("%s:%d: %w", s.name, s.line+1, err)
+		}
+		s.line++
+		if len(bytes.TrimSpace(line)) == 0 && !tooLong {
+			continue
+		}
+		s.seq++
+		rec := source.Record{Seq: s.seq, Where: fmt.Sprintf("%s:%d", s.name, s.line), Raw: source.Clip(string(line))}
+		switch {
+		case tooLong:
+			rec.Err = fmt.Errorf("line is longer than %d bytes", s.maxLine)
+		case !utf8.Valid(line):
+			rec.Err = fmt.Errorf("invalid UTF-8 at byte %d", firstInvalid(line))
+		default:
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.UseNumber()
+			var fields map[string]any
+			if err := dec.Decode(&fields); err != nil {
+				var se *json.SyntaxError
+				if errors.As(err, &se) {
+					rec.Err = fmt.Errorf("malformed JSON at byte %d: %v", se.Offset, se)
+				} else {
+					rec.Err = fmt.Errorf("not a JSON object: %v", err)
+				}
+			} else if dec.More() {
+				rec.Err = fmt.Errorf("more than one JSON value on the line (at byte %d)", dec.InputOffset())
+			} else if fields == nil {
+				rec.Err = errors.New("not a JSON object: null")
+			} else {
+				rec.Fields = fields
+			}
+		}
+		return rec, nil
+	}
+}
+
+func firstInvalid(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// Progress reports bytes of the file read.
+func (s *Source) Progress() (int64, int64, string) {
+	d, t := s.f.Progress()
+	return d, t, "bytes"
+}
+
+// Close closes the file.
+func (s *Source) Close() error { return s.f.Close() }
