@@ -465,39 +465,8 @@ func (s *Service) UpsertDocuments(ctx context.Context, collection string, docs [
 	if err != nil {
 		return UpsertResult{}, err
 	}
-	texts := make([]string, len(chunks))
-	for i, c := range chunks {
-		texts[i] = c.Text
-	}
-	if ci.Sparse != None {
-		vecs, err := s.sparseDocs[ci.Sparse].Do(ctx, texts)
-		if err != nil {
-			return UpsertResult{}, fmt.Errorf("encode documents with %s: %w", ci.Sparse, err)
-		}
-		for i := range chunks {
-			chunks[i].Sparse = vecs[i]
-		}
-	}
-	if ci.Dense != None {
-		var need []int
-		for i := range chunks {
-			if chunks[i].Dense == nil {
-				need = append(need, i)
-			}
-		}
-		if len(need) > 0 {
-			sub := make([]string, len(need))
-			for k, i := range need {
-				sub[k] = texts[i]
-			}
-			vecs, err := s.denseDocs[ci.Dense].Do(ctx, sub)
-			if err != nil {
-				return UpsertResult{}, fmt.Errorf("embed documents with %s: %w", ci.Dense, err)
-			}
-			for k, i := range need {
-				chunks[i].Dense = vecs[k]
-			}
-		}
+	if err := s.vectorize(ctx, ci, chunks, s.sparseDocs[ci.Sparse].Do, s.denseDocs[ci.Dense].Do); err != nil {
+		return UpsertResult{}, err
 	}
 	start := time.Now()
 	err = s.store.Upsert(ctx, collection, chunks, qdrant.WriteOptions{DenseSize: ci.DenseSize, Atomic: true})
@@ -510,12 +479,82 @@ func (s *Service) UpsertDocuments(ctx context.Context, collection string, docs [
 	for _, c := range chunks {
 		counts[c.ID]++
 	}
-	for _, d := range docs {
-		if err := s.store.DeleteChunksFrom(ctx, collection, d.ID, counts[d.ID]); err != nil {
-			return UpsertResult{}, fmt.Errorf("document %q stored, but removing its stale chunks failed (retry the call): %w", d.ID, err)
-		}
+	if err := s.store.DeleteStaleChunks(ctx, collection, counts); err != nil {
+		return UpsertResult{}, fmt.Errorf("documents stored, but removing their stale chunks failed (retry the call): %w", err)
 	}
 	return UpsertResult{Documents: len(docs), Chunks: len(chunks)}, nil
+}
+
+// ChunkDocuments splits documents into chunks as UpsertDocuments does: the
+// collection's sparse vectorizer's token windows (ingest.chunk_tokens,
+// ingest.chunk_overlap), one chunk for a document with a vector.
+func (s *Service) ChunkDocuments(ci CollectionInfo, docs []DocumentInput) ([]qdrant.Document, error) {
+	return s.chunk(ci, docs)
+}
+
+// Vectorize fills chunks' sparse and dense vectors by calling the
+// collection's vectorizers directly, without the service's micro-batching
+// and queue limit: for batch jobs, which batch by themselves.
+func (s *Service) Vectorize(ctx context.Context, ci CollectionInfo, chunks []qdrant.Document) error {
+	var sparse func(context.Context, []string) ([]splade.SparseVector, error)
+	var dense func(context.Context, []string) ([][]float32, error)
+	if v, ok := s.vecs[ci.Sparse].(Sparse); ok {
+		sparse = v.EncodeDocuments
+	}
+	if v, ok := s.vecs[ci.Dense].(Dense); ok {
+		dense = v.EmbedDocuments
+	}
+	return s.vectorize(ctx, ci, chunks, sparse, dense)
+}
+
+// vectorize fills the vectors of chunks with the given encode functions;
+// dense vectors already present (precomputed) are kept.
+func (s *Service) vectorize(ctx context.Context, ci CollectionInfo, chunks []qdrant.Document,
+	sparse func(context.Context, []string) ([]splade.SparseVector, error),
+	dense func(context.Context, []string) ([][]float32, error)) error {
+	texts := make([]string, len(chunks))
+	for i, c := range chunks {
+		texts[i] = c.Text
+	}
+	if ci.Sparse != None {
+		if sparse == nil {
+			return fmt.Errorf("collection's sparse vectorizer %q is not configured", ci.Sparse)
+		}
+		vecs, err := sparse(ctx, texts)
+		if err != nil {
+			return fmt.Errorf("encode documents with %s: %w", ci.Sparse, err)
+		}
+		for i := range chunks {
+			chunks[i].Sparse = vecs[i]
+		}
+	}
+	if ci.Dense == None {
+		return nil
+	}
+	if dense == nil {
+		return fmt.Errorf("collection's dense vectorizer %q is not configured", ci.Dense)
+	}
+	var need []int
+	for i := range chunks {
+		if chunks[i].Dense == nil {
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	sub := make([]string, len(need))
+	for k, i := range need {
+		sub[k] = texts[i]
+	}
+	vecs, err := dense(ctx, sub)
+	if err != nil {
+		return fmt.Errorf("embed documents with %s: %w", ci.Dense, err)
+	}
+	for k, i := range need {
+		chunks[i].Dense = vecs[k]
+	}
+	return nil
 }
 
 // chunk splits documents into the connector's documents, one per chunk.

@@ -28,6 +28,8 @@ type command struct {
 var commands = map[string]command{
 	"encode":  {"encode texts into SPLADE vectors (JSON lines)", runEncode},
 	"serve":   {"serve the HTTP API", runServe},
+	"ingest":  {"run an ingestion job (--config job.yaml)", runIngest},
+	"search":  {"search a collection and print ranked hits", runSearch},
 	"config":  {"print the effective configuration (config print)", runConfig},
 	"demo":    {"ingest the sample corpus into the embedded store and run hybrid searches", runDemo},
 	"version": {"print the version and the ONNX Runtime version", runVersion},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -266,6 +267,28 @@ func (c *Client) DeleteChunksFrom(ctx context.Context, collection, docID string,
 		qc.NewMatchKeyword(PayloadDocID, docID),
 		qc.NewRange(PayloadChunk, &qc.Range{Gte: &gte}),
 	}})
+}
+
+// DeleteStaleChunks removes, for every document in counts, its chunks
+// numbered counts[doc] and above, in one request.
+func (c *Client) DeleteStaleChunks(ctx context.Context, collection string, counts map[string]int) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	f := &qc.Filter{}
+	for _, id := range ids {
+		gte := float64(counts[id])
+		f.Should = append(f.Should, qc.NewFilterAsCondition(&qc.Filter{Must: []*qc.Condition{
+			qc.NewMatchKeyword(PayloadDocID, id),
+			qc.NewRange(PayloadChunk, &qc.Range{Gte: &gte}),
+		}}))
+	}
+	return c.deleteByFilter(ctx, collection, f)
 }
 
 func (c *Client) deleteByFilter(ctx context.Context, collection string, f *qc.Filter) error {

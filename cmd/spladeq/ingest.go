@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/plugin/ingest"
+)
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("ingest", stderr)
+	file, keys := configFlags(fs)
+	restart := fs.Bool("restart", false, "ignore the checkpoint and start from the first record")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spladeq ingest --config job.yaml [--restart]\n\nReads ingest.source, chunks, vectorizes and upserts into collection.name.\nResumable: after a crash or Ctrl-C, the same command continues from the last acknowledged batch.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, *file, keys)
+	if err != nil {
+		return err
+	}
+	if cfg.Ingest.Source.Type == "" {
+		return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
+	}
+	log := newLogger(cfg.Log, stderr)
+	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	job := &ingest.Job{Service: svc, Config: cfg.Ingest, Collection: cfg.Collection.Name, Restart: *restart,
+		Progress: stderr, Terminal: isTerminal(stderr), Log: log}
+	sum, err := job.Run(ctx)
+	printSummary(stdout, sum)
+	return err
+}
+
+func printSummary(w io.Writer, s ingest.Summary) {
+	state := "complete"
+	if !s.Complete {
+		state = "stopped"
+	}
+	secs := s.Duration.Seconds()
+	fmt.Fprintf(w, "ingest %s in %v: %d records read", state, s.Duration.Round(time.Millisecond), s.Records)
+	if s.Skipped > 0 {
+		fmt.Fprintf(w, " (%d skipped: done before the checkpoint)", s.Skipped)
+	}
+	fmt.Fprintf(w, "; collection holds %d documents in %d chunks", s.Documents, s.Chunks)
+	if secs > 0 {
+		fmt.Fprintf(w, "; %.1f records/s, %.0f tokens/s", float64(s.Records)/secs, float64(s.Tokens)/secs)
+	}
+	fmt.Fprintln(w)
+	if s.Errors > 0 {
+		fmt.Fprintf(w, "%d bad records written to %s\n", s.Errors, s.DeadLetter)
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spladeq/spladeq/plugin"
+)
+
+type searchFlags struct {
+	mode, fusion string
+	alpha        float64
+	limit        int
+	explain      bool
+	json         bool
+}
+
+func runSearch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("search", stderr)
+	file, keys := configFlags(fs)
+	var sf searchFlags
+	fs.StringVar(&sf.mode, "mode", "", "sparse, dense or hybrid (default search.mode)")
+	fs.StringVar(&sf.fusion, "fusion", "", "rrf, dbsf or weighted (default search.fusion)")
+	fs.Float64Var(&sf.alpha, "alpha", -1, "dense weight of weighted fusion, 0..1 (default search.alpha)")
+	fs.IntVar(&sf.limit, "limit", 0, "hits per query (default search.limit)")
+	fs.BoolVar(&sf.explain, "explain", true, "show each hit's top matching terms")
+	fs.BoolVar(&sf.json, "json", false, "print each result as one JSON line")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spladeq search [flags] QUERY ...\n\nSearches collection.name and prints ranked hits with their top matching terms.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := loadConfig(fs, *file, keys)
+	if err != nil {
+		return err
+	}
+	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(newLogger(cfg.Log, stderr)))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	return searchAll(ctx, svc, cfg.Collection.Name, fs.Args(), sf, stdout)
+}
+
+func searchAll(ctx context.Context, svc *plugin.Service, collection string, queries []string, sf searchFlags, w io.Writer) error {
+	for _, q := range queries {
+		in := plugin.SearchInput{Query: q, Mode: sf.mode, Fusion: sf.fusion, Limit: sf.limit, Explain: sf.explain}
+		if sf.alpha >= 0 {
+			in.Alpha = &sf.alpha
+		}
+		res, err := svc.Search(ctx, collection, in)
+		if err != nil {
+			var ie *plugin.InputError
+			if errors.As(err, &ie) {
+				return fmt.Errorf("query %q: %w", q, err)
+			}
+			return err
+		}
+		if sf.json {
+			line, _ := json.Marshal(map[string]any{"query": q, "result": res})
+			fmt.Fprintln(w, string(line))
+			continue
+		}
+		printResult(w, q, res)
+	}
+	return nil
+}
+
+func printResult(w io.Writer, q string, res plugin.SearchResult) {
+	how := res.Mode
+	if res.Fusion != "" {
+		how += " " + res.Fusion
+	}
+	fmt.Fprintf(w, "\n%q  (%s)\n", q, how)
+	if len(res.QueryTerms) > 0 {
+		var terms []string
+		for _, t := range res.QueryTerms[:min(8, len(res.QueryTerms))] {
+			terms = append(terms, fmt.Sprintf("%s %.2f", t.Token, t.Weight))
+		}
+		fmt.Fprintf(w, "  query expands to: %s\n", strings.Join(terms, ", "))
+	}
+	if len(res.Hits) == 0 {
+		fmt.Fprintln(w, "  no hits")
+	}
+	for i, h := range res.Hits {
+		text := strings.Join(strings.Fields(h.Text), " ")
+		if len(text) > 90 {
+			text = text[:87] + "..."
+		}
+		fmt.Fprintf(w, "  %d. %-24s %.4f  %s\n", i+1, h.DocID, h.Score, text)
+		if len(h.MatchedTerms) > 0 {
+			var terms []string
+			for _, m := range h.MatchedTerms[:min(5, len(h.MatchedTerms))] {
+				terms = append(terms, fmt.Sprintf("%s (%.2f)", m.Token, m.Contribution))
+			}
+			fmt.Fprintf(w, "     matching terms: %s\n", strings.Join(terms, ", "))
+		}
+	}
+}

@@ -1,0 +1,528 @@
+// Package ingest runs configuration-driven ingestion jobs: read a source,
+// chunk, vectorize and upsert into a collection, as three overlapping
+// stages joined by bounded queues.
+//
+// Exactly-once outcome: batches hold whole documents; a batch's checkpoint
+// (the last source record it covers, the dead letter's length and the
+// counters) is written, atomically, only after Qdrant acknowledged its
+// points and the removal of its documents' stale chunks. Point ids are
+// deterministic, so re-running the records after the checkpoint (after a
+// crash at any moment) rewrites the same points: nothing is lost,
+// duplicated or left stale. The dead letter is cut back to the
+// checkpoint's length on resume, so it lists each bad record once.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/connectors/source"
+	"github.com/spladeq/spladeq/connectors/source/csv"
+	"github.com/spladeq/spladeq/connectors/source/files"
+	"github.com/spladeq/spladeq/connectors/source/jsonl"
+	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/splade"
+)
+
+// ErrTooManyErrors is returned when bad records exceed ingest.max_errors.
+var ErrTooManyErrors = errors.New("too many bad records")
+
+// Job is one ingestion run.
+type Job struct {
+	Service    *plugin.Service
+	Config     config.Ingest
+	Collection string
+	// Restart ignores the checkpoint and starts from the first record.
+	Restart bool
+	// Progress receives the progress bar (Terminal) or periodic lines.
+	Progress io.Writer
+	Terminal bool
+	Log      *slog.Logger
+	// Open opens the source; default: OpenSource(Config.Source).
+	Open func() (source.Source, error)
+	// now is the clock, for tests.
+	now func() time.Time
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Records    int64         `json:"records"`     // read this run
+	Skipped    int64         `json:"skipped"`     // before the checkpoint
+	Documents  int64         `json:"documents"`   // stored, all runs
+	Chunks     int64         `json:"chunks"`      // stored, all runs
+	Errors     int64         `json:"errors"`      // bad records, all runs
+	Tokens     uint64        `json:"tokens"`      // through the sparse model this run
+	Duration   time.Duration `json:"duration"`    // this run
+	DeadLetter string        `json:"dead_letter"` // path
+	Checkpoint string        `json:"checkpoint"`  // path
+	Resumed    bool          `json:"resumed"`
+	Complete   bool          `json:"complete"`
+}
+
+// OpenSource opens the configured source.
+func OpenSource(c config.Source, maxText int) (source.Source, error) {
+	switch c.Type {
+	case "jsonl":
+		return jsonl.Open(c.Path, maxText+maxText/2+4096)
+	case "csv":
+		r, _ := utf8.DecodeRuneInString(c.Delimiter)
+		return csv.Open(c.Path, r)
+	case "dir":
+		return files.Open(c.Path, c.Include, c.Exclude, int64(maxText)*4)
+	}
+	return nil, fmt.Errorf("ingest.source.type: must be jsonl, csv or dir, got %q", c.Type)
+}
+
+// batch is whole documents' chunks plus the checkpoint reached after it.
+type batch struct {
+	chunks  []qdrant.Document
+	counts  map[string]int // chunks per document
+	docs    int
+	lastSeq int64
+	dlSize  int64
+	errors  int64
+}
+
+// Run runs the job until the source ends, ctx ends, or an error.
+func (j *Job) Run(ctx context.Context) (Summary, error) {
+	if j.now == nil {
+		j.now = time.Now
+	}
+	if j.Log == nil {
+		j.Log = slog.Default()
+	}
+	if j.Progress == nil {
+		j.Progress = io.Discard
+	}
+	start := j.now()
+	cfg := j.Config
+	sum := Summary{DeadLetter: cfg.DeadLetter, Checkpoint: cfg.Checkpoint}
+	if sum.DeadLetter == "" {
+		sum.DeadLetter = filepath.Join("data", j.Collection+".deadletter.jsonl")
+	}
+	if sum.Checkpoint == "" {
+		sum.Checkpoint = filepath.Join("data", j.Collection+".checkpoint.json")
+	}
+
+	ci, err := j.Service.EnsureCollection(ctx, j.Collection, plugin.CollectionConfig{})
+	if err != nil {
+		return sum, err
+	}
+	fp := fingerprint(cfg.Source)
+	cp, err := loadCheckpoint(sum.Checkpoint)
+	if err != nil {
+		return sum, err
+	}
+	switch {
+	case j.Restart || cp == nil:
+		cp = &checkpoint{Version: 1, Source: cfg.Source.Path, Fingerprint: fp, Collection: j.Collection}
+	case cp.Source != cfg.Source.Path || cp.Collection != j.Collection:
+		return sum, fmt.Errorf("checkpoint %s is for source %s into %s, not %s into %s: use --restart, or set ingest.checkpoint",
+			sum.Checkpoint, cp.Source, cp.Collection, cfg.Source.Path, j.Collection)
+	case cp.Fingerprint != fp:
+		return sum, fmt.Errorf("source %s changed since checkpoint %s (%s, now %s): resuming would skip the wrong records; use --restart",
+			cfg.Source.Path, sum.Checkpoint, cp.Fingerprint, fp)
+	default:
+		sum.Resumed = cp.Seq > 0
+	}
+	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
+	if cp.Done && !j.Restart {
+		sum.Complete = true
+		fmt.Fprintf(j.Progress, "already complete: %d documents, %d chunks (checkpoint %s; --restart to run again)\n", cp.Docs, cp.Chunks, sum.Checkpoint)
+		return sum, nil
+	}
+	dl, err := openDeadLetter(sum.DeadLetter, cp.DeadLetterBytes)
+	if err != nil {
+		return sum, err
+	}
+	defer dl.Close()
+	open := j.Open
+	if open == nil {
+		open = func() (source.Source, error) { return OpenSource(cfg.Source, cfg.MaxTextBytes) }
+	}
+	src, err := open()
+	if err != nil {
+		return sum, fmt.Errorf("ingest.source: %w", err)
+	}
+	defer src.Close()
+
+	var tokensBefore uint64
+	st, hasStats := sparseStats(j.Service, ci)
+	if hasStats {
+		tokensBefore = st.Stats().Tokens
+	}
+	var stats runStats
+	if hasStats {
+		stats.tokens = func() uint64 { return st.Stats().Tokens - tokensBefore }
+	}
+	stats.docs.Store(cp.Docs)
+	stats.chunks.Store(cp.Chunks)
+	stats.errors.Store(cp.Errors)
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+		readQ    = make(chan *batch, max(cfg.QueueSize, 1))
+		encodedQ = make(chan *batch, max(cfg.QueueSize, 1))
+		fail     = func(err error) {
+			errMu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			errMu.Unlock()
+			cancel()
+		}
+	)
+	progressDone := j.startProgress(ctx, src, &stats, start)
+	wg.Add(2)
+	go func() { // read → validate → chunk
+		defer wg.Done()
+		defer close(readQ)
+		if err := j.read(ctx, src, ci, cp, dl, &stats, readQ); err != nil {
+			fail(err)
+		}
+	}()
+	go func() { // vectorize
+		defer wg.Done()
+		defer close(encodedQ)
+		for b := range readQ {
+			stats.inflight.Add(-1)
+			if len(b.chunks) > 0 {
+				if err := j.Service.Vectorize(ctx, ci, b.chunks); err != nil {
+					fail(err)
+					return
+				}
+			}
+			select {
+			case encodedQ <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// write → checkpoint, on this goroutine.
+	for b := range encodedQ {
+		if err := j.write(ctx, ci, b, cp, sum.Checkpoint, &stats); err != nil {
+			fail(err)
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	for range encodedQ {
+	}
+	<-progressDone
+	if hasStats {
+		sum.Tokens = st.Stats().Tokens - tokensBefore
+	}
+	sum.Records, sum.Skipped = stats.records.Load(), stats.skipped.Load()
+	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
+	sum.Duration = j.now().Sub(start)
+	errMu.Lock()
+	err = firstErr
+	errMu.Unlock()
+	if err == nil {
+		// The caller's context ended (SIGINT): the job stopped early and is
+		// resumable, not complete.
+		if perr := parent.Err(); perr != nil {
+			return sum, fmt.Errorf("interrupted after record %d (resumable: run the same command again): %w", cp.Seq, perr)
+		}
+		cp.Done = true
+		if err := cp.save(sum.Checkpoint); err != nil {
+			return sum, err
+		}
+		sum.Complete = true
+		return sum, nil
+	}
+	if errors.Is(err, ErrTooManyErrors) {
+		return sum, err
+	}
+	return sum, fmt.Errorf("%w (acknowledged up to record %d; resumable: run the same command again)", err, cp.Seq)
+}
+
+type runStats struct {
+	tokens                                 func() uint64 // sparse model tokens this run; may be nil
+	records, skipped, docs, chunks, errors atomic.Int64
+	inflight                               atomic.Int64 // batches read but not yet vectorized
+	maxInflight                            atomic.Int64
+}
+
+func sparseStats(svc *plugin.Service, ci plugin.CollectionInfo) (interface{ Stats() splade.Stats }, bool) {
+	v, ok := svc.Vectorizer(ci.Sparse)
+	if !ok {
+		return nil, false
+	}
+	st, ok := v.(interface{ Stats() splade.Stats })
+	return st, ok
+}
+
+// read turns source records into document-aligned batches.
+func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionInfo, cp *checkpoint, dl *deadLetter,
+	stats *runStats, out chan<- *batch) error {
+	cfg := j.Config
+	errorsSoFar := cp.Errors
+	cur := &batch{counts: map[string]int{}}
+	send := func() error {
+		b := cur
+		cur = &batch{counts: map[string]int{}}
+		b.dlSize, b.errors = dl.size, errorsSoFar
+		if n := stats.inflight.Add(1); n > stats.maxInflight.Load() {
+			stats.maxInflight.Store(n)
+		}
+		select {
+		case out <- b:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		rec, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			if cur.lastSeq > 0 {
+				return send()
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", cfg.Source.Path, err)
+		}
+		if rec.Seq <= cp.Seq {
+			stats.skipped.Add(1)
+			continue
+		}
+		stats.records.Add(1)
+		doc, err := mapRecord(rec, cfg.Fields, cfg.MaxTextBytes)
+		var chunks []qdrant.Document
+		if err == nil {
+			chunks, err = j.Service.ChunkDocuments(ci, []plugin.DocumentInput{doc})
+		}
+		if err != nil {
+			if werr := dl.write(rec, err); werr != nil {
+				return werr
+			}
+			errorsSoFar++
+			stats.errors.Store(errorsSoFar)
+			cur.lastSeq = rec.Seq
+			if cfg.MaxErrors >= 0 && errorsSoFar > int64(cfg.MaxErrors) {
+				if cur.lastSeq > 0 {
+					send()
+				}
+				return fmt.Errorf("%w: %d bad records, over ingest.max_errors=%d (last: %s: %v; see %s)",
+					ErrTooManyErrors, errorsSoFar, cfg.MaxErrors, rec.Where, err, dl.path)
+			}
+			continue
+		}
+		// A document seen again in the same batch: send the batch first, so
+		// versions are written in source order.
+		if _, dup := cur.counts[doc.ID]; dup {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		cur.chunks = append(cur.chunks, chunks...)
+		cur.counts[doc.ID] = len(chunks)
+		cur.docs++
+		cur.lastSeq = rec.Seq
+		if len(cur.chunks) >= cfg.BatchSize {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// write stores a batch, removes its documents' stale chunks, then advances
+// the checkpoint.
+func (j *Job) write(ctx context.Context, ci plugin.CollectionInfo, b *batch, cp *checkpoint, path string, stats *runStats) error {
+	store := j.Service.Store()
+	if len(b.chunks) > 0 {
+		if err := store.Upsert(ctx, j.Collection, b.chunks, qdrant.WriteOptions{DenseSize: ci.DenseSize}); err != nil {
+			return err
+		}
+		if err := store.DeleteStaleChunks(ctx, j.Collection, b.counts); err != nil {
+			return err
+		}
+	}
+	cp.Seq, cp.DeadLetterBytes, cp.Errors = b.lastSeq, b.dlSize, b.errors
+	cp.Docs += int64(b.docs)
+	cp.Chunks += int64(len(b.chunks))
+	if err := cp.save(path); err != nil {
+		return err
+	}
+	stats.docs.Store(cp.Docs)
+	stats.chunks.Store(cp.Chunks)
+	if hook := afterCheckpoint; hook != nil {
+		hook(cp.Seq)
+	}
+	return nil
+}
+
+// afterCheckpoint is called after every checkpoint; tests use it.
+var afterCheckpoint func(seq int64)
+
+// mapRecord turns a record into a document, or says what is wrong.
+func mapRecord(rec source.Record, f config.Fields, maxText int) (plugin.DocumentInput, error) {
+	if rec.Err != nil {
+		return plugin.DocumentInput{}, rec.Err
+	}
+	var d plugin.DocumentInput
+	idv, ok := rec.Fields[f.ID]
+	if !ok {
+		return d, fmt.Errorf("missing id field %q", f.ID)
+	}
+	id, err := scalarString(idv)
+	if err != nil || id == "" {
+		return d, fmt.Errorf("field %q: id must be a non-empty string or number, got %s", f.ID, describe(idv))
+	}
+	d.ID = id
+	var parts []string
+	for _, name := range f.Text {
+		v, ok := rec.Fields[name]
+		if !ok || v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return d, fmt.Errorf("field %q: text must be a string, got %s", name, describe(v))
+		}
+		if strings.TrimSpace(s) != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return d, fmt.Errorf("missing or empty text field(s) %q", f.Text)
+	}
+	d.Text = strings.Join(parts, "\n\n")
+	switch {
+	case len(d.Text) > maxText:
+		return d, fmt.Errorf("text is %d bytes, over ingest.max_text_bytes=%d", len(d.Text), maxText)
+	case !utf8.ValidString(d.Text):
+		return d, errors.New("text is not valid UTF-8")
+	case strings.IndexByte(d.Text, 0) >= 0:
+		return d, errors.New("text contains a NUL byte")
+	}
+	if len(f.Payload) > 0 {
+		d.Payload = map[string]any{}
+		for _, name := range f.Payload {
+			if v, ok := rec.Fields[name]; ok {
+				if name == qdrant.PayloadDocID || name == qdrant.PayloadChunk || name == qdrant.PayloadText {
+					return d, fmt.Errorf("payload field %q is a reserved key", name)
+				}
+				d.Payload[name] = plain(v)
+			}
+		}
+	}
+	if f.Dense != "" {
+		v, ok := rec.Fields[f.Dense]
+		if !ok {
+			return d, fmt.Errorf("missing dense vector field %q", f.Dense)
+		}
+		arr, ok := v.([]any)
+		if !ok || len(arr) == 0 {
+			return d, fmt.Errorf("field %q: dense vector must be a non-empty array of numbers", f.Dense)
+		}
+		d.Vector = make([]float32, len(arr))
+		for i, e := range arr {
+			x, err := number(e)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return d, fmt.Errorf("field %q: element %d is not a finite number", f.Dense, i)
+			}
+			d.Vector[i] = float32(x)
+		}
+	}
+	return d, nil
+}
+
+func scalarString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	}
+	return "", errors.New("not a scalar")
+}
+
+func number(v any) (float64, error) {
+	switch x := v.(type) {
+	case json.Number:
+		return x.Float64()
+	case float64:
+		return x, nil
+	case string:
+		var n json.Number = json.Number(x)
+		return n.Float64()
+	}
+	return 0, errors.New("not a number")
+}
+
+// plain converts decoded JSON to payload values: integers stay integers.
+func plain(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plain(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = plain(e)
+		}
+		return out
+	}
+	return v
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case bool:
+		return "a bool"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// fingerprint identifies a file source's content version (size and
+// modification time); directories are not fingerprinted.
+func fingerprint(c config.Source) string {
+	st, err := os.Stat(c.Path)
+	if err != nil || st.IsDir() {
+		return ""
+	}
+	return fmt.Sprintf("size %d, modified %s", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
+}
