@@ -63,7 +63,7 @@ func printSummary(w io.Writer, s ingest.Summary) {
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, " (%d skipped: done before the checkpoint)", s.Skipped)
 	}
-	fmt.Fprintf(w, "; collection holds %d documents in %d chunks", s.Documents, s.Chunks)
+	fmt.Fprintf(w, "; %d documents written as %d chunks (all runs)", s.Documents, s.Chunks)
 	if secs > 0 {
 		fmt.Fprintf(w, "; %.1f records/s, %.0f tokens/s", float64(s.Records)/secs, float64(s.Tokens)/secs)
 	}

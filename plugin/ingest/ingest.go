@@ -142,7 +142,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
 	if cp.Done && !j.Restart {
 		sum.Complete = true
-		fmt.Fprintf(j.Progress, "already complete: %d documents, %d chunks (checkpoint %s; --restart to run again)\n", cp.Docs, cp.Chunks, sum.Checkpoint)
+		fmt.Fprintf(j.Progress, "already complete: %d documents written as %d chunks (checkpoint %s; --restart to run again)\n", cp.Docs, cp.Chunks, sum.Checkpoint)
 		return sum, nil
 	}
 	dl, err := openDeadLetter(sum.DeadLetter, cp.DeadLetterBytes)
@@ -172,6 +172,9 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	stats.docs.Store(cp.Docs)
 	stats.chunks.Store(cp.Chunks)
 	stats.errors.Store(cp.Errors)
+	if captureStats != nil {
+		captureStats(&stats)
+	}
 
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -197,6 +200,15 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		defer wg.Done()
 		defer close(readQ)
 		if err := j.read(ctx, src, ci, cp, dl, &stats, readQ); err != nil {
+			if errors.Is(err, ErrTooManyErrors) {
+				// Stop reading, but let the stages store what was read.
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+				return
+			}
 			fail(err)
 		}
 	}()
@@ -379,8 +391,12 @@ func (j *Job) write(ctx context.Context, ci plugin.CollectionInfo, b *batch, cp 
 	return nil
 }
 
-// afterCheckpoint is called after every checkpoint; tests use it.
-var afterCheckpoint func(seq int64)
+// Test hooks: afterCheckpoint runs after every checkpoint, captureStats
+// sees a run's counters.
+var (
+	afterCheckpoint func(seq int64)
+	captureStats    func(*runStats)
+)
 
 // mapRecord turns a record into a document, or says what is wrong.
 func mapRecord(rec source.Record, f config.Fields, maxText int) (plugin.DocumentInput, error) {
