@@ -30,9 +30,11 @@ var commands = map[string]command{
 	"serve":   {"serve the HTTP API", runServe},
 	"ingest":  {"run an ingestion job (--config job.yaml)", runIngest},
 	"search":  {"search a collection and print ranked hits", runSearch},
+	"model":   {"pull a model from a hub (model pull ORG/NAME), list pulled models (model ls)", runModel},
 	"config":  {"print the effective configuration (config print)", runConfig},
 	"demo":    {"ingest the sample corpus into the embedded store and run hybrid searches", runDemo},
-	"version": {"print the version and the ONNX Runtime version", runVersion},
+	"version": {"print the version and the ONNX Runtime library", runVersion},
+	"health":  {"GET a URL, fail unless 200 (container healthcheck)", runHealth},
 }
 
 // errUsage marks an error already explained by the usage text.

@@ -269,7 +269,7 @@ func (g *generated) Next() (source.Record, error) {
 	return source.Record{Seq: g.i, Where: fmt.Sprint("gen:", g.i), Fields: map[string]any{
 		"id": fmt.Sprint("g", g.i), "text": fmt.Sprintf("generated document %d about retrieval and vectors", g.i)}}, nil
 }
-func (g *generated) Close() error                      { return nil }
+func (g *generated) Close() error                     { return nil }
 func (g *generated) Progress() (int64, int64, string) { return g.i, g.n, "records" }
 
 func TestMemoryStaysBoundedOnASourceMuchLargerThanTheQueues(t *testing.T) {

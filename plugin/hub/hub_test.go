@@ -1,0 +1,146 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spladeq/spladeq/splade"
+)
+
+const fixture = "../../splade/testdata/models/bert-tiny"
+
+// fakeHub serves the fixture model as repo test/bert-tiny at revision main,
+// the ONNX graph under onnx/ as an LFS file. tamper may change a file's
+// served bytes.
+func fakeHub(t *testing.T, tamper func(path string, data []byte) []byte) *httptest.Server {
+	files := map[string][]byte{}
+	for _, f := range []string{"tokenizer.json", "config.json", "model.onnx", "idf.json"} {
+		data, err := os.ReadFile(filepath.Join(fixture, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := f
+		if f == "model.onnx" {
+			name = "onnx/model.onnx"
+		}
+		files[name] = data
+	}
+	files["README.md"] = []byte("not pulled")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			t.Errorf("method %s", r.Method)
+		}
+		switch {
+		case r.URL.Path == "/api/models/test/bert-tiny/tree/main":
+			var tree []map[string]any
+			for name, data := range files {
+				e := map[string]any{"type": "file", "path": name, "size": len(data)}
+				if strings.HasSuffix(name, ".onnx") {
+					sum := sha256.Sum256(data)
+					e["size"] = 135
+					e["lfs"] = map[string]any{"oid": hex.EncodeToString(sum[:]), "size": len(data)}
+				}
+				tree = append(tree, e)
+			}
+			json.NewEncoder(w).Encode(tree)
+		case strings.HasPrefix(r.URL.Path, "/test/bert-tiny/resolve/main/"):
+			name := strings.TrimPrefix(r.URL.Path, "/test/bert-tiny/resolve/main/")
+			data, ok := files[name]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			if tamper != nil {
+				data = tamper(name, data)
+			}
+			w.Write(data)
+		case strings.HasPrefix(r.URL.Path, "/api/models/gated/"):
+			http.Error(w, "Access to model gated/x is restricted", http.StatusUnauthorized)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestPullFetchesAWorkingModel(t *testing.T) {
+	srv := fakeHub(t, nil)
+	cache := t.TempDir()
+	var pulled []string
+	dir, err := (&Client{Endpoint: srv.URL}).Pull(context.Background(), "test/bert-tiny", cache, func(f string, _ int64) { pulled = append(pulled, f) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != filepath.Join(cache, "test", "bert-tiny") {
+		t.Errorf("dir = %s", dir)
+	}
+	for _, p := range pulled {
+		if p == "README.md" {
+			t.Error("pulled a file the encoder does not need")
+		}
+	}
+	enc, err := splade.New(dir)
+	if err != nil {
+		t.Fatalf("pulled model does not load: %v", err)
+	}
+	enc.Close()
+	got, _ := Cached(cache)
+	if len(got) != 1 || got[0] != "test/bert-tiny" {
+		t.Errorf("Cached = %v", got)
+	}
+}
+
+func TestPullRefusesBadDownloads(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ref    string
+		tamper func(string, []byte) []byte
+		want   string
+	}{
+		{"a Git LFS pointer", "test/bert-tiny", func(p string, d []byte) []byte {
+			if p == "config.json" {
+				ptr := "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 1\n"
+				return []byte(ptr + strings.Repeat(" ", len(d)-len(ptr)))
+			}
+			return d
+		}, "Git LFS pointer"},
+		{"a truncated file", "test/bert-tiny", func(p string, d []byte) []byte {
+			if p == "tokenizer.json" {
+				return d[:100]
+			}
+			return d
+		}, "tokenizer.json: got 100 bytes"},
+		{"a corrupted LFS file", "test/bert-tiny", func(p string, d []byte) []byte {
+			if strings.HasSuffix(p, ".onnx") {
+				c := append([]byte(nil), d...)
+				c[len(c)/2] ^= 0xff
+				return c
+			}
+			return d
+		}, "onnx/model.onnx: sha256"},
+		{"an unknown model", "test/nope", nil, "HTTP 404"},
+		{"a gated model", "gated/x", nil, "set models.hub_token"},
+		{"a malformed reference", "just-a-name", nil, "want ORG/NAME[@REVISION]"},
+		{"a path escape", "../etc", nil, "want ORG/NAME"},
+	} {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			cache := t.TempDir()
+			_, err := (&Client{Endpoint: fakeHub(t, tc.tamper).URL}).Pull(context.Background(), tc.ref, cache, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if got, _ := Cached(cache); len(got) != 0 {
+				t.Errorf("a failed pull left %v in the cache", got)
+			}
+		})
+	}
+}
