@@ -1,0 +1,393 @@
+package eval
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/plugin/ingest"
+	"github.com/spladeq/spladeq/splade"
+)
+
+// Query is one BEIR query.
+type Query struct {
+	ID   string `json:"_id"`
+	Text string `json:"text"`
+}
+
+// Dataset is a BEIR-layout directory: corpus.jsonl, queries.jsonl and
+// qrels/<split>.tsv.
+type Dataset struct {
+	Dir     string
+	Queries []Query // those with relevant judgements, in file order
+	Qrels   Qrels
+}
+
+// LoadDataset reads queries and judgements (the corpus is streamed by the
+// ingestion job). Bad lines are errors naming the file and line.
+func LoadDataset(dir, split string) (*Dataset, error) {
+	ds := &Dataset{Dir: dir, Qrels: Qrels{}}
+	if _, err := os.Stat(filepath.Join(dir, "corpus.jsonl")); err != nil {
+		return nil, fmt.Errorf("dataset %s: no corpus.jsonl", dir)
+	}
+	qrelsPath := filepath.Join(dir, "qrels", split+".tsv")
+	f, err := os.Open(qrelsPath)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", dir, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		cols := strings.Split(strings.TrimRight(sc.Text(), "\r"), "\t")
+		if line == 1 && len(cols) > 0 && cols[0] == "query-id" {
+			continue
+		}
+		if len(cols) == 1 && cols[0] == "" {
+			continue
+		}
+		if len(cols) != 3 {
+			return nil, fmt.Errorf("%s:%d: want query-id, corpus-id, score separated by tabs", qrelsPath, line)
+		}
+		score, err := strconv.Atoi(cols[2])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: score %q is not an integer", qrelsPath, line, cols[2])
+		}
+		if ds.Qrels[cols[0]] == nil {
+			ds.Qrels[cols[0]] = map[string]int{}
+		}
+		ds.Qrels[cols[0]][cols[1]] = score
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	qpath := filepath.Join(dir, "queries.jsonl")
+	qf, err := os.Open(qpath)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", dir, err)
+	}
+	defer qf.Close()
+	qs := bufio.NewScanner(qf)
+	qs.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; qs.Scan(); line++ {
+		if strings.TrimSpace(qs.Text()) == "" {
+			continue
+		}
+		var q Query
+		if err := json.Unmarshal(qs.Bytes(), &q); err != nil || q.ID == "" {
+			return nil, fmt.Errorf("%s:%d: want {\"_id\": ..., \"text\": ...}", qpath, line)
+		}
+		if hasRelevant(ds.Qrels[q.ID]) {
+			ds.Queries = append(ds.Queries, q)
+		}
+	}
+	if len(ds.Queries) == 0 {
+		return nil, fmt.Errorf("dataset %s: no query has a relevant judgement in %s", dir, qrelsPath)
+	}
+	return ds, qs.Err()
+}
+
+// Setting is one configuration to evaluate.
+type Setting struct {
+	Mode    string         `json:"mode"`
+	Fusion  string         `json:"fusion,omitempty"`
+	Alpha   float64        `json:"alpha,omitempty"`
+	RRFK    int            `json:"rrf_k,omitempty"`
+	Pruning splade.Pruning `json:"pruning"`
+}
+
+// Name describes a setting in one line.
+func (s Setting) Name() string {
+	var b strings.Builder
+	b.WriteString(s.Mode)
+	switch s.Fusion {
+	case "rrf":
+		fmt.Fprintf(&b, " rrf k=%d", s.RRFK)
+	case "dbsf":
+		b.WriteString(" dbsf")
+	case "weighted":
+		fmt.Fprintf(&b, " weighted a=%.1f", s.Alpha)
+	}
+	if s.Pruning.TopK > 0 {
+		fmt.Fprintf(&b, " top%d", s.Pruning.TopK)
+	}
+	if s.Pruning.MinWeight > 0 {
+		fmt.Fprintf(&b, " min%.2g", s.Pruning.MinWeight)
+	}
+	return b.String()
+}
+
+// Result is a setting's scores.
+type Result struct {
+	Setting
+	Name      string  `json:"name"`
+	NDCG10    float64 `json:"ndcg@10"`
+	Recall100 float64 `json:"recall@100"`
+	MRR10     float64 `json:"mrr@10"`
+	// LatencyMS is the mean per-query latency: one query's encoding
+	// (measured alone) plus its search.
+	LatencyMS float64 `json:"latency_ms"`
+	// AvgNNZ is the mean non-zeros per sparse document vector searched.
+	AvgNNZ  float64 `json:"avg_nnz"`
+	Queries int     `json:"queries"`
+}
+
+// Report is a run's results.
+type Report struct {
+	Dataset    string   `json:"dataset"`
+	Collection string   `json:"collection"`
+	Documents  uint64   `json:"documents"`
+	Results    []Result `json:"results"`
+	Best       Result   `json:"best"`
+}
+
+// DefaultSettings compares the modes at the configured defaults.
+func DefaultSettings(s config.Search) []Setting {
+	return []Setting{
+		{Mode: "sparse"}, {Mode: "dense"},
+		{Mode: "hybrid", Fusion: "rrf", RRFK: s.RRFK},
+		{Mode: "hybrid", Fusion: "dbsf"},
+		{Mode: "hybrid", Fusion: "weighted", Alpha: s.Alpha},
+	}
+}
+
+// SweepSettings covers fusion methods, RRF k, alpha 0..1 by 0.1 and index
+// pruning levels.
+func SweepSettings() []Setting {
+	out := []Setting{{Mode: "sparse"}, {Mode: "dense"}, {Mode: "hybrid", Fusion: "dbsf"}}
+	for _, k := range []int{1, 2, 10, 60} {
+		out = append(out, Setting{Mode: "hybrid", Fusion: "rrf", RRFK: k})
+	}
+	for a := 0; a <= 10; a++ {
+		out = append(out, Setting{Mode: "hybrid", Fusion: "weighted", Alpha: float64(a) / 10})
+	}
+	for _, p := range []splade.Pruning{{TopK: 128}, {TopK: 64}, {TopK: 32}, {TopK: 16}, {TopK: 8}, {MinWeight: 0.5}, {MinWeight: 1}} {
+		out = append(out, Setting{Mode: "sparse", Pruning: p}, Setting{Mode: "hybrid", Fusion: "rrf", RRFK: 2, Pruning: p})
+	}
+	return out
+}
+
+// Runner evaluates settings with a Service.
+type Runner struct {
+	Service *plugin.Service
+	// Collection receives the corpus; variants for pruning levels get a
+	// suffix.
+	Collection string
+	// Progress receives one line per step.
+	Progress io.Writer
+}
+
+// Run ingests the corpus (a no-op when already complete), encodes every
+// query once, and scores each setting.
+func (r *Runner) Run(ctx context.Context, ds *Dataset, settings []Setting) (*Report, error) {
+	if r.Progress == nil {
+		r.Progress = io.Discard
+	}
+	cfg := r.Service.Config().Ingest
+	cfg.Source = config.Source{Type: "jsonl", Path: filepath.Join(ds.Dir, "corpus.jsonl")}
+	cfg.Fields = config.Fields{ID: "_id", Text: []string{"title", "text"}}
+	cfg.Checkpoint = filepath.Join("data", r.Collection+".checkpoint.json")
+	cfg.DeadLetter = filepath.Join("data", r.Collection+".deadletter.jsonl")
+	job := &ingest.Job{Service: r.Service, Config: cfg, Collection: r.Collection, Progress: io.Discard}
+	sum, err := job.Run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", cfg.Source.Path, err)
+	}
+	fmt.Fprintf(r.Progress, "corpus: %d documents in collection %s\n", sum.Documents, r.Collection)
+	ci, err := r.Service.Collection(ctx, r.Collection)
+	if err != nil {
+		return nil, err
+	}
+
+	texts := make([]string, len(ds.Queries))
+	for i, q := range ds.Queries {
+		texts[i] = q.Text
+	}
+	sparseQ, denseQ, encodeMS, err := r.encodeQueries(ctx, ci, texts)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Dataset: ds.Dir, Collection: r.Collection, Documents: ci.Points}
+	variants := map[splade.Pruning]string{{}: r.Collection}
+	nnz := map[string]float64{}
+	for _, s := range settings {
+		if s.Mode != "dense" && ci.Sparse == plugin.None || s.Mode != "sparse" && ci.Dense == plugin.None {
+			continue
+		}
+		coll, ok := variants[s.Pruning]
+		if !ok {
+			if coll, err = r.prunedVariant(ctx, ci, s.Pruning); err != nil {
+				return nil, err
+			}
+			variants[s.Pruning] = coll
+		}
+		if _, ok := nnz[coll]; !ok && ci.Sparse != plugin.None {
+			if nnz[coll], err = averageNNZ(ctx, r.Service.Store(), coll); err != nil {
+				return nil, err
+			}
+		}
+		res, err := r.score(ctx, ds, s, coll, sparseQ, denseQ)
+		if err != nil {
+			return nil, err
+		}
+		res.LatencyMS += encodeMS[s.Mode]
+		res.AvgNNZ = nnz[coll]
+		fmt.Fprintf(r.Progress, "%-32s nDCG@10 %.4f  R@100 %.4f  MRR@10 %.4f  %.1f ms\n", res.Name, res.NDCG10, res.Recall100, res.MRR10, res.LatencyMS)
+		rep.Results = append(rep.Results, res)
+	}
+	if len(rep.Results) == 0 {
+		return nil, fmt.Errorf("no setting applies to collection %s (sparse %s, dense %s)", r.Collection, ci.Sparse, ci.Dense)
+	}
+	best := rep.Results[0]
+	for _, res := range rep.Results[1:] {
+		if res.NDCG10 > best.NDCG10 || (res.NDCG10 == best.NDCG10 && res.LatencyMS < best.LatencyMS) {
+			best = res
+		}
+	}
+	rep.Best = best
+	return rep, nil
+}
+
+// encodeQueries encodes every query once (batched), and measures one
+// query's encoding latency alone for each side (mean over up to 20).
+func (r *Runner) encodeQueries(ctx context.Context, ci plugin.CollectionInfo, texts []string) ([]splade.SparseVector, [][]float32, map[string]float64, error) {
+	sparse := make([]splade.SparseVector, len(texts))
+	dense := make([][]float32, len(texts))
+	maxTexts := r.Service.Config().Server.MaxTexts
+	for start := 0; start < len(texts); start += maxTexts {
+		end := min(start+maxTexts, len(texts))
+		out, err := r.Service.Encode(ctx, plugin.EncodeInput{Texts: texts[start:end], Sparse: ci.Sparse, Dense: ci.Dense, Query: true})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("encode queries: %w", err)
+		}
+		for i, e := range out {
+			if e.Sparse != nil {
+				sparse[start+i] = e.Sparse.SparseVector
+			}
+			dense[start+i] = e.Dense
+		}
+	}
+	sample := texts[:min(20, len(texts))]
+	timeOne := func(sp, de string) (float64, error) {
+		t0 := time.Now()
+		for _, q := range sample {
+			if _, err := r.Service.Encode(ctx, plugin.EncodeInput{Texts: []string{q}, Sparse: sp, Dense: de, Query: true}); err != nil {
+				return 0, err
+			}
+		}
+		return float64(time.Since(t0).Microseconds()) / 1000 / float64(len(sample)), nil
+	}
+	ms := map[string]float64{}
+	var err error
+	if ci.Sparse != plugin.None {
+		if ms["sparse"], err = timeOne(ci.Sparse, plugin.None); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if ci.Dense != plugin.None {
+		if ms["dense"], err = timeOne(plugin.None, ci.Dense); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	ms["hybrid"] = ms["sparse"] + ms["dense"]
+	return sparse, dense, ms, nil
+}
+
+// prunedVariant makes (or reuses) a copy of the collection whose sparse
+// vectors are pruned, from the stored vectors: no re-encoding.
+func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, p splade.Pruning) (string, error) {
+	name := fmt.Sprintf("%s-top%d-min%g", r.Collection, p.TopK, p.MinWeight)
+	store := r.Service.Store()
+	if info, err := r.Service.Collection(ctx, name); err == nil && info.Points == ci.Points {
+		return name, nil
+	}
+	store.DeleteCollection(ctx, name)
+	if _, err := r.Service.EnsureCollection(ctx, name, plugin.CollectionConfig{Sparse: ci.Sparse, Dense: ci.Dense, IDF: &ci.IDF, Distance: ci.Distance}); err != nil {
+		return "", err
+	}
+	pts, err := store.Scroll(ctx, r.Collection, nil, qdrant.WriteOptions{})
+	if err != nil {
+		return "", err
+	}
+	docs := make([]qdrant.Document, 0, len(pts))
+	for _, pt := range pts {
+		payload := map[string]any{}
+		for k, v := range pt.Payload {
+			if k != qdrant.PayloadDocID && k != qdrant.PayloadChunk && k != qdrant.PayloadText {
+				payload[k] = v
+			}
+		}
+		chunk, _ := pt.Payload[qdrant.PayloadChunk].(int64)
+		text, _ := pt.Payload[qdrant.PayloadText].(string)
+		id, _ := pt.Payload[qdrant.PayloadDocID].(string)
+		sv := splade.SparseVector{Indices: append([]uint32(nil), pt.Sparse.Indices...), Values: append([]float32(nil), pt.Sparse.Values...)}
+		docs = append(docs, qdrant.Document{ID: id, Chunk: int(chunk), Text: text, Payload: payload, Sparse: p.Apply(sv), Dense: pt.Dense})
+	}
+	fmt.Fprintf(r.Progress, "pruned copy %s: %d points\n", name, len(docs))
+	return name, store.Upsert(ctx, name, docs, qdrant.WriteOptions{})
+}
+
+func averageNNZ(ctx context.Context, store *qdrant.Client, coll string) (float64, error) {
+	pts, err := store.Scroll(ctx, coll, nil, qdrant.WriteOptions{})
+	if err != nil || len(pts) == 0 {
+		return 0, err
+	}
+	var total int
+	for _, p := range pts {
+		total += p.Sparse.Len()
+	}
+	return float64(total) / float64(len(pts)), nil
+}
+
+// score runs every query of a setting against a collection.
+func (r *Runner) score(ctx context.Context, ds *Dataset, s Setting, coll string, sparse []splade.SparseVector, dense [][]float32) (Result, error) {
+	res := Result{Setting: s, Name: s.Name()}
+	var elapsed time.Duration
+	for i, q := range ds.Queries {
+		req := qdrant.SearchRequest{Mode: qdrant.Mode(s.Mode), Fusion: qdrant.Fusion(s.Fusion), RRFK: s.RRFK, Alpha: s.Alpha,
+			Limit: 100, PrefetchLimit: 100, WithPayload: true}
+		if s.Mode != "dense" {
+			req.Sparse = sparse[i]
+		}
+		if s.Mode != "sparse" {
+			req.Dense = dense[i]
+		}
+		t0 := time.Now()
+		hits, err := r.Service.Store().Search(ctx, coll, req, qdrant.WriteOptions{})
+		elapsed += time.Since(t0)
+		if err != nil {
+			return res, fmt.Errorf("%s: query %s: %w", res.Name, q.ID, err)
+		}
+		run := make([]Ranked, len(hits))
+		for j, h := range hits {
+			run[j] = Ranked{DocID: h.DocID, Score: float64(h.Score)}
+		}
+		run = Order(run)
+		rel := ds.Qrels[q.ID]
+		res.NDCG10 += NDCG(run, rel, 10)
+		res.Recall100 += Recall(run, rel, 100)
+		res.MRR10 += MRR(run, rel, 10)
+	}
+	n := float64(len(ds.Queries))
+	res.Queries = len(ds.Queries)
+	res.NDCG10, res.Recall100, res.MRR10 = res.NDCG10/n, res.Recall100/n, res.MRR10/n
+	res.LatencyMS = float64(elapsed.Microseconds()) / 1000 / n
+	return res, nil
+}
+
+// SortedByQuality returns results by descending nDCG@10.
+func (r *Report) SortedByQuality() []Result {
+	out := append([]Result(nil), r.Results...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].NDCG10 > out[j].NDCG10 })
+	return out
+}
