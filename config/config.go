@@ -46,6 +46,9 @@ type Qdrant struct {
 	MaxMessageSize int `mapstructure:"max_message_size" yaml:"max_message_size"`
 	// Retries of a transiently failing call. Default 5.
 	Retries int `mapstructure:"retries" yaml:"retries"`
+	// RetryBackoff is the first retry's delay, doubled per retry up to 5s,
+	// with jitter; a server's retry-after wins when longer. Default 200ms.
+	RetryBackoff time.Duration `mapstructure:"retry_backoff" yaml:"retry_backoff"`
 	// BatchSize is points per upsert request. Default 64.
 	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
 	// Concurrency is upsert requests in flight. Default 2.
@@ -279,6 +282,9 @@ func (c *Config) Validate() error {
 		if n < 1 {
 			bad(key, "must be >= 1, got %d", n)
 		}
+	}
+	if c.Qdrant.RetryBackoff <= 0 {
+		bad("qdrant.retry_backoff", "must be > 0, got %v", c.Qdrant.RetryBackoff)
 	}
 	if c.Qdrant.Retries < 0 {
 		bad("qdrant.retries", "must be >= 0, got %d", c.Qdrant.Retries)

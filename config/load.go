@@ -38,6 +38,7 @@ var defaults = map[string]any{
 	"qdrant.timeout":          30 * time.Second,
 	"qdrant.max_message_size": 64 << 20,
 	"qdrant.retries":          5,
+	"qdrant.retry_backoff":    200 * time.Millisecond,
 	"qdrant.batch_size":       64,
 	"qdrant.concurrency":      2,
 
