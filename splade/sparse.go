@@ -143,3 +143,5 @@ func topPositions(v SparseVector, n int) []int {
 	}
 	return order
 }
+
+func float32frombits(b uint32) float32 { return math.Float32frombits(b) }

@@ -65,8 +65,7 @@ func (s *Source) Next() (source.Record, error) {
 		return source.Record{}, io.EOF
 	}
 	s.row++
-	line, _ := s.r.FieldPos(0)
-	rec := source.Record{Seq: s.row, Where: fmt.Sprintf("%s:row %d (line %d)", s.name, s.row, line)}
+	rec := source.Record{Seq: s.row}
 	var pe *csv.ParseError
 	switch {
 	case errors.As(err, &pe):
@@ -74,8 +73,14 @@ func (s *Source) Next() (source.Record, error) {
 		rec.Err = fmt.Errorf("malformed CSV at line %d column %d: %v", pe.Line, pe.Column, pe.Err)
 		return rec, nil
 	case err != nil:
-		return source.Record{}, fmt.Errorf("%s: %w", rec.Where, err)
+		return source.Record{}, fmt.Errorf("%s:row %d: %w", s.name, s.row, err)
 	}
+	// FieldPos is only defined for a successfully read record with fields.
+	line := 0
+	if len(fields) > 0 {
+		line, _ = s.r.FieldPos(0)
+	}
+	rec.Where = fmt.Sprintf("%s:row %d (line %d)", s.name, s.row, line)
 	rec.Raw = source.Clip(strings.Join(fields, string(s.r.Comma)))
 	if len(fields) != len(s.header) {
 		rec.Err = fmt.Errorf("has %d fields, the header has %d", len(fields), len(s.header))
