@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -248,6 +249,19 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 			return nil
 		}
 		return &bodyError{"body", "is empty; want a JSON object"}
+	}
+	// encoding/json would silently turn invalid UTF-8 in strings into
+	// U+FFFD, storing text the client never sent.
+	if !utf8.Valid(data) {
+		off := 0
+		for off < len(data) {
+			r, n := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return &bodyError{"body", fmt.Sprintf("is not valid UTF-8 at byte offset %d", off)}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
