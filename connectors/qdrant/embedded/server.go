@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"net"
 	"time"
@@ -10,6 +11,7 @@ import (
 	pb "github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -52,7 +54,12 @@ type ServerOption func(*serverOptions)
 type serverOptions struct {
 	apiKey     string
 	maxMsgSize int
+	tls        *tls.Config
 }
+
+// WithTLS serves gRPC over TLS with this configuration. Default: plaintext
+// (the in-process and loopback uses need none).
+func WithTLS(c *tls.Config) ServerOption { return func(o *serverOptions) { o.tls = c } }
 
 // WithAPIKey requires every call to carry this key in the "api-key"
 // metadata, as Qdrant does. Default: no key.
@@ -72,6 +79,9 @@ func NewServer(store *Store, opts ...ServerOption) *Server {
 	gopts := []grpc.ServerOption{grpc.MaxRecvMsgSize(o.maxMsgSize), grpc.MaxSendMsgSize(o.maxMsgSize)}
 	if o.apiKey != "" {
 		gopts = append(gopts, grpc.UnaryInterceptor(apiKeyInterceptor(o.apiKey)))
+	}
+	if o.tls != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(o.tls)))
 	}
 	s.grpc = grpc.NewServer(gopts...)
 	pb.RegisterCollectionsServer(s.grpc, &collectionsService{store: store})
