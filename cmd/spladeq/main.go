@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"serve":   {"serve the HTTP API", runServe},
 	"ingest":  {"run an ingestion job (--config job.yaml)", runIngest},
 	"search":  {"search a collection and print ranked hits", runSearch},
+	"bench":   {"measure encoder overhead vs the raw runtime, query latency and search latency", runBench},
 	"eval":    {"evaluate retrieval quality on a BEIR dataset (--sweep tunes hybrid settings)", runEval},
 	"model":   {"pull a model from a hub (model pull ORG/NAME), list pulled models (model ls)", runModel},
 	"config":  {"print the effective configuration (config print)", runConfig},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -87,5 +89,22 @@ func TestEncodeErrorsNameTheInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+func TestBenchReportsTheRatioAndLatencies(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.md")
+	code, stdout, stderr := spladeq(t, "", "bench", "--model", fixtureModel, "--texts", "8", "--iterations", "1", "--docs", "500", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"encoder / raw", "raw forward", "query encode, one query", "hybrid search, 500 docs", "hybrid / dense p50"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	written, err := os.ReadFile(out)
+	if err != nil || string(written) != stdout {
+		t.Errorf("--out file differs from the output (%v)", err)
 	}
 }

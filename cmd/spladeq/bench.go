@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/synth"
+	"github.com/spladeq/spladeq/splade"
+)
+
+func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr)
+	model := fs.String("model", "", "SPLADE model directory (required)")
+	corpus := fs.String("corpus", "", "texts to encode: a JSONL file (field \"text\") or one text per line; default 64 synthetic texts")
+	limit := fs.Int("texts", 64, "texts taken from the corpus")
+	iters := fs.Int("iterations", 5, "timed iterations of raw forward and full encoding")
+	docs := fs.Int("docs", 20000, "synthetic documents for the store search benchmark (0 skips it)")
+	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core)")
+	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: spladeq bench --model DIR [flags]\n\nMeasures, in one run: raw ONNX Runtime forward vs the full encoder on the same texts (their ratio\nis the pipeline's overhead), single-query encode latency, and sparse/dense/hybrid search latency\non the embedded store.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *model == "" {
+		fs.Usage()
+		return errUsage
+	}
+	texts, err := benchTexts(*corpus, *limit)
+	if err != nil {
+		return err
+	}
+	enc, err := splade.New(*model, splade.WithIntraOpThreads(*threads), splade.WithSpinning(false))
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	var md strings.Builder
+	w := io.MultiWriter(stdout, &md)
+	fmt.Fprintf(w, "\n## spladeq bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "Machine: %s, %d cores, %s; ONNX Runtime %s; model %s (%s, vocabulary %d).\n\n",
+		cpuModel(), runtime.NumCPU(), runtime.Version(), splade.RuntimeVersion(), *model, enc.Info().ModelType, enc.Info().VocabSize)
+	fmt.Fprintf(w, "Command: `spladeq %s`\n\n", strings.Join(args, " "))
+
+	o, err := splade.MeasureOverhead(ctx, enc, texts, *iters)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+	fmt.Fprintf(w, "| texts × iterations | %d × %d (%d tokens each pass) |\n", o.Texts, o.Iterations, o.Tokens)
+	fmt.Fprintf(w, "| raw forward | %.1f docs/s, %.0f tokens/s |\n", o.RawDocsPerSec(), float64(o.Tokens*o.Iterations)/o.Raw.Seconds())
+	fmt.Fprintf(w, "| full encoder | %.1f docs/s, %.0f tokens/s |\n", o.EncoderDocsPerSec(), o.EncoderTokensPerSec())
+	fmt.Fprintf(w, "| encoder / raw | **%.3f** |\n", o.Ratio())
+
+	var qlat []time.Duration
+	for i := 0; i < 50; i++ {
+		t0 := time.Now()
+		if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
+			return err
+		}
+		qlat = append(qlat, time.Since(t0))
+	}
+	fmt.Fprintf(w, "| query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
+
+	if *docs > 0 {
+		lat, err := benchStore(ctx, *docs)
+		if err != nil {
+			return err
+		}
+		for _, m := range []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid} {
+			fmt.Fprintf(w, "| %s search, %d docs | p50 %s, p99 %s |\n", m, *docs, pct(lat[m], 0.5), pct(lat[m], 0.99))
+		}
+		fmt.Fprintf(w, "| hybrid / dense p50 | %.2f |\n", float64(pct(lat[qdrant.ModeHybrid], 0.5))/float64(pct(lat[qdrant.ModeDense], 0.5)))
+	}
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := f.WriteString(md.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pct(d []time.Duration, q float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(q*float64(len(s)-1))].Round(10 * time.Microsecond)
+}
+
+func benchTexts(path string, n int) ([]string, error) {
+	if path == "" {
+		return synth.Texts(n, 20, 120, 1), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for line := 1; sc.Scan() && len(out) < n; line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" {
+			continue
+		}
+		if strings.HasPrefix(t, "{") {
+			var rec struct {
+				Text string `json:"text"`
+			}
+			if err := json.Unmarshal([]byte(t), &rec); err != nil || rec.Text == "" {
+				return nil, fmt.Errorf("%s:%d: want a JSON object with a \"text\" field", path, line)
+			}
+			t = rec.Text
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no texts", path)
+	}
+	return out, sc.Err()
+}
+
+// benchStore loads synthetic documents into a temporary embedded store and
+// times each search mode over the same queries.
+func benchStore(ctx context.Context, n int) (map[qdrant.Mode][]time.Duration, error) {
+	dir, err := os.MkdirTemp("", "spladeq-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	c, err := qdrant.Open(ctx, qdrant.Config{URL: qdrant.EmbeddedScheme + dir, BatchSize: 2000, Concurrency: 1, Timeout: 5 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	const dim = 384
+	if err := c.EnsureCollection(ctx, qdrant.CollectionSpec{Name: "bench", Dense: &qdrant.DenseSpec{Size: dim}, Sparse: &qdrant.SparseSpec{}}); err != nil {
+		return nil, err
+	}
+	for off := 0; off < n; off += 10000 {
+		m := min(10000, n-off)
+		sparse := synth.SparseVectors(m, 120, 30522, int64(off+1))
+		dense := synth.DenseVectors(m, dim, int64(off+2))
+		batch := make([]qdrant.Document, m)
+		for i := range batch {
+			batch[i] = qdrant.Document{ID: fmt.Sprint("d", off+i), Sparse: splade.SparseVector(sparse[i]), Dense: dense[i]}
+		}
+		if err := c.Upsert(ctx, "bench", batch, qdrant.WriteOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	qs, qd := synth.SparseVectors(100, 40, 30522, 999), synth.DenseVectors(100, dim, 998)
+	lat := map[qdrant.Mode][]time.Duration{}
+	for i := range qs {
+		for _, m := range []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid} {
+			t0 := time.Now()
+			if _, err := c.Search(ctx, "bench", qdrant.SearchRequest{Mode: m, Sparse: splade.SparseVector(qs[i]), Dense: qd[i], PrefetchLimit: 100}, qdrant.WriteOptions{}); err != nil {
+				return nil, err
+			}
+			lat[m] = append(lat[m], time.Since(t0))
+		}
+	}
+	return lat, nil
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
