@@ -27,6 +27,8 @@ type collection struct {
 	byKey map[string]int32
 	slots []*point
 	live  int
+
+	accPool sync.Pool // *accBuf, sparse search accumulators
 }
 
 type denseSpace struct {

@@ -288,29 +288,78 @@ func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands [
 		}
 		return result{points: top.sorted()}
 	}
-	acc := make([]float64, len(c.slots))
-	hit := make([]bool, len(c.slots))
-	var touched []int32
-	for j, idx := range q.idx {
-		w := weights[j]
-		for _, post := range sp.postings[idx] {
-			if c.slots[post.slot] == nil {
-				continue
+	nslots := len(c.slots)
+	buf := c.accumulator(nslots)
+	defer c.accPool.Put(buf)
+	buf.epoch++
+	workers := min(runtime.GOMAXPROCS(0), 1+nslots/50000)
+	tops := make([]*topK, workers)
+	var wg sync.WaitGroup
+	for w := range tops {
+		lo, hi := int32(w*nslots/workers), int32((w+1)*nslots/workers)
+		tops[w] = &topK{k: n.limit}
+		wg.Add(1)
+		go func(t *topK) {
+			defer wg.Done()
+			// Slots [lo, hi) belong to this worker alone: no locking.
+			var touched []int32
+			for j, idx := range q.idx {
+				w := weights[j]
+				list := sp.postings[idx]
+				start := sort.Search(len(list), func(i int) bool { return list[i].slot >= lo })
+				for _, post := range list[start:] {
+					if post.slot >= hi {
+						break
+					}
+					if c.slots[post.slot] == nil {
+						continue
+					}
+					if buf.mark[post.slot] != buf.epoch {
+						buf.mark[post.slot] = buf.epoch
+						buf.acc[post.slot] = 0
+						touched = append(touched, post.slot)
+					}
+					buf.acc[post.slot] += w * float64(post.w)
+				}
 			}
-			if !hit[post.slot] {
-				hit[post.slot] = true
-				touched = append(touched, post.slot)
+			for _, slot := range touched {
+				s := float32(buf.acc[slot])
+				if n.threshold != nil && s < *n.threshold {
+					continue
+				}
+				if p := c.slots[slot]; n.filter.match(p) {
+					t.offer(scored{p: p, score: s})
+				}
 			}
-			acc[post.slot] += w * float64(post.w)
-		}
+		}(tops[w])
 	}
-	for _, slot := range touched {
-		p := c.slots[slot]
-		if n.filter.match(p) {
-			keep(p, acc[slot])
+	wg.Wait()
+	for _, t := range tops {
+		for _, s := range t.h {
+			top.offer(s)
 		}
 	}
 	return result{points: top.sorted()}
+}
+
+// accBuf is a sparse search's per-slot accumulators, reused across
+// queries: a slot's value counts only when its mark equals the query's
+// epoch, so nothing is cleared between queries.
+type accBuf struct {
+	acc   []float64
+	mark  []uint32
+	epoch uint32
+}
+
+// accumulator returns a buffer with room for n slots. The caller holds
+// c.mu (read) and returns the buffer to c.accPool.
+func (c *collection) accumulator(n int) *accBuf {
+	b, _ := c.accPool.Get().(*accBuf)
+	if b == nil || len(b.acc) < n || b.epoch == math.MaxUint32 {
+		size := n + n/4 + 1024
+		b = &accBuf{acc: make([]float64, size), mark: make([]uint32, size)}
+	}
+	return b
 }
 
 // sparseDot is the dot product of a query (sorted indices, weights) and a
