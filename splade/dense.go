@@ -75,15 +75,7 @@ func NewDense(dir string, opts ...Option) (*DenseEncoder, error) {
 	if g.vocab < 1 {
 		return nil, fmt.Errorf("%w: %s: output %q has no static embedding dimension", ErrModel, m.ONNX, g.output)
 	}
-	maxLen := o.maxLength
-	if maxLen == 0 {
-		maxLen = DefaultMaxLength
-		for _, limit := range []int{m.Config.MaxPositionEmbeddings, m.Config.ModelMaxLength} {
-			if limit > 0 && limit < maxLen {
-				maxLen = limit
-			}
-		}
-	}
+	maxLen := maxLength(o.maxLength, m.Config)
 	data, err := os.ReadFile(m.Tokenizer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrModel, err)

@@ -221,15 +221,7 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		return nil, fmt.Errorf("%w: %s: output %q has vocabulary dimension %d but config.json says vocab_size %d", ErrModel, m.ONNX, g.output, g.vocab, m.Config.VocabSize)
 	}
 
-	maxLen := o.maxLength
-	if maxLen == 0 {
-		maxLen = DefaultMaxLength
-		for _, limit := range []int{m.Config.MaxPositionEmbeddings, m.Config.ModelMaxLength} {
-			if limit > 0 && limit < maxLen {
-				maxLen = limit
-			}
-		}
-	}
+	maxLen := maxLength(o.maxLength, m.Config)
 	qLen := o.queryMaxLength
 	if qLen == 0 {
 		qLen = maxLen
@@ -267,6 +259,21 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		e.info.VocabSize = int(e.docTok.tk.VocabSize())
 	}
 	return e, nil
+}
+
+// maxLength is the configured max length, or the smallest of
+// DefaultMaxLength and the limits the model's files state.
+func maxLength(configured int, mc ModelConfig) int {
+	if configured > 0 {
+		return configured
+	}
+	n := DefaultMaxLength
+	for _, limit := range []int{mc.MaxPositionEmbeddings, mc.ModelMaxLength} {
+		if limit > 0 && limit < n {
+			n = limit
+		}
+	}
+	return n
 }
 
 // runner owns a session and runs padded batches of tokenized texts; the

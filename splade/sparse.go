@@ -97,18 +97,7 @@ func (p Pruning) Apply(v SparseVector) SparseVector {
 		v.Indices, v.Values = v.Indices[:n], v.Values[:n]
 	}
 	if p.TopK > 0 && len(v.Indices) > p.TopK {
-		order := make([]int, len(v.Indices))
-		for i := range order {
-			order[i] = i
-		}
-		sort.Slice(order, func(a, b int) bool {
-			va, vb := v.Values[order[a]], v.Values[order[b]]
-			if va != vb {
-				return va > vb
-			}
-			return v.Indices[order[a]] < v.Indices[order[b]]
-		})
-		keep := order[:p.TopK]
+		keep := topPositions(v, p.TopK)
 		sort.Ints(keep)
 		for n, i := range keep {
 			v.Indices[n], v.Values[n] = v.Indices[i], v.Values[i]

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 
 	"github.com/spf13/pflag"
 
 	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/plugin/ingest"
 )
 
 // configFlags adds --config and the flags every config-driven command
@@ -21,6 +24,27 @@ func configFlags(fs *pflag.FlagSet) (*string, map[string]string) {
 
 func loadConfig(fs *pflag.FlagSet, file string, keys map[string]string) (*config.Config, error) {
 	return config.Load(config.LoadOptions{File: file, Flags: fs, FlagKeys: keys})
+}
+
+// openService loads the configuration and opens the service with a logger
+// on stderr.
+func openService(ctx context.Context, fs *pflag.FlagSet, file string, keys map[string]string, stderr io.Writer) (*plugin.Service, *config.Config, *slog.Logger, error) {
+	cfg, err := loadConfig(fs, file, keys)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := newLogger(cfg.Log, stderr)
+	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(log))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return svc, cfg, log, nil
+}
+
+// ingestJob is the configured ingestion job, reporting on stderr.
+func ingestJob(svc *plugin.Service, cfg *config.Config, restart bool, log *slog.Logger, stderr io.Writer) *ingest.Job {
+	return &ingest.Job{Service: svc, Config: cfg.Ingest, Collection: cfg.Collection.Name, Restart: restart,
+		Progress: stderr, Terminal: isTerminal(stderr), Log: log}
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"github.com/spladeq/spladeq/plugin"
-	"github.com/spladeq/spladeq/plugin/ingest"
 )
 
 // demoQueries are the main job's searches over the sample corpus.
@@ -30,19 +27,12 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	file, _ := fs.GetString("config")
-	cfg, err := loadConfig(fs, file, nil)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
-	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(log))
+	svc, cfg, log, err := openService(ctx, fs, file, nil, stderr)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	job := &ingest.Job{Service: svc, Config: cfg.Ingest, Collection: cfg.Collection.Name, Restart: *restart,
-		Progress: stderr, Terminal: isTerminal(stderr), Log: log}
-	sum, err := job.Run(ctx)
+	sum, err := ingestJob(svc, cfg, *restart, log, stderr).Run(ctx)
 	printSummary(stdout, sum)
 	if err != nil {
 		return err

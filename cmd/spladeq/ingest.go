@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/ingest"
 )
 
@@ -33,22 +32,15 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(fs, *file, keys)
-	if err != nil {
-		return err
-	}
-	if cfg.Ingest.Source.Type == "" {
-		return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
-	}
-	log := newLogger(cfg.Log, stderr)
-	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(log))
+	svc, cfg, log, err := openService(ctx, fs, *file, keys, stderr)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	job := &ingest.Job{Service: svc, Config: cfg.Ingest, Collection: cfg.Collection.Name, Restart: *restart,
-		Progress: stderr, Terminal: isTerminal(stderr), Log: log}
-	sum, err := job.Run(ctx)
+	if cfg.Ingest.Source.Type == "" {
+		return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
+	}
+	sum, err := ingestJob(svc, cfg, *restart, log, stderr).Run(ctx)
 	printSummary(stdout, sum)
 	return err
 }

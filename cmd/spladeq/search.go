@@ -40,11 +40,7 @@ func runSearch(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(fs, *file, keys)
-	if err != nil {
-		return err
-	}
-	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(newLogger(cfg.Log, stderr)))
+	svc, cfg, _, err := openService(ctx, fs, *file, keys, stderr)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 
-	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/httpapi"
 )
 
@@ -22,12 +21,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(fs, *file, keys)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
-	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(log))
+	svc, cfg, log, err := openService(ctx, fs, *file, keys, stderr)
 	if err != nil {
 		return err
 	}
