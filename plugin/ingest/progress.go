@@ -47,14 +47,14 @@ func (j *Job) line(src source.Source, s *runStats, start time.Time) string {
 	docs, chunks, errs := s.docs.Load(), s.chunks.Load(), s.errors.Load()
 	rate := float64(s.records.Load()) / max(el, 1e-9)
 	var b strings.Builder
+	eta := ""
 	if total > 0 {
 		frac := min(float64(read)/float64(total), 1)
 		const width = 24
 		filled := int(frac * width)
 		fmt.Fprintf(&b, "[%s%s] %3.0f%% ", strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100)
 		if frac > 0.01 && frac < 1 {
-			eta := time.Duration(el/frac*(1-frac)) * time.Second
-			defer fmt.Fprintf(&b, " ETA %s", eta.Round(time.Second))
+			eta = fmt.Sprintf(", ETA %s", (time.Duration(el/frac*(1-frac)) * time.Second).Round(time.Second))
 		}
 	} else {
 		fmt.Fprintf(&b, "%d %s read ", read, unit)
@@ -63,6 +63,6 @@ func (j *Job) line(src source.Source, s *runStats, start time.Time) string {
 	if s.tokens != nil {
 		fmt.Fprintf(&b, ", %.0f tokens/s", float64(s.tokens())/max(el, 1e-9))
 	}
-	fmt.Fprintf(&b, ", %d errors", errs)
+	fmt.Fprintf(&b, ", %d errors%s", errs, eta)
 	return b.String()
 }
