@@ -60,13 +60,15 @@ func TestIngestSurvivesKillNineAtRandomMoments(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	t.Logf("seed-free run; kill cycles %d", killCycles())
+	// The corpus grows with the kill count so the job outlasts the kills.
+	docs := max(700, 120*killCycles())
+	t.Logf("%d documents, up to %d kills", docs, killCycles())
 
 	// A corpus with short and multi-chunk documents, a repeated id (the
 	// later version wins) and three bad records.
 	var lines []string
 	want := map[string]string{} // id → final text
-	for i := 0; i < 700; i++ {
+	for i := 0; i < docs; i++ {
 		id := fmt.Sprintf("doc-%04d", i)
 		text := fmt.Sprintf("document %d: ", i) + strings.Repeat("learned sparse retrieval with expansion terms. ", 1+i%9)
 		lines = append(lines, fmt.Sprintf(`{"id": %q, "text": %q, "n": %d}`, id, text, i))
