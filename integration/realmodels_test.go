@@ -118,3 +118,47 @@ func TestMiniLMMatchesReferenceAndRanksParaphrases(t *testing.T) {
 		t.Errorf("paraphrase similarity %.3f is not well above unrelated %.3f", related, unrelated)
 	}
 }
+
+func TestFoldingPoolingIntoTheTrainedSPLADEKeepsItsVectors(t *testing.T) {
+	src := realModel(t, "splade-mini")
+	dir := t.TempDir()
+	for _, f := range []string{"model.onnx", "tokenizer.json", "config.json", "tokenizer_config.json"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), data, 0o644)
+	}
+	if err := splade.FoldPooling(filepath.Join(dir, "model.onnx"), filepath.Join(dir, "model.pooled.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := splade.New(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	folded, err := splade.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer folded.Close()
+	if !folded.Info().Pooled {
+		t.Fatalf("folded model not used: %+v", folded.Info())
+	}
+	texts := readRef(t, src).Texts
+	want, _ := plain.Encode(context.Background(), texts)
+	got, err := folded.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if len(got[i].Indices) != len(want[i].Indices) {
+			t.Fatalf("text %d: %d terms folded, %d plain", i, len(got[i].Indices), len(want[i].Indices))
+		}
+		for j := range want[i].Indices {
+			if got[i].Indices[j] != want[i].Indices[j] || math.Abs(float64(got[i].Values[j]-want[i].Values[j])) > 1e-5 {
+				t.Fatalf("text %d entry %d differs: %v=%v vs %v=%v", i, j, got[i].Indices[j], got[i].Values[j], want[i].Indices[j], want[i].Values[j])
+			}
+		}
+	}
+}

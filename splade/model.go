@@ -18,8 +18,9 @@ import (
 var ErrModel = errors.New("model")
 
 // ONNXCandidates are the ONNX files looked for, in order, when none is named:
-// the layout of a plain export and the HuggingFace "onnx/" subfolder layout.
-var ONNXCandidates = []string{"model.onnx", "onnx/model.onnx"}
+// a graph with pooling folded in by `spladeq model optimize` first, then the
+// layout of a plain export and the HuggingFace "onnx/" subfolder layout.
+var ONNXCandidates = []string{"model.pooled.onnx", "model.onnx", "onnx/model.pooled.onnx", "onnx/model.onnx"}
 
 // ModelDir describes the files of a model directory in HuggingFace layout.
 type ModelDir struct {

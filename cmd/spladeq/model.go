@@ -4,13 +4,30 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spladeq/spladeq/plugin/hub"
+	"github.com/spladeq/spladeq/splade"
 )
 
 func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	usage := func() {
-		fmt.Fprintln(stderr, "usage: spladeq model pull ORG/NAME[@REVISION] [--config FILE]\n       spladeq model ls [--config FILE]\n\nPulls a model directory (tokenizer.json, config files, the ONNX graph) from models.hub_url\ninto models.dir, checking sizes and checksums; ls lists pulled models.")
+		fmt.Fprintln(stderr, "usage: spladeq model pull ORG/NAME[@REVISION] [--config FILE]\n       spladeq model ls [--config FILE]\n       spladeq model optimize DIR\n\npull fetches a model directory (tokenizer.json, config files, the ONNX graph) from models.hub_url\ninto models.dir, checking sizes and checksums; ls lists pulled models; optimize folds SPLADE\npooling into the graph, writing model.pooled.onnx beside model.onnx (the encoder prefers it).")
+	}
+	if len(args) == 2 && args[0] == "optimize" {
+		m, err := splade.OpenModelDir(args[1], "")
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(m.ONNX, splade.PooledSuffix) {
+			return fmt.Errorf("%s is already folded; delete it to fold again", m.ONNX)
+		}
+		dst := splade.PooledPath(m.ONNX)
+		if err := splade.FoldPooling(m.ONNX, dst); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, dst)
+		return nil
 	}
 	if len(args) == 0 || (args[0] != "pull" && args[0] != "ls") {
 		usage()
