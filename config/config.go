@@ -87,6 +87,10 @@ type Vectorizer struct {
 	// Model is a model directory (HuggingFace layout) for splade,
 	// splade-idf and onnx-dense. Required for those.
 	Model string `mapstructure:"model" yaml:"model"`
+	// ONNXFile names the graph inside the model directory, e.g.
+	// model.pooled.onnx from `spladeq model optimize`. Default: model.onnx,
+	// else onnx/model.onnx.
+	ONNXFile string `mapstructure:"onnx_file" yaml:"onnx_file"`
 	// MaxLength is the document max length in tokens. Default 0: the
 	// model's (at most 512).
 	MaxLength int `mapstructure:"max_length" yaml:"max_length"`

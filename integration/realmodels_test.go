@@ -137,7 +137,7 @@ func TestFoldingPoolingIntoTheTrainedSPLADEKeepsItsVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	folded, err := splade.New(dir)
+	folded, err := splade.New(dir, splade.WithONNXFile("model.pooled.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,7 @@ func dirExists(p string) bool {
 
 func encoderOptions(vc config.Vectorizer) []splade.Option {
 	return []splade.Option{
+		splade.WithONNXFile(vc.ONNXFile),
 		splade.WithMaxLength(vc.MaxLength),
 		splade.WithQueryMaxLength(vc.QueryMaxLength),
 		splade.WithPruning(splade.Pruning{TopK: vc.TopK, MinWeight: float32(vc.MinWeight)}),
@@ -211,7 +212,7 @@ func newONNXDense(model string, vc config.Vectorizer) (Vectorizer, error) {
 		pool = splade.PoolCLS
 	}
 	normalize := vc.Normalize == nil || *vc.Normalize
-	enc, err := splade.NewDense(model, splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
+	enc, err := splade.NewDense(model, splade.WithONNXFile(vc.ONNXFile), splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
 		splade.WithBatchSize(orDefault(vc.BatchSize, 32)), splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
 		splade.WithIntraOpThreads(vc.Threads), splade.WithSpinning(false))
 	if err != nil {

@@ -69,7 +69,7 @@ func BenchmarkFoldedVsRawForward(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer plain.Close()
-	folded, err := New(dir, benchOptions()...)
+	folded, err := New(dir, append(benchOptions(), WithONNXFile("model.pooled.onnx"))...)
 	if err != nil {
 		b.Fatal(err)
 	}

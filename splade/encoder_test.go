@@ -350,7 +350,7 @@ func TestBadModelDirectoriesGetClearErrors(t *testing.T) {
 	}{
 		{"a missing directory", nil, "directory"},
 		{"no tokenizer.json", map[string][]byte{"model.onnx": onnxBytes}, "has no tokenizer.json"},
-		{"no ONNX file", map[string][]byte{"tokenizer.json": tok}, "has no ONNX file (looked for model.pooled.onnx, model.onnx, onnx/model.pooled.onnx, onnx/model.onnx)"},
+		{"no ONNX file", map[string][]byte{"tokenizer.json": tok}, "has no ONNX file (looked for model.onnx, onnx/model.onnx)"},
 		{"an ONNX file that is a Git LFS pointer", map[string][]byte{"tokenizer.json": tok, "model.onnx": lfs}, "model.onnx is a Git LFS pointer"},
 		{"an ONNX file that is not ONNX", map[string][]byte{"tokenizer.json": tok, "model.onnx": []byte("<html>not found</html>")}, "model.onnx is not a loadable ONNX model"},
 		{"an empty ONNX file", map[string][]byte{"tokenizer.json": tok, "model.onnx": {}}, "model.onnx is empty"},

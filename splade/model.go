@@ -18,9 +18,10 @@ import (
 var ErrModel = errors.New("model")
 
 // ONNXCandidates are the ONNX files looked for, in order, when none is named:
-// a graph with pooling folded in by `spladeq model optimize` first, then the
-// layout of a plain export and the HuggingFace "onnx/" subfolder layout.
-var ONNXCandidates = []string{"model.pooled.onnx", "model.onnx", "onnx/model.pooled.onnx", "onnx/model.onnx"}
+// the layout of a plain export and the HuggingFace "onnx/" subfolder layout.
+// A graph with pooling folded in (model.pooled.onnx) is used only when named
+// (WithONNXFile): on CPU it measured slower than pooling in Go (BENCHMARKS.md).
+var ONNXCandidates = []string{"model.onnx", "onnx/model.onnx"}
 
 // ModelDir describes the files of a model directory in HuggingFace layout.
 type ModelDir struct {

@@ -36,7 +36,7 @@ func TestFoldedPoolingEqualsTheGoPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := newTestEncoder(t, "bert-tiny")
-	folded, err := New(dir) // model.pooled.onnx is preferred
+	folded, err := New(dir, WithONNXFile("model.pooled.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}

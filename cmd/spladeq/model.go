@@ -12,7 +12,7 @@ import (
 
 func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	usage := func() {
-		fmt.Fprintln(stderr, "usage: spladeq model pull ORG/NAME[@REVISION] [--config FILE]\n       spladeq model ls [--config FILE]\n       spladeq model optimize DIR\n\npull fetches a model directory (tokenizer.json, config files, the ONNX graph) from models.hub_url\ninto models.dir, checking sizes and checksums; ls lists pulled models; optimize folds SPLADE\npooling into the graph, writing model.pooled.onnx beside model.onnx (the encoder prefers it).")
+		fmt.Fprintln(stderr, "usage: spladeq model pull ORG/NAME[@REVISION] [--config FILE]\n       spladeq model ls [--config FILE]\n       spladeq model optimize DIR\n\npull fetches a model directory (tokenizer.json, config files, the ONNX graph) from models.hub_url\ninto models.dir, checking sizes and checksums; ls lists pulled models; optimize folds SPLADE\npooling into the graph, writing model.pooled.onnx beside model.onnx; use it with\nvectorizers.NAME.onnx_file: model.pooled.onnx (worth it on GPU; on CPU pooling in Go measured faster).")
 	}
 	if len(args) == 2 && args[0] == "optimize" {
 		m, err := splade.OpenModelDir(args[1], "")
