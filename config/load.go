@@ -67,7 +67,7 @@ var defaults = map[string]any{
 	"server.max_text_bytes":     1 << 20,
 	"server.request_timeout":    30 * time.Second,
 	"server.queue_size":         1024,
-	"server.batch_max_delay":    2 * time.Millisecond,
+	"server.batch_max_delay":    time.Duration(0),
 	"server.batch_max_size":     32,
 	"server.read_timeout":       30 * time.Second,
 	"server.write_timeout":      60 * time.Second,

@@ -12,8 +12,9 @@ import (
 var ErrOverloaded = errors.New("encode queue is full")
 
 // batcher coalesces concurrent calls into one encoder call: a worker takes
-// the first waiting job, waits up to maxDelay for more until maxBatch texts
-// are gathered, runs fn once and hands each caller its slice. At most limit
+// the first waiting job and every job already queued, then (when maxDelay
+// > 0) waits up to maxDelay for more until maxBatch texts are gathered, runs
+// fn once and hands each caller its slice. At most limit
 // texts may wait; beyond that calls fail at once with ErrOverloaded, so
 // memory stays bounded under overload.
 type batcher[T any] struct {
@@ -93,6 +94,18 @@ func (b *batcher[T]) loop() {
 		}
 		batch := []*job[T]{first}
 		n := len(first.texts)
+		// Take every request already waiting: under load, batches form
+		// from what queued up during the previous pass, at no added latency.
+	drain:
+		for n < b.maxBatch {
+			select {
+			case j := <-b.jobs:
+				batch = append(batch, j)
+				n += len(j.texts)
+			default:
+				break drain
+			}
+		}
 		if n < b.maxBatch && b.maxDelay > 0 {
 			timer := time.NewTimer(b.maxDelay)
 		gather:

@@ -13,9 +13,10 @@ import (
 )
 
 // BenchmarkMicroBatching sends single-text query encodes from 1, 8 and 64
-// concurrent clients through the batcher, with micro-batching on (up to 32
-// texts, 2ms) and off (one text per forward pass) in the same run, and
-// reports throughput and p50/p99 latency of each. Model:
+// concurrent clients through the batcher in the same run with batching off
+// (one text per forward pass), "queued" (whatever waited during the last
+// pass, up to 32 texts, no added wait) and "wait2ms" (also waiting up to
+// 2ms for more), and reports throughput and p50/p99 latency of each. Model:
 // $SPLADEQ_BENCH_MODEL or the tiny fixture.
 func BenchmarkMicroBatching(b *testing.B) {
 	model := os.Getenv("SPLADEQ_BENCH_MODEL")
@@ -28,12 +29,15 @@ func BenchmarkMicroBatching(b *testing.B) {
 	}
 	defer enc.Close()
 	for _, clients := range []int{1, 8, 64} {
-		for _, batching := range []bool{true, false} {
-			name := fmt.Sprintf("clients=%d/batching=%v", clients, batching)
+		for _, mode := range []string{"off", "queued", "wait2ms"} {
+			name := fmt.Sprintf("clients=%d/batching=%s", clients, mode)
 			b.Run(name, func(b *testing.B) {
-				maxBatch, delay := 32, 2*time.Millisecond
-				if !batching {
-					maxBatch, delay = 1, 0
+				maxBatch, delay := 32, time.Duration(0)
+				switch mode {
+				case "off":
+					maxBatch = 1
+				case "wait2ms":
+					delay = 2 * time.Millisecond
 				}
 				bt := newBatcher(enc.EncodeQueries, maxBatch, delay, 4096)
 				defer bt.Close()

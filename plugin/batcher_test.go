@@ -76,3 +76,36 @@ func TestBatcherCallerCanGiveUp(t *testing.T) {
 		t.Errorf("got %v, want DeadlineExceeded", err)
 	}
 }
+
+func TestRequestsQueuedDuringAPassFormTheNextBatchWithoutWaiting(t *testing.T) {
+	release := make(chan struct{})
+	var sizes []int
+	var mu sync.Mutex
+	first := true
+	b := newBatcher(func(_ context.Context, texts []string) ([]int, error) {
+		mu.Lock()
+		sizes = append(sizes, len(texts))
+		wasFirst := first
+		first = false
+		mu.Unlock()
+		if wasFirst {
+			<-release // the first pass runs while five more requests queue up
+		}
+		return make([]int, len(texts)), nil
+	}, 32, 0, 100)
+	defer b.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); b.Do(context.Background(), []string{"first"}) }()
+	time.Sleep(20 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.Do(context.Background(), []string{"queued"}) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != 5 {
+		t.Errorf("passes of %v texts, want [1 5]: the five queued requests in one pass", sizes)
+	}
+}
