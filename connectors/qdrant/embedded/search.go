@@ -299,10 +299,11 @@ func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands [
 		lo, hi := int32(w*nslots/workers), int32((w+1)*nslots/workers)
 		tops[w] = &topK{k: n.limit}
 		wg.Add(1)
-		go func(t *topK) {
+		go func(t *topK, w int) {
 			defer wg.Done()
 			// Slots [lo, hi) belong to this worker alone: no locking.
-			var touched []int32
+			touched := buf.touched[w][:0]
+			defer func() { buf.touched[w] = touched }()
 			for j, idx := range q.idx {
 				w := weights[j]
 				list := sp.postings[idx]
@@ -311,27 +312,30 @@ func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands [
 					if post.slot >= hi {
 						break
 					}
-					if c.slots[post.slot] == nil {
-						continue
-					}
-					if buf.mark[post.slot] != buf.epoch {
-						buf.mark[post.slot] = buf.epoch
-						buf.acc[post.slot] = 0
+					// One cache line per posting: mark and sum side by side.
+					// Deleted slots are skipped once, below, not per posting.
+					cell := &buf.cells[post.slot]
+					if cell.mark != buf.epoch {
+						cell.mark, cell.sum = buf.epoch, 0
 						touched = append(touched, post.slot)
 					}
-					buf.acc[post.slot] += w * float64(post.w)
+					cell.sum += w * float64(post.w)
 				}
 			}
 			for _, slot := range touched {
-				s := float32(buf.acc[slot])
+				p := c.slots[slot]
+				if p == nil {
+					continue
+				}
+				s := float32(buf.cells[slot].sum)
 				if n.threshold != nil && s < *n.threshold {
 					continue
 				}
-				if p := c.slots[slot]; n.filter.match(p) {
+				if n.filter.match(p) {
 					t.offer(scored{p: p, score: s})
 				}
 			}
-		}(tops[w])
+		}(tops[w], w)
 	}
 	wg.Wait()
 	for _, t := range tops {
@@ -346,18 +350,25 @@ func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands [
 // queries: a slot's value counts only when its mark equals the query's
 // epoch, so nothing is cleared between queries.
 type accBuf struct {
-	acc   []float64
-	mark  []uint32
-	epoch uint32
+	cells   []accCell
+	epoch   uint32
+	touched [][]int32 // per worker, reused
+}
+
+type accCell struct {
+	sum  float64
+	mark uint32
 }
 
 // accumulator returns a buffer with room for n slots. The caller holds
 // c.mu (read) and returns the buffer to c.accPool.
 func (c *collection) accumulator(n int) *accBuf {
 	b, _ := c.accPool.Get().(*accBuf)
-	if b == nil || len(b.acc) < n || b.epoch == math.MaxUint32 {
-		size := n + n/4 + 1024
-		b = &accBuf{acc: make([]float64, size), mark: make([]uint32, size)}
+	if b == nil || len(b.cells) < n || b.epoch == math.MaxUint32 {
+		b = &accBuf{cells: make([]accCell, n+n/4+1024)}
+	}
+	for len(b.touched) < runtime.GOMAXPROCS(0) {
+		b.touched = append(b.touched, nil)
 	}
 	return b
 }
