@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -26,6 +27,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	docs := fs.Int("docs", 20000, "synthetic documents for the store search benchmark (0 skips it)")
 	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core)")
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
+	compare := fs.String("compare-onnx", "", "another graph in the model directory (e.g. model.int8.onnx): its speed and agreement with the default graph")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: spladeq bench --model DIR [flags]\n\nMeasures, in one run: raw ONNX Runtime forward vs the full encoder on the same texts (their ratio\nis the pipeline's overhead), single-query encode latency, and sparse/dense/hybrid search latency\non the embedded store.\n\nflags:")
 		fs.PrintDefaults()
@@ -73,6 +75,29 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(w, "| query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
 
+	if *compare != "" {
+		other, err := splade.New(*model, splade.WithONNXFile(*compare), splade.WithIntraOpThreads(*threads), splade.WithSpinning(false))
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		oo, err := splade.MeasureOverhead(ctx, other, texts, *iters)
+		if err != nil {
+			return err
+		}
+		a, err := enc.Encode(ctx, texts)
+		if err != nil {
+			return err
+		}
+		b, err := other.Encode(ctx, texts)
+		if err != nil {
+			return err
+		}
+		overlap, corr := agreement(a, b, 10)
+		fmt.Fprintf(w, "| %s: full encoder | %.1f docs/s (%.2f× the default graph's encoder) |\n", *compare, oo.EncoderDocsPerSec(), oo.EncoderDocsPerSec()/o.EncoderDocsPerSec())
+		fmt.Fprintf(w, "| %s: top-10 term overlap | %.3f (mean over %d texts) |\n", *compare, overlap, len(texts))
+		fmt.Fprintf(w, "| %s: weight correlation | %.4f (Pearson, union of terms) |\n", *compare, corr)
+	}
 	if *docs > 0 {
 		lat, err := benchStore(ctx, *docs)
 		if err != nil {
@@ -94,6 +119,62 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	return nil
+}
+
+// agreement compares two encodings of the same texts: the mean fraction of
+// each text's k heaviest terms that both share, and the Pearson correlation
+// of the weights over the union of terms (a term absent on one side is 0).
+func agreement(a, b []splade.SparseVector, k int) (overlap, corr float64) {
+	var xs, ys []float64
+	for i := range a {
+		top := func(v splade.SparseVector) map[uint32]bool {
+			idx := make([]int, v.Len())
+			for j := range idx {
+				idx[j] = j
+			}
+			sort.Slice(idx, func(p, q int) bool { return v.Values[idx[p]] > v.Values[idx[q]] })
+			m := map[uint32]bool{}
+			for _, j := range idx[:min(k, len(idx))] {
+				m[v.Indices[j]] = true
+			}
+			return m
+		}
+		ta, tb := top(a[i]), top(b[i])
+		shared := 0
+		for t := range ta {
+			if tb[t] {
+				shared++
+			}
+		}
+		overlap += float64(shared) / float64(max(len(ta), 1))
+		wa, wb := map[uint32]float64{}, map[uint32]float64{}
+		for j, id := range a[i].Indices {
+			wa[id] = float64(a[i].Values[j])
+		}
+		for j, id := range b[i].Indices {
+			wb[id] = float64(b[i].Values[j])
+		}
+		for id := range wa {
+			xs, ys = append(xs, wa[id]), append(ys, wb[id])
+		}
+		for id := range wb {
+			if _, ok := wa[id]; !ok {
+				xs, ys = append(xs, 0), append(ys, wb[id])
+			}
+		}
+	}
+	overlap /= float64(max(len(a), 1))
+	var mx, my float64
+	for i := range xs {
+		mx, my = mx+xs[i], my+ys[i]
+	}
+	mx, my = mx/float64(len(xs)), my/float64(len(xs))
+	var sxy, sxx, syy float64
+	for i := range xs {
+		dx, dy := xs[i]-mx, ys[i]-my
+		sxy, sxx, syy = sxy+dx*dy, sxx+dx*dx, syy+dy*dy
+	}
+	return overlap, sxy / math.Sqrt(sxx*syy)
 }
 
 func pct(d []time.Duration, q float64) time.Duration {
