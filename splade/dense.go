@@ -55,17 +55,8 @@ type DenseEncoder struct {
 // WithTokenBudget, WithIntraOpThreads, WithSpinning, WithPooling,
 // WithNormalize.
 func NewDense(dir string, opts ...Option) (*DenseEncoder, error) {
-	o := defaults()
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("splade: %w", err)
-		}
-	}
-	m, err := OpenModelDir(dir, o.onnxFile)
+	o, m, err := prepare(dir, opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := initRuntime(o.runtimeLib); err != nil {
 		return nil, err
 	}
 	g, err := inspectGraph(m.ONNX, "sentence_embedding", "last_hidden_state", "token_embeddings")

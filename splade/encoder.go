@@ -200,17 +200,8 @@ type Encoder struct {
 // model.onnx or onnx/model.onnx, optional config.json and
 // tokenizer_config.json).
 func New(dir string, opts ...Option) (*Encoder, error) {
-	o := defaults()
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("splade: %w", err)
-		}
-	}
-	m, err := OpenModelDir(dir, o.onnxFile)
+	o, m, err := prepare(dir, opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := initRuntime(o.runtimeLib); err != nil {
 		return nil, err
 	}
 	g, err := inspectGraph(m.ONNX)
@@ -259,6 +250,22 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		e.info.VocabSize = int(e.docTok.tk.VocabSize())
 	}
 	return e, nil
+}
+
+// prepare applies the options, opens the model directory and starts the
+// runtime: what every encoder constructor does first.
+func prepare(dir string, opts []Option) (options, ModelDir, error) {
+	o := defaults()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, ModelDir{}, fmt.Errorf("splade: %w", err)
+		}
+	}
+	m, err := OpenModelDir(dir, o.onnxFile)
+	if err != nil {
+		return o, ModelDir{}, err
+	}
+	return o, m, initRuntime(o.runtimeLib)
 }
 
 // maxLength is the configured max length, or the smallest of
