@@ -43,5 +43,12 @@ fuzz: setup
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg > .deps/fuzz.log 2>&1 || { cat .deps/fuzz.log; exit 1; }; \
 	done; echo "fuzz: $(words $(FUZZ_TARGETS)) targets, no failure"
 
+# The main job: ingest the sample corpus into the embedded store and run hybrid searches.
+run: build models
+	./bin/spladeq demo
+
+bench: setup
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./splade/ ./connectors/...
+
 clean:
 	rm -rf bin data
