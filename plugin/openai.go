@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/internal/clock"
 )
 
 // openAI is the openai module: any OpenAI-compatible /v1/embeddings
@@ -31,16 +32,7 @@ type openAI struct {
 var _ Dense = (*openAI)(nil)
 
 // retrySleep waits between retries; tests replace it.
-var retrySleep = func(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+var retrySleep = clock.Sleep
 
 func newOpenAI(vc config.Vectorizer) (Vectorizer, error) {
 	base := strings.TrimRight(vc.BaseURL, "/")

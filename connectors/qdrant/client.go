@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
+	"github.com/spladeq/spladeq/internal/clock"
 )
 
 // Client is a connection to Qdrant, or to the embedded store.
@@ -32,16 +33,7 @@ type Client struct {
 }
 
 // sleep waits for d or until ctx ends; tests replace it.
-var sleep = func(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+var sleep = clock.Sleep
 
 // Open connects to the Qdrant cfg names. For "embedded://DIR" it opens the
 // store in DIR and serves it in-process over gRPC (bufconn), so the same
