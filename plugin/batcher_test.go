@@ -50,7 +50,7 @@ func TestBatcherShedsLoadWhenFull(t *testing.T) {
 	defer b.Close()
 	first := make(chan error, 1)
 	go func() { _, err := b.Do(context.Background(), make([]string, 8)); first <- err }()
-	time.Sleep(20 * time.Millisecond) // the 8 texts are now running
+	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.pending == 8 })
 	if _, err := b.Do(context.Background(), make([]string, 3)); !errors.Is(err, ErrOverloaded) {
 		t.Errorf("8 + 3 texts over a limit of 10: got %v, want ErrOverloaded", err)
 	}
@@ -97,15 +97,26 @@ func TestRequestsQueuedDuringAPassFormTheNextBatchWithoutWaiting(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); b.Do(context.Background(), []string{"first"}) }()
-	time.Sleep(20 * time.Millisecond)
+	// Wait until the first pass runs and all five have queued, by state,
+	// not by a guessed sleep.
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 1 })
 	for i := 0; i < 5; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); b.Do(context.Background(), []string{"queued"}) }()
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, func() bool { return len(b.jobs) == 5 })
 	close(release)
 	wg.Wait()
 	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != 5 {
 		t.Errorf("passes of %v texts, want [1 5]: the five queued requests in one pass", sizes)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
 	}
 }

@@ -326,9 +326,17 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	go func() { inflight <- call(t, "POST", base+"/v1/encode", "", `{"texts": ["x"], "dense": "none"}`) }()
 	<-g.entered
 	stop() // SIGTERM arrives while the request is being encoded
-	time.Sleep(50 * time.Millisecond)
-	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
-		t.Error("new connections are still accepted during shutdown")
+	refused := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Error("new connections are still accepted 5s into shutdown")
 	}
 	close(g.release)
 	if r := <-inflight; r.status != 200 {
