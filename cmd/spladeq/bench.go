@@ -53,7 +53,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fmt.Fprintf(w, "\n## spladeq bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "Machine: %s, %d cores, %s; ONNX Runtime %s; model %s (%s, vocabulary %d).\n\n",
 		cpuModel(), runtime.NumCPU(), runtime.Version(), splade.RuntimeVersion(), *model, enc.Info().ModelType, enc.Info().VocabSize)
-	fmt.Fprintf(w, "Command: `spladeq %s`\n\n", strings.Join(args, " "))
+	fmt.Fprintf(w, "Command: `spladeq bench %s`\n\n", strings.Join(args, " "))
 
 	o, err := splade.MeasureOverhead(ctx, enc, texts, *iters)
 	if err != nil {
