@@ -220,3 +220,21 @@ func TestEmbeddedStorePersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("search after restart: %v, %v", hits, err)
 	}
 }
+
+func TestPrefetchLimitDefaultsAndRaises(t *testing.T) {
+	for _, tc := range []struct{ prefetch, limit, offset, want int }{
+		{0, 10, 0, 50},    // default
+		{0, 40, 30, 70},   // default raised to limit + offset
+		{20, 10, 0, 20},   // as asked
+		{20, 25, 5, 30},   // raised to limit + offset, not to the default
+		{200, 10, 0, 200}, // as asked
+	} {
+		r := SearchRequest{Mode: ModeSparse, PrefetchLimit: tc.prefetch, Limit: tc.limit, Offset: tc.offset}
+		if err := r.normalise(); err != nil {
+			t.Fatal(err)
+		}
+		if r.PrefetchLimit != tc.want {
+			t.Errorf("prefetch %d, limit %d, offset %d: got %d, want %d", tc.prefetch, tc.limit, tc.offset, r.PrefetchLimit, tc.want)
+		}
+	}
+}

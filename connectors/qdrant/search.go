@@ -114,12 +114,10 @@ func (r *SearchRequest) normalise() error {
 	if math.IsNaN(r.Alpha) || r.Alpha < 0 || r.Alpha > 1 {
 		errs = append(errs, fmt.Errorf("alpha: must be in [0, 1], got %v", r.Alpha))
 	}
-	if r.PrefetchLimit < r.Limit+r.Offset {
-		r.PrefetchLimit = max(r.PrefetchLimit, r.Limit+r.Offset)
-		if r.PrefetchLimit < 50 {
-			r.PrefetchLimit = 50
-		}
+	if r.PrefetchLimit == 0 {
+		r.PrefetchLimit = 50
 	}
+	r.PrefetchLimit = max(r.PrefetchLimit, r.Limit+r.Offset)
 	needSparse := r.Mode == ModeSparse || r.Mode == ModeHybrid
 	needDense := r.Mode == ModeDense || r.Mode == ModeHybrid
 	switch r.Mode {
