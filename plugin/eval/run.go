@@ -218,30 +218,32 @@ func (r *Runner) Run(ctx context.Context, ds *Dataset, settings []Setting) (*Rep
 		return nil, err
 	}
 	rep := &Report{Dataset: ds.Dir, Collection: r.Collection, Documents: ci.Points}
+	// The stored points, read once: pruned variants and index sizes derive
+	// from them.
+	var base []qdrant.StoredPoint
+	if ci.Sparse != plugin.None {
+		if base, err = r.Service.Store().Scroll(ctx, r.Collection, nil, qdrant.WriteOptions{}); err != nil {
+			return nil, err
+		}
+	}
 	variants := map[splade.Pruning]string{{}: r.Collection}
-	nnz := map[string]float64{}
 	for _, s := range settings {
 		if s.Mode != "dense" && ci.Sparse == plugin.None || s.Mode != "sparse" && ci.Dense == plugin.None {
 			continue
 		}
 		coll, ok := variants[s.Pruning]
 		if !ok {
-			if coll, err = r.prunedVariant(ctx, ci, s.Pruning); err != nil {
+			if coll, err = r.prunedVariant(ctx, ci, base, s.Pruning); err != nil {
 				return nil, err
 			}
 			variants[s.Pruning] = coll
-		}
-		if _, ok := nnz[coll]; !ok && ci.Sparse != plugin.None {
-			if nnz[coll], err = averageNNZ(ctx, r.Service.Store(), coll); err != nil {
-				return nil, err
-			}
 		}
 		res, err := r.score(ctx, ds, s, coll, sparseQ, denseQ)
 		if err != nil {
 			return nil, err
 		}
 		res.LatencyMS += encodeMS[s.Mode]
-		res.AvgNNZ = nnz[coll]
+		res.AvgNNZ = averageNNZ(base, s.Pruning)
 		fmt.Fprintf(r.Progress, "%-32s nDCG@10 %.4f  R@100 %.4f  MRR@10 %.4f  %.1f ms\n", res.Name, res.NDCG10, res.Recall100, res.MRR10, res.LatencyMS)
 		rep.Results = append(rep.Results, res)
 	}
@@ -305,7 +307,7 @@ func (r *Runner) encodeQueries(ctx context.Context, ci plugin.CollectionInfo, te
 
 // prunedVariant makes (or reuses) a copy of the collection whose sparse
 // vectors are pruned, from the stored vectors: no re-encoding.
-func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, p splade.Pruning) (string, error) {
+func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, base []qdrant.StoredPoint, p splade.Pruning) (string, error) {
 	name := fmt.Sprintf("%s-top%d-min%g", r.Collection, p.TopK, p.MinWeight)
 	store := r.Service.Store()
 	if info, err := r.Service.Collection(ctx, name); err == nil && info.Points == ci.Points {
@@ -315,12 +317,8 @@ func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, p 
 	if _, err := r.Service.EnsureCollection(ctx, name, plugin.CollectionConfig{Sparse: ci.Sparse, Dense: ci.Dense, IDF: &ci.IDF, Distance: ci.Distance}); err != nil {
 		return "", err
 	}
-	pts, err := store.Scroll(ctx, r.Collection, nil, qdrant.WriteOptions{})
-	if err != nil {
-		return "", err
-	}
-	docs := make([]qdrant.Document, 0, len(pts))
-	for _, pt := range pts {
+	docs := make([]qdrant.Document, 0, len(base))
+	for _, pt := range base {
 		payload := map[string]any{}
 		for k, v := range pt.Payload {
 			if k != qdrant.PayloadDocID && k != qdrant.PayloadChunk && k != qdrant.PayloadText {
@@ -330,23 +328,27 @@ func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, p 
 		chunk, _ := pt.Payload[qdrant.PayloadChunk].(int64)
 		text, _ := pt.Payload[qdrant.PayloadText].(string)
 		id, _ := pt.Payload[qdrant.PayloadDocID].(string)
-		sv := splade.SparseVector{Indices: append([]uint32(nil), pt.Sparse.Indices...), Values: append([]float32(nil), pt.Sparse.Values...)}
-		docs = append(docs, qdrant.Document{ID: id, Chunk: int(chunk), Text: text, Payload: payload, Sparse: p.Apply(sv), Dense: pt.Dense})
+		docs = append(docs, qdrant.Document{ID: id, Chunk: int(chunk), Text: text, Payload: payload, Sparse: pruned(pt.Sparse, p), Dense: pt.Dense})
 	}
 	fmt.Fprintf(r.Progress, "pruned copy %s: %d points\n", name, len(docs))
 	return name, store.Upsert(ctx, name, docs, qdrant.WriteOptions{})
 }
 
-func averageNNZ(ctx context.Context, store *qdrant.Client, coll string) (float64, error) {
-	pts, err := store.Scroll(ctx, coll, nil, qdrant.WriteOptions{})
-	if err != nil || len(pts) == 0 {
-		return 0, err
+// pruned applies p to a copy of v (Apply reuses its argument's arrays).
+func pruned(v splade.SparseVector, p splade.Pruning) splade.SparseVector {
+	return p.Apply(splade.SparseVector{Indices: append([]uint32(nil), v.Indices...), Values: append([]float32(nil), v.Values...)})
+}
+
+// averageNNZ is the mean non-zeros per document of the index pruned by p.
+func averageNNZ(base []qdrant.StoredPoint, p splade.Pruning) float64 {
+	if len(base) == 0 {
+		return 0
 	}
 	var total int
-	for _, p := range pts {
-		total += p.Sparse.Len()
+	for _, pt := range base {
+		total += pruned(pt.Sparse, p).Len()
 	}
-	return float64(total) / float64(len(pts)), nil
+	return float64(total) / float64(len(base))
 }
 
 // score runs every query of a setting against a collection.
