@@ -39,22 +39,20 @@ func poolRows(logits []float32, lengths []int, seq, vocab int) {
 }
 
 func poolRow(logits []float32, n, b, seq, vocab int) {
-	{
-		row := logits[b*seq*vocab : (b+1)*seq*vocab]
-		acc := row[:vocab]
-		for t := 1; t < n; t++ {
-			maxInto(acc, row[t*vocab:(t+1)*vocab])
-		}
-		if n == 0 {
-			clear(acc)
-			return
-		}
-		for j, x := range acc {
-			if x > 0 {
-				acc[j] = float32(math.Log1p(float64(x)))
-			} else {
-				acc[j] = 0
-			}
+	row := logits[b*seq*vocab : (b+1)*seq*vocab]
+	acc := row[:vocab]
+	if n == 0 {
+		clear(acc)
+		return
+	}
+	for t := 1; t < n; t++ {
+		maxInto(acc, row[t*vocab:(t+1)*vocab])
+	}
+	for j, x := range acc {
+		if x > 0 {
+			acc[j] = float32(math.Log1p(float64(x)))
+		} else {
+			acc[j] = 0
 		}
 	}
 }

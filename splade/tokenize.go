@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/daulet/tokenizers"
+
+	textcheck "github.com/spladeq/spladeq/internal/text"
 )
 
 // ErrInput matches every rejected input text (errors.Is); the error itself
@@ -53,13 +55,7 @@ type encoded struct {
 // the text would be silently dropped).
 func checkText(i int, text string) error {
 	if !utf8.ValidString(text) {
-		for off := 0; off < len(text); {
-			r, size := utf8.DecodeRuneInString(text[off:])
-			if r == utf8.RuneError && size <= 1 {
-				return &InputError{Index: i, Reason: fmt.Sprintf("invalid UTF-8 at byte %d", off)}
-			}
-			off += size
-		}
+		return &InputError{Index: i, Reason: fmt.Sprintf("invalid UTF-8 at byte %d", textcheck.FirstInvalidUTF8([]byte(text)))}
 	}
 	if j := strings.IndexByte(text, 0); j >= 0 {
 		return &InputError{Index: i, Reason: fmt.Sprintf("NUL byte at byte %d", j)}

@@ -26,12 +26,10 @@ func newFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, mapping --help and flag errors to errUsage.
+// parseFlags parses args; --help and flag errors (already printed by the
+// flag set) become errUsage.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return errUsage
-		}
 		return errUsage
 	}
 	return nil

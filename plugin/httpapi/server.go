@@ -17,12 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/text"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/splade"
 )
@@ -252,15 +252,7 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 	}
 	// encoding/json would silently turn invalid UTF-8 in strings into
 	// U+FFFD, storing text the client never sent.
-	if !utf8.Valid(data) {
-		off := 0
-		for off < len(data) {
-			r, n := utf8.DecodeRune(data[off:])
-			if r == utf8.RuneError && n <= 1 {
-				break
-			}
-			off += n
-		}
+	if off := text.FirstInvalidUTF8(data); off >= 0 {
 		return &bodyError{"body", fmt.Sprintf("is not valid UTF-8 at byte offset %d", off)}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))

@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"unicode/utf8"
 
 	"github.com/spladeq/spladeq/connectors/source"
+	"github.com/spladeq/spladeq/internal/text"
 )
 
 // DefaultMaxLine bounds one line; longer lines are bad records.
@@ -86,11 +86,12 @@ func (s *Source) Next() (source.Record, error) {
 		}
 		s.seq++
 		rec := source.Record{Seq: s.seq, Where: fmt.Sprintf("%s:%d", s.name, s.line), Raw: source.Clip(string(line))}
+		bad := text.FirstInvalidUTF8(line)
 		switch {
 		case tooLong:
 			rec.Err = fmt.Errorf("line is longer than %d bytes", s.maxLine)
-		case !utf8.Valid(line):
-			rec.Err = fmt.Errorf("invalid UTF-8 at byte %d", firstInvalid(line))
+		case bad >= 0:
+			rec.Err = fmt.Errorf("invalid UTF-8 at byte %d", bad)
 		default:
 			dec := json.NewDecoder(bytes.NewReader(line))
 			dec.UseNumber()
@@ -112,17 +113,6 @@ func (s *Source) Next() (source.Record, error) {
 		}
 		return rec, nil
 	}
-}
-
-func firstInvalid(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }
 
 // Progress reports bytes of the file read.
