@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
-	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
 	"github.com/spladeq/spladeq/internal/faultproxy"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/httpapi"
@@ -32,19 +30,10 @@ import (
 // probability, or every call fails with Unavailable while *failAll is set.
 func storeBehindProxy(t *testing.T, rate *float64, failAll *bool) (*faultproxy.Proxy, string) {
 	t.Helper()
-	store, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := embedded.NewServer(store)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
+	backend := serveEmbedded(t)
 	var mu sync.Mutex
 	rng := rand.New(rand.NewSource(1))
-	p, err := faultproxy.Start(lis.Addr().String(), func(method string) faultproxy.Fault {
+	p, err := faultproxy.Start(backend, func(method string) faultproxy.Fault {
 		if !strings.HasSuffix(method, "/Upsert") && !strings.HasSuffix(method, "/Delete") && !strings.HasSuffix(method, "/Query") {
 			return faultproxy.None
 		}
@@ -63,8 +52,8 @@ func storeBehindProxy(t *testing.T, rate *float64, failAll *bool) (*faultproxy.P
 	}
 	p.Delay = 20 * time.Millisecond
 	p.RetryAfter = "0" // honouring retry-after is covered by the connector's unit tests
-	t.Cleanup(func() { p.Close(); srv.Stop(); store.Close() })
-	return p, lis.Addr().String()
+	t.Cleanup(p.Close)
+	return p, backend
 }
 
 func faultConfig(t *testing.T, url string) *config.Config {
@@ -86,15 +75,23 @@ func faultConfig(t *testing.T, url string) *config.Config {
 	return cfg
 }
 
-func TestIngestionThroughFaultsEndsExact(t *testing.T) {
-	rate, failAll := 0.3, false
-	proxy, direct := storeBehindProxy(t, &rate, &failAll)
-	cfg := faultConfig(t, proxy.Addr())
+// serviceBehindFaults is a Service whose store sits behind a fault proxy;
+// direct reaches the store without faults, for checking what was stored.
+func serviceBehindFaults(t *testing.T, rate *float64, failAll *bool) (proxy *faultproxy.Proxy, direct string, cfg *config.Config, svc *plugin.Service) {
+	t.Helper()
+	proxy, direct = storeBehindProxy(t, rate, failAll)
+	cfg = faultConfig(t, proxy.Addr())
 	svc, err := plugin.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close()
+	t.Cleanup(func() { svc.Close() })
+	return proxy, direct, cfg, svc
+}
+
+func TestIngestionThroughFaultsEndsExact(t *testing.T) {
+	rate, failAll := 0.3, false
+	proxy, direct, cfg, svc := serviceBehindFaults(t, &rate, &failAll)
 	var lines []string
 	for i := 0; i < 150; i++ {
 		lines = append(lines, fmt.Sprintf(`{"id": "f%03d", "text": "fault tolerant document %d"}`, i, i))
@@ -160,13 +157,7 @@ func checkExactDocs(t *testing.T, addr string, want int) {
 
 func TestHTTPAPIThroughFaults(t *testing.T) {
 	rate, failAll := 0.3, false
-	proxy, direct := storeBehindProxy(t, &rate, &failAll)
-	cfg := faultConfig(t, proxy.Addr())
-	svc, err := plugin.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	proxy, direct, _, svc := serviceBehindFaults(t, &rate, &failAll)
 	srv := httptest.NewServer(httpapi.Handler(svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	defer srv.Close()
 	post := func(path, body string) (int, string) {

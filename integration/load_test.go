@@ -190,6 +190,9 @@ log: {level: warn}
 			t.Errorf("%d responses with status %d: overload must answer 429, nothing else", n, code)
 		}
 	}
+	if codes[429] == 0 {
+		t.Error("no request was shed with 429: the load never filled the 16-text queue, so back-pressure went untested")
+	}
 	if len(failures) > 0 {
 		t.Errorf("%d transport errors, e.g. %s", len(failures), failures[0])
 	}

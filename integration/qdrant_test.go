@@ -39,21 +39,7 @@ func targetBoth(t *testing.T) (*qdrant.Client, *qc.Client) {
 	ctx := context.Background()
 	cfg := qdrant.Config{URL: os.Getenv("QDRANT_URL"), APIKey: os.Getenv("QDRANT_API_KEY"), Timeout: 10 * time.Second}
 	if cfg.URL == "" {
-		store, err := embedded.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := embedded.NewServer(store)
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(lis)
-		t.Cleanup(func() {
-			srv.Stop()
-			store.Close()
-		})
-		cfg.URL = lis.Addr().String()
+		cfg.URL = serveEmbedded(t)
 	}
 	c, err := qdrant.Open(ctx, cfg)
 	if err != nil {
@@ -80,6 +66,27 @@ func targetBoth(t *testing.T) (*qdrant.Client, *qc.Client) {
 	}
 	t.Cleanup(func() { r.Close() })
 	return c, r
+}
+
+// serveEmbedded serves a fresh embedded store on a loopback port until the
+// test ends, and returns its address.
+func serveEmbedded(t *testing.T) string {
+	t.Helper()
+	store, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := embedded.NewServer(store)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(func() {
+		srv.Stop()
+		store.Close()
+	})
+	return lis.Addr().String()
 }
 
 // newCollection creates a uniquely named collection, dropped at cleanup.
