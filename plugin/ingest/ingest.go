@@ -90,8 +90,7 @@ func OpenSource(c config.Source, maxText int) (source.Source, error) {
 // batch is whole documents' chunks plus the checkpoint reached after it.
 type batch struct {
 	chunks  []qdrant.Document
-	counts  map[string]int // chunks per document
-	docs    int
+	counts  map[string]int // chunks per document (a document appears once per batch)
 	lastSeq int64
 	dlSize  int64
 	errors  int64
@@ -355,7 +354,6 @@ func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionI
 		}
 		cur.chunks = append(cur.chunks, chunks...)
 		cur.counts[doc.ID] = len(chunks)
-		cur.docs++
 		cur.lastSeq = rec.Seq
 		if len(cur.chunks) >= cfg.BatchSize {
 			if err := send(); err != nil {
@@ -378,7 +376,7 @@ func (j *Job) write(ctx context.Context, ci plugin.CollectionInfo, b *batch, cp 
 		}
 	}
 	cp.Seq, cp.DeadLetterBytes, cp.Errors = b.lastSeq, b.dlSize, b.errors
-	cp.Docs += int64(b.docs)
+	cp.Docs += int64(len(b.counts))
 	cp.Chunks += int64(len(b.chunks))
 	if err := cp.save(path); err != nil {
 		return err

@@ -24,9 +24,8 @@ type collection struct {
 	sparse  map[string]*sparseSpace
 
 	mu    sync.RWMutex
-	byKey map[string]int32
+	byKey map[string]int32 // live points: len(byKey) is the count
 	slots []*point
-	live  int
 
 	accPool sync.Pool // *accBuf, sparse search accumulators
 }
@@ -312,7 +311,6 @@ func (c *collection) put(p *point) {
 	slot := int32(len(c.slots))
 	c.slots = append(c.slots, p)
 	c.byKey[p.key] = slot
-	c.live++
 	for name, sv := range p.sparse {
 		sp := c.sparse[name]
 		sp.n++
@@ -341,19 +339,18 @@ func (c *collection) del(key string) {
 	}
 	c.slots[slot] = nil
 	delete(c.byKey, key)
-	c.live--
 }
 
 // maybeCompact rebuilds slots and postings when most slots are empty.
 func (c *collection) maybeCompact() {
-	dead := len(c.slots) - c.live
-	if dead < 1024 || dead < c.live {
+	live := len(c.byKey)
+	dead := len(c.slots) - live
+	if dead < 1024 || dead < live {
 		return
 	}
 	old := c.slots
-	c.slots = make([]*point, 0, c.live)
-	c.byKey = make(map[string]int32, c.live)
-	c.live = 0
+	c.slots = make([]*point, 0, live)
+	c.byKey = make(map[string]int32, live)
 	for _, sp := range c.sparse {
 		sp.postings = map[uint32][]posting{}
 		sp.df = map[uint32]int{}
@@ -368,7 +365,7 @@ func (c *collection) maybeCompact() {
 
 // sortedLive returns the live points in id order.
 func (c *collection) sortedLive() []*point {
-	out := make([]*point, 0, c.live)
+	out := make([]*point, 0, len(c.byKey))
 	for _, p := range c.slots {
 		if p != nil {
 			out = append(out, p)

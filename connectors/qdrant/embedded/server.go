@@ -180,7 +180,7 @@ func (s *collectionsService) Get(_ context.Context, req *pb.GetCollectionInfoReq
 		return nil, toStatus(err)
 	}
 	c.mu.RLock()
-	n := uint64(c.live)
+	n := uint64(len(c.byKey))
 	c.mu.RUnlock()
 	info := &pb.CollectionInfo{
 		Status:          pb.CollectionStatus_Green,
@@ -244,7 +244,7 @@ func (s *pointsService) Count(_ context.Context, req *pb.CountPoints) (*pb.Count
 	defer c.mu.RUnlock()
 	var n uint64
 	if f == nil {
-		n = uint64(c.live)
+		n = uint64(len(c.byKey))
 	} else {
 		for _, p := range c.slots {
 			if p != nil && f.match(p) {

@@ -60,8 +60,8 @@ func TestUpdatesAndCompactionKeepTheIndexConsistent(t *testing.T) {
 		}
 	}
 	c, _ := s.get("c")
-	if c.live != n {
-		t.Fatalf("live = %d, want %d", c.live, n)
+	if len(c.byKey) != n {
+		t.Fatalf("live = %d, want %d", len(c.byKey), n)
 	}
 	if len(c.slots) >= 3*n {
 		t.Errorf("%d slots for %d live points: compaction never ran", len(c.slots), n)
