@@ -109,6 +109,11 @@ type Vectorizer struct {
 	TokenBudget int `mapstructure:"token_budget" yaml:"token_budget"`
 	// Threads is the runtime's intra-op threads. Default 0: one per core.
 	Threads int `mapstructure:"threads" yaml:"threads"`
+	// GatherTokens rewrites a plain SPLADE export at load time so the
+	// vocabulary projection runs on the real tokens only, not on padding
+	// (splade, splade-idf). Default true; graphs it does not recognise run
+	// unmodified.
+	GatherTokens *bool `mapstructure:"gather_tokens" yaml:"gather_tokens"`
 	// Pooling is mean or cls (onnx-dense). Default mean.
 	Pooling string `mapstructure:"pooling" yaml:"pooling"`
 	// Normalize L2-normalises dense vectors (onnx-dense). Default true.

@@ -84,6 +84,7 @@ func encoderOptions(vc config.Vectorizer) []splade.Option {
 		splade.WithBatchSize(orDefault(vc.BatchSize, 32)),
 		splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
 		splade.WithIntraOpThreads(vc.Threads),
+		splade.WithTokenGather(vc.GatherTokens == nil || *vc.GatherTokens),
 		// Off: the service runs other work on the same cores between passes.
 		splade.WithSpinning(false),
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,34 +29,48 @@ func benchModel() string {
 
 // BenchmarkEncoderVsRawForward measures, in the same run and on the same
 // texts, the full document encoder (tokenize, batch, forward, pool, sparsify)
-// and the bare ONNX Runtime forward pass over the encoder's own batches with
-// prebuilt input tensors and a preallocated output (MeasureOverhead). It
-// reports docs/s for each and their ratio (encoder/raw): 1.0 means the
-// pipeline costs nothing beyond the model.
+// and the bare ONNX Runtime forward pass of the unmodified export over the
+// encoder's own batches with prebuilt input tensors and a preallocated
+// output (MeasureOverhead). It reports docs/s for each and their ratio
+// (encoder/raw): 1.0 means the pipeline costs nothing beyond the model.
+// Sub-benchmarks: "gathered" is the default encoder (vocabulary projection
+// on real tokens only), "unmodified" runs the export as it is.
 func BenchmarkEncoderVsRawForward(b *testing.B) {
-	e, err := New(benchModel(), benchOptions()...)
-	if err != nil {
-		b.Fatal(err)
+	for _, variant := range []struct {
+		name   string
+		gather bool
+	}{{"gathered", true}, {"unmodified", false}} {
+		b.Run(variant.name, func(b *testing.B) {
+			e, err := New(benchModel(), append(benchOptions(), WithTokenGather(variant.gather))...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			if e.Info().Gathered != variant.gather {
+				b.Fatalf("gathered = %v: %s", e.Info().Gathered, e.Info().GatherSkipped)
+			}
+			texts := synth.Texts(64, 20, 120, 1)
+			b.ResetTimer()
+			o, err := MeasureOverhead(context.Background(), e, texts, b.N)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(o.RawDocsPerSec(), "raw-docs/s")
+			b.ReportMetric(o.EncoderDocsPerSec(), "encoder-docs/s")
+			b.ReportMetric(o.EncoderTokensPerSec(), "encoder-tokens/s")
+			b.ReportMetric(o.Ratio(), "encoder/raw")
+		})
 	}
-	defer e.Close()
-	texts := synth.Texts(64, 20, 120, 1)
-	b.ResetTimer()
-	o, err := MeasureOverhead(context.Background(), e, texts, b.N)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(o.RawDocsPerSec(), "raw-docs/s")
-	b.ReportMetric(o.EncoderDocsPerSec(), "encoder-docs/s")
-	b.ReportMetric(o.EncoderTokensPerSec(), "encoder-tokens/s")
-	b.ReportMetric(o.Ratio(), "encoder/raw")
 }
 
-// BenchmarkFoldedVsRawForward compares, in one run on the same texts, the
-// raw forward pass of the unmodified export (logits out, nothing pooled)
-// with the full encoder on the same model with pooling folded into the
-// graph (`spladeq model optimize`). folded/raw above 1 means the whole
-// folded pipeline beats the bare unmodified model.
-func BenchmarkFoldedVsRawForward(b *testing.B) {
+// BenchmarkGraphRewritesVsRawForward compares, in one run on the same
+// texts, iteration by iteration, the raw forward pass of the unmodified
+// export (logits out, nothing pooled) with three full encoders on the same
+// model: the export as it is (Go pooling), the graph with pooling folded in
+// (`spladeq model optimize`), and the default load-time rewrite that
+// projects only the real tokens onto the vocabulary. A ratio above 1 means
+// that whole pipeline beats the bare unmodified model.
+func BenchmarkGraphRewritesVsRawForward(b *testing.B) {
 	src := benchModel()
 	dir := b.TempDir()
 	for _, f := range []string{"model.onnx", "tokenizer.json", "config.json", "tokenizer_config.json"} {
@@ -64,42 +81,58 @@ func BenchmarkFoldedVsRawForward(b *testing.B) {
 	if err := FoldPooling(filepath.Join(dir, "model.onnx"), filepath.Join(dir, "model.pooled.onnx")); err != nil {
 		b.Fatal(err)
 	}
-	plain, err := New(src, benchOptions()...)
-	if err != nil {
-		b.Fatal(err)
+	open := func(dir string, opts ...Option) *Encoder {
+		e, err := New(dir, append(benchOptions(), opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { e.Close() })
+		return e
 	}
-	defer plain.Close()
-	folded, err := New(dir, append(benchOptions(), WithONNXFile("model.pooled.onnx"))...)
-	if err != nil {
-		b.Fatal(err)
+	plain := open(src, WithTokenGather(false))
+	folded := open(dir, WithONNXFile("model.pooled.onnx"))
+	gathered := open(src)
+	if !gathered.Info().Gathered {
+		b.Fatalf("not gathered: %s", gathered.Info().GatherSkipped)
 	}
-	defer folded.Close()
 	texts := synth.Texts(64, 20, 120, 1)
 	ctx := context.Background()
-	if _, err := folded.Encode(ctx, texts); err != nil {
-		b.Fatal(err)
+	for _, e := range []*Encoder{folded, gathered} {
+		if _, err := e.Encode(ctx, texts); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
-	var foldedTime time.Duration
-	var raw Overhead
+	var raw, o Overhead
+	var foldedTime, gatheredTime time.Duration
 	for i := 0; i < b.N; i++ {
-		o, err := MeasureOverhead(ctx, plain, texts, 1)
+		var err error
+		o, err = MeasureOverhead(ctx, plain, texts, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
 		raw.Raw += o.Raw
 		raw.Encoder += o.Encoder
-		t0 := time.Now()
-		if _, err := folded.Encode(ctx, texts); err != nil {
-			b.Fatal(err)
+		for _, run := range []struct {
+			e *Encoder
+			t *time.Duration
+		}{{folded, &foldedTime}, {gathered, &gatheredTime}} {
+			t0 := time.Now()
+			if _, err := run.e.Encode(ctx, texts); err != nil {
+				b.Fatal(err)
+			}
+			*run.t += time.Since(t0)
 		}
-		foldedTime += time.Since(t0)
 	}
 	docs := float64(len(texts) * b.N)
 	b.ReportMetric(docs/raw.Raw.Seconds(), "raw-unmodified-docs/s")
 	b.ReportMetric(docs/raw.Encoder.Seconds(), "encoder-unmodified-docs/s")
 	b.ReportMetric(docs/foldedTime.Seconds(), "encoder-folded-docs/s")
+	b.ReportMetric(docs/gatheredTime.Seconds(), "encoder-gathered-docs/s")
+	b.ReportMetric(1-float64(o.Tokens)/float64(o.Padded), "padding-share")
+	b.ReportMetric(raw.Raw.Seconds()/raw.Encoder.Seconds(), "unmodified/raw")
 	b.ReportMetric(raw.Raw.Seconds()/foldedTime.Seconds(), "folded/raw")
+	b.ReportMetric(raw.Raw.Seconds()/gatheredTime.Seconds(), "gathered/raw")
 }
 
 // BenchmarkQueryEncode measures single-query latency.
@@ -116,5 +149,68 @@ func BenchmarkQueryEncode(b *testing.B) {
 		if _, err := e.EncodeQueries(ctx, q); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkConcurrentEncoders runs two encoders (the sizes of a SPLADE and
+// a dense model sharing a service: $SPLADEQ_BENCH_MODEL and the DistilBERT
+// fixture) with four callers each, every call 8 texts, and reports
+// throughput and per-call latency with forward passes drawing on the shared
+// core budget ("shared") and without it ("unshared": each session's threads
+// compete for the cores), with the runtime's spinning on and off.
+func BenchmarkConcurrentEncoders(b *testing.B) {
+	texts := synth.Texts(64, 10, 60, 2)
+	for _, variant := range []struct {
+		name         string
+		shared, spin bool
+	}{{"shared", true, false}, {"unshared", false, false}, {"shared-spinning", true, true}, {"unshared-spinning", false, true}} {
+		b.Run(variant.name, func(b *testing.B) {
+			opts := []Option{WithSharedCores(variant.shared), WithSpinning(variant.spin)}
+			var encs []*Encoder
+			for _, dir := range []string{benchModel(), modelDir("distilbert-tiny")} {
+				e, err := New(dir, opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				encs = append(encs, e)
+			}
+			ctx := context.Background()
+			var mu sync.Mutex
+			var lat []time.Duration
+			next := atomic.Int64{}
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for c := 0; c < 8; c++ {
+				wg.Add(1)
+				go func(e *Encoder) {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						off := int(i*8) % len(texts)
+						t0 := time.Now()
+						if _, err := e.Encode(ctx, texts[off:off+8]); err != nil {
+							b.Error(err)
+							return
+						}
+						d := time.Since(t0)
+						mu.Lock()
+						lat = append(lat, d)
+						mu.Unlock()
+					}
+				}(encs[c%2])
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(8*b.N)/elapsed.Seconds(), "texts/s")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
 	}
 }

@@ -49,6 +49,8 @@ type options struct {
 	tokenBudget    int
 	intraOpThreads int
 	spinning       bool
+	gatherTokens   bool
+	shareCores     bool
 	docPruning     Pruning
 	queryPruning   Pruning
 	pooling        Pooling // dense encoder only
@@ -56,7 +58,7 @@ type options struct {
 }
 
 func defaults() options {
-	return options{batchSize: 32, tokenBudget: 4096, spinning: true, normalize: true}
+	return options{batchSize: 32, tokenBudget: 4096, spinning: true, gatherTokens: true, shareCores: true, normalize: true}
 }
 
 // Option configures an Encoder; it fails on a value it cannot accept.
@@ -142,6 +144,24 @@ func WithSpinning(on bool) Option {
 	return func(o *options) error { o.spinning = on; return nil }
 }
 
+// WithTokenGather sets whether a plain SPLADE export is rewritten at load
+// time so the vocabulary projection runs on the real tokens only (padding
+// rows are dropped before the [hidden, vocab] MatMul; see Info.Gathered).
+// Default true; the rewrite is skipped, with the reason in Info.GatherSkipped,
+// for graphs it does not recognise. Vectors are the same either way (within
+// float rounding, tested to 1e-5).
+func WithTokenGather(on bool) Option {
+	return func(o *options) error { o.gatherTokens = on; return nil }
+}
+
+// WithSharedCores sets whether forward passes take their intra-op threads'
+// worth of cores from the process-wide budget every encoder shares, so
+// concurrent passes queue instead of oversubscribing the cores. Default
+// true.
+func WithSharedCores(on bool) Option {
+	return func(o *options) error { o.shareCores = on; return nil }
+}
+
 // WithPruning sets the pruning of document vectors. Default: none.
 func WithPruning(p Pruning) Option {
 	return func(o *options) error {
@@ -166,15 +186,20 @@ func WithQueryPruning(p Pruning) Option {
 
 // Info describes a loaded encoder.
 type Info struct {
-	Dir            string   `json:"dir"`
-	ONNX           string   `json:"onnx"`
-	ModelType      string   `json:"model_type,omitempty"`
-	Inputs         []string `json:"inputs"`
-	Output         string   `json:"output"`
-	Pooled         bool     `json:"pooled"`
-	VocabSize      int      `json:"vocab_size"`
-	MaxLength      int      `json:"max_length"`
-	QueryMaxLength int      `json:"query_max_length"`
+	Dir       string   `json:"dir"`
+	ONNX      string   `json:"onnx"`
+	ModelType string   `json:"model_type,omitempty"`
+	Inputs    []string `json:"inputs"`
+	Output    string   `json:"output"`
+	Pooled    bool     `json:"pooled"`
+	// Gathered says the graph was rewritten at load time to project only
+	// the real tokens onto the vocabulary; GatherSkipped says why not, when
+	// the rewrite was wanted but the graph did not allow it.
+	Gathered       bool   `json:"gathered"`
+	GatherSkipped  string `json:"gather_skipped,omitempty"`
+	VocabSize      int    `json:"vocab_size"`
+	MaxLength      int    `json:"max_length"`
+	QueryMaxLength int    `json:"query_max_length"`
 }
 
 // Encoder encodes texts into SPLADE vectors. It is safe for concurrent use.
@@ -231,6 +256,10 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	}
 
 	e := &Encoder{runner: runner{opts: o, model: m, graph: g}}
+	var skipped string
+	if o.gatherTokens && !g.pooled && !g.gathered {
+		skipped = e.gather()
+	}
 	if e.docTok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
 		return nil, err
 	}
@@ -244,12 +273,30 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	}
 	e.info = Info{
 		Dir: m.Dir, ONNX: m.ONNX, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
-		Pooled: g.pooled, VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
+		Pooled: g.pooled, Gathered: e.graph.gathered, GatherSkipped: skipped,
+		VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
 	}
 	if e.info.VocabSize < 0 {
 		e.info.VocabSize = int(e.docTok.tk.VocabSize())
 	}
 	return e, nil
+}
+
+// gather rewrites the graph in memory so the vocabulary projection sees only
+// the real tokens (gatherTokens); the session is then created from the
+// rewritten bytes. It returns why it did not, or "".
+func (e *Encoder) gather() string {
+	data, err := os.ReadFile(e.model.ONNX)
+	if err != nil {
+		return err.Error()
+	}
+	out, err := gatherTokens(data, e.graph.output)
+	if err != nil {
+		return err.Error()
+	}
+	e.onnxData = out
+	e.graph.output, e.graph.gathered = GatheredOutput, true
+	return ""
 }
 
 // prepare applies the options, opens the model directory and starts the
@@ -290,7 +337,10 @@ type runner struct {
 	model   ModelDir
 	graph   graphSpec
 	session *ort.DynamicAdvancedSession
-	bufs    sync.Pool // *[]float32 output buffers, reused across batches
+	// onnxData, when set, is the rewritten graph the session is created
+	// from instead of model.ONNX; dropped once the session exists.
+	onnxData []byte
+	bufs     sync.Pool // *[]float32 output buffers, reused across batches
 
 	texts, tokens, batches atomic.Uint64
 }
@@ -326,7 +376,13 @@ func (e *runner) openSession() error {
 			return fmt.Errorf("%w: spinning: %v", ErrRuntime, err)
 		}
 	}
-	s, err := ort.NewDynamicAdvancedSession(e.model.ONNX, e.graph.inputs, []string{e.graph.output}, so)
+	var s *ort.DynamicAdvancedSession
+	if e.onnxData != nil {
+		s, err = ort.NewDynamicAdvancedSessionWithONNXData(e.onnxData, e.graph.inputs, []string{e.graph.output}, so)
+		e.onnxData = nil
+	} else {
+		s, err = ort.NewDynamicAdvancedSession(e.model.ONNX, e.graph.inputs, []string{e.graph.output}, so)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: create session: %v", ErrModel, e.model.ONNX, err)
 	}
@@ -452,9 +508,11 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 		types = make([]int64, b*seq)
 	}
 	lengths := make([]int, b)
+	toks := 0
 	for k, i := range batch {
 		enc := encs[i]
 		lengths[k] = len(enc.ids)
+		toks += len(enc.ids)
 		copy(ids[k*seq:], enc.ids)
 		for t := range enc.ids {
 			mask[k*seq+t] = 1
@@ -484,9 +542,16 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 	// Preallocate the output when its size is known, so the runtime writes
 	// straight into a reused Go buffer instead of allocating and copying.
 	var outShape ort.Shape
-	if e.graph.pooled {
+	switch {
+	case e.graph.pooled:
 		outShape = ort.NewShape(int64(b), int64(e.graph.vocab))
-	} else {
+	case e.graph.gathered:
+		outShape = ort.NewShape(int64(toks), int64(e.graph.vocab))
+		if toks == 0 { // nothing to project; the runtime refuses empty tensors
+			e.count(b, 0)
+			return post(nil, outShape, lengths)
+		}
+	default:
 		outShape = ort.NewShape(int64(b), int64(seq), int64(e.graph.vocab))
 	}
 	outputs := []ort.Value{nil}
@@ -498,6 +563,13 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 			return fmt.Errorf("%w: output tensor: %v", ErrRuntime, err)
 		}
 		outputs[0] = t
+	}
+	if e.opts.shareCores {
+		threads := e.opts.intraOpThreads
+		if threads == 0 { // the runtime's default: one per core
+			threads = cores.total
+		}
+		defer cores.release(cores.acquire(threads))
 	}
 	err := e.session.Run(inputs, outputs)
 	if outputs[0] != nil {
@@ -511,17 +583,17 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 		return fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.ONNX, e.graph.output, outputs[0])
 	}
 	got := out.GetShape()
-	if len(got) != len(outShape) || got[0] != int64(b) || (!e.graph.pooled && got[1] != int64(seq)) {
+	if len(got) != len(outShape) || got[0] != outShape[0] || (len(got) == 3 && got[1] != int64(seq)) {
 		return fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
 	}
-	var toks int
-	for _, n := range lengths {
-		toks += n
-	}
-	e.texts.Add(uint64(b))
-	e.tokens.Add(uint64(toks))
-	e.batches.Add(1)
+	e.count(b, toks)
 	return post(out.GetData(), got, lengths)
+}
+
+func (e *runner) count(texts, tokens int) {
+	e.texts.Add(uint64(texts))
+	e.tokens.Add(uint64(tokens))
+	e.batches.Add(1)
 }
 
 // forward runs one padded batch and returns its SPLADE vectors in batch
@@ -536,10 +608,21 @@ func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 			}
 			return nil
 		}
-		seq := int(shape[1])
-		poolRows(data, lengths, seq, vocab)
+		// Sequence k's rows start at k*seq in padded logits, right after
+		// sequence k-1's real tokens in gathered ones.
+		starts := make([]int, len(batch))
+		for k := range starts {
+			if e.graph.gathered {
+				if k > 0 {
+					starts[k] = starts[k-1] + lengths[k-1]
+				}
+			} else {
+				starts[k] = k * int(shape[1])
+			}
+		}
+		poolRows(data, starts, lengths, vocab)
 		for k := range batch {
-			vecs[k] = sparsify(pooled(data, k, seq, vocab))
+			vecs[k] = sparsify(pooled(data, starts[k], lengths[k], vocab))
 		}
 		return nil
 	})

@@ -44,9 +44,15 @@ func loadReference(t testing.TB) reference {
 
 func modelDir(name string) string { return filepath.Join("testdata", "models", name) }
 
+// newTestEncoder opens a fixture model by name, or a model directory by
+// absolute path.
 func newTestEncoder(t testing.TB, name string, opts ...Option) *Encoder {
 	t.Helper()
-	e, err := New(modelDir(name), opts...)
+	dir := name
+	if !filepath.IsAbs(name) {
+		dir = modelDir(name)
+	}
+	e, err := New(dir, opts...)
 	if err != nil {
 		t.Fatalf("New(%s): %v", name, err)
 	}

@@ -164,6 +164,7 @@ type graphSpec struct {
 	typeIDs   bool     // whether token_type_ids is an input
 	output    string
 	pooled    bool // output is [batch, vocab]
+	gathered  bool // output is [tokens, vocab]: real tokens only (gatherTokens)
 	vocab     int  // static vocabulary dimension, or -1 when dynamic
 	inputType ort.TensorElementDataType
 }
@@ -221,7 +222,8 @@ func inspectGraph(path string, prefer ...string) (graphSpec, error) {
 	}
 	o := outs[pick]
 	g.output = o.Name
-	g.pooled = len(o.Dimensions) == 2
+	g.gathered = o.Name == GatheredOutput
+	g.pooled = len(o.Dimensions) == 2 && !g.gathered
 	g.vocab = int(o.Dimensions[len(o.Dimensions)-1])
 	if g.vocab == 0 {
 		return graphSpec{}, fmt.Errorf("%w: %s: output %q has a zero vocabulary dimension", ErrModel, path, o.Name)

@@ -75,38 +75,9 @@ func FoldPooling(src, dst string) error {
 	if g.pooled {
 		return fmt.Errorf("%w: %s already returns pooled [batch, vocab] weights", ErrModel, src)
 	}
-	opset := 0
-	var graph []byte
-	var rest []byte // model fields other than the graph, in order
-	err = eachField(data, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
-		switch {
-		case num == modelGraph && typ == protowire.BytesType:
-			graph = value
-			return nil
-		case num == modelOpsetImport && typ == protowire.BytesType:
-			domain, version := "", int64(0)
-			eachField(value, func(n protowire.Number, t protowire.Type, _, v []byte) error {
-				switch {
-				case n == opsetDomain && t == protowire.BytesType:
-					domain = string(v)
-				case n == opsetVersion && t == protowire.VarintType:
-					x, _ := protowire.ConsumeVarint(v)
-					version = int64(x)
-				}
-				return nil
-			})
-			if domain == "" || domain == "ai.onnx" {
-				opset = int(version)
-			}
-		}
-		rest = append(rest, raw...)
-		return nil
-	})
+	graph, rest, opset, err := splitModel(data)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrModel, src, err)
-	}
-	if graph == nil {
-		return fmt.Errorf("%w: %s has no graph", ErrModel, src)
+		return fmt.Errorf("%w: %s %v", ErrModel, src, err)
 	}
 	if opset < 13 {
 		return fmt.Errorf("%w: %s uses opset %d; folding needs 13 or later (re-export with a newer opset)", ErrModel, src, opset)
@@ -171,32 +142,33 @@ func FoldPooling(src, dst string) error {
 		newGraph = appendMessage(newGraph, graphNode, n)
 	}
 	// The new output: float [batch, vocab], dims copied from the logits.
-	var shape []byte
-	shape = appendMessage(shape, shapeDim, batchDim)
-	shape = appendMessage(shape, shapeDim, vocabDim)
-	var tensor []byte
-	tensor = protowire.AppendTag(tensor, tensorElemType, protowire.VarintType)
-	tensor = protowire.AppendVarint(tensor, onnxFloat)
-	tensor = appendMessage(tensor, tensorShape, shape)
-	var vi []byte
-	vi = protowire.AppendTag(vi, valueName, protowire.BytesType)
-	vi = protowire.AppendString(vi, PooledOutput)
-	vi = appendMessage(vi, valueType, appendMessage(nil, typeTensor, tensor))
-	newGraph = appendMessage(newGraph, graphOutput, vi)
+	newGraph = appendMessage(newGraph, graphOutput, floatValueInfo(PooledOutput, batchDim, vocabDim))
+	return writeModel(dst, appendMessage(rest, modelGraph, newGraph))
+}
 
-	out := appendMessage(rest, modelGraph, newGraph)
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o644); err != nil {
-		return err
+// splitModel splits an encoded ModelProto into its graph, every other
+// field (encoded, in order) and the default-domain opset version.
+func splitModel(data []byte) (graph, rest []byte, opset int, err error) {
+	err = eachField(data, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+		switch {
+		case num == modelGraph && typ == protowire.BytesType:
+			graph = value
+			return nil
+		case num == modelOpsetImport && typ == protowire.BytesType:
+			if d, v := opsetEntry(value); d == "" || d == "ai.onnx" {
+				opset = v
+			}
+		}
+		rest = append(rest, raw...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("does not parse as ONNX: %v", err)
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return err
+	if graph == nil {
+		return nil, nil, 0, fmt.Errorf("has no graph")
 	}
-	if _, err := inspectGraph(dst); err != nil {
-		os.Remove(dst)
-		return fmt.Errorf("the rewritten graph does not load: %w", err)
-	}
-	return nil
+	return graph, rest, opset, nil
 }
 
 // PooledPath is where FoldPooling's output goes for an ONNX file.

@@ -5,23 +5,26 @@ import (
 	"sync"
 )
 
-// poolRows applies SPLADE max pooling to a [batch, seq, vocab] logits buffer.
-// lengths[b] is the number of non-padding tokens of row b (its attention mask
-// is 1 for the first lengths[b] positions and 0 after). The pooled weights of
-// row b are written into the row's first token slot, so no extra buffer is
-// needed; pooled returns that slot.
+// poolRows applies SPLADE max pooling to a logits buffer of rows of vocab
+// floats, one row per token. Sequence b's tokens are the lengths[b] rows
+// starting at row starts[b]: starts[b] = b*seq for padded [batch, seq, vocab]
+// logits (padding rows are never read), or the running sum of lengths for a
+// gathered [tokens, vocab] buffer. The pooled weights of sequence b are
+// written into its first row, so no extra buffer is needed; pooled returns
+// that row. A sequence with no tokens is left alone: its first row may be
+// another sequence's.
 //
 // It takes the maximum first and applies log1p(ReLU(.)) once per vocabulary
 // entry: since log1p∘ReLU is monotone non-decreasing,
 // max_t log1p(ReLU(x_t)) == log1p(ReLU(max_t x_t)).
 //
-// Rows are pooled in parallel, one goroutine per core: the runtime's threads
-// are idle while Go pools.
-func poolRows(logits []float32, lengths []int, seq, vocab int) {
+// Sequences are pooled in parallel, one goroutine per core: the runtime's
+// threads are idle while Go pools.
+func poolRows(logits []float32, starts, lengths []int, vocab int) {
 	workers := min(len(lengths), maxProcs())
 	if workers <= 1 {
 		for b := range lengths {
-			poolRow(logits, lengths[b], b, seq, vocab)
+			poolRow(logits[starts[b]*vocab:], lengths[b], vocab)
 		}
 		return
 	}
@@ -31,22 +34,21 @@ func poolRows(logits []float32, lengths []int, seq, vocab int) {
 		go func(w int) {
 			defer wg.Done()
 			for b := w; b < len(lengths); b += workers {
-				poolRow(logits, lengths[b], b, seq, vocab)
+				poolRow(logits[starts[b]*vocab:], lengths[b], vocab)
 			}
 		}(w)
 	}
 	wg.Wait()
 }
 
-func poolRow(logits []float32, n, b, seq, vocab int) {
-	row := logits[b*seq*vocab : (b+1)*seq*vocab]
-	acc := row[:vocab]
+// poolRow pools the first n rows of rows into its first row.
+func poolRow(rows []float32, n, vocab int) {
 	if n == 0 {
-		clear(acc)
 		return
 	}
+	acc := rows[:vocab]
 	for t := 1; t < n; t++ {
-		maxInto(acc, row[t*vocab:(t+1)*vocab])
+		maxInto(acc, rows[t*vocab:(t+1)*vocab])
 	}
 	for j, x := range acc {
 		if x > 0 {
@@ -66,10 +68,13 @@ func maxInto(acc, x []float32) {
 	}
 }
 
-// pooled returns row b's pooled weights after poolRows.
-func pooled(logits []float32, b, seq, vocab int) []float32 {
-	off := b * seq * vocab
-	return logits[off : off+vocab]
+// pooled returns the pooled weights of the sequence starting at row start
+// after poolRows; nil for a sequence with no tokens.
+func pooled(logits []float32, start, n, vocab int) []float32 {
+	if n == 0 {
+		return nil
+	}
+	return logits[start*vocab : (start+1)*vocab]
 }
 
 // sparsify converts dense non-negative weights to a SparseVector, dropping

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+	"time"
 )
 
 // naivePool is the textbook formula: max over unmasked tokens of
@@ -41,15 +42,48 @@ func TestPoolRowsEqualsTheTextbookFormula(t *testing.T) {
 	for b := range lengths {
 		want[b] = naivePool(logits, lengths[b], seq, vocab, b)
 	}
-	poolRows(logits, lengths, seq, vocab)
+	gathered := gatherRows(logits, lengths, seq, vocab)
+	starts := make([]int, batch)
+	for b := range starts {
+		starts[b] = b * seq
+	}
+	poolRows(logits, starts, lengths, vocab)
+	// The same rows without the padding, as a gathered graph returns them.
+	gStarts := make([]int, batch)
+	for b := 1; b < batch; b++ {
+		gStarts[b] = gStarts[b-1] + lengths[b-1]
+	}
+	poolRows(gathered, gStarts, lengths, vocab)
 	for b := range lengths {
-		got := pooled(logits, b, seq, vocab)
+		got := pooled(logits, starts[b], lengths[b], vocab)
+		if lengths[b] == 0 {
+			if got != nil {
+				t.Fatalf("row %d has no tokens but pooled to %v", b, got)
+			}
+			got = make([]float32, vocab)
+		}
+		if g := pooled(gathered, gStarts[b], lengths[b], vocab); g != nil {
+			for j := range g {
+				if g[j] != got[j] {
+					t.Fatalf("row %d term %d: gathered layout %v, padded layout %v", b, j, g[j], got[j])
+				}
+			}
+		}
 		for j := range got {
 			if math.Abs(float64(got[j]-want[b][j])) > 1e-6 {
 				t.Fatalf("row %d term %d: got %v, want %v", b, j, got[j], want[b][j])
 			}
 		}
 	}
+}
+
+// gatherRows copies the real tokens' rows of padded logits, in order.
+func gatherRows(logits []float32, lengths []int, seq, vocab int) []float32 {
+	var out []float32
+	for b, n := range lengths {
+		out = append(out, logits[b*seq*vocab:(b*seq+n)*vocab]...)
+	}
+	return out
 }
 
 func TestSparsifyDropsZerosNegativesAndNaN(t *testing.T) {
@@ -95,4 +129,27 @@ func toInt64(xs []int) []int64 {
 		out[i] = int64(x)
 	}
 	return out
+}
+
+// TestCoreBudgetQueuesPasses: a pass wanting more cores than are free
+// waits until they are released; a request above the total takes the total.
+func TestCoreBudgetQueuesPasses(t *testing.T) {
+	b := newCoreBudget(2)
+	if n := b.acquire(8); n != 2 {
+		t.Fatalf("acquire(8) on 2 cores took %d", n)
+	}
+	got := make(chan int)
+	go func() { got <- b.acquire(1) }()
+	select {
+	case <-got:
+		t.Fatal("a pass started while every core was taken")
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.release(2)
+	if n := <-got; n != 1 {
+		t.Fatalf("took %d cores, want 1", n)
+	}
+	if n := b.acquire(1); n != 1 || b.free != 0 {
+		t.Fatalf("took %d, %d free; want 1 taken, 0 free", n, b.free)
+	}
 }

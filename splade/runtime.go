@@ -95,3 +95,44 @@ func RuntimeVersion() string {
 }
 
 func maxProcs() int { return goruntime.GOMAXPROCS(0) }
+
+// cores is the budget of CPU cores that the forward passes of every encoder
+// in the process share. ONNX Runtime gives each session its own intra-op
+// thread pool, so a SPLADE and a dense encoder (or several callers of one)
+// running passes at once would put 2 × cores busy threads on the cores; a
+// pass instead takes as many cores as its intra-op threads (all of them by
+// default) and waits while they are taken. Callers then queue for whole
+// cores rather than time-slice them (BENCHMARKS.md, concurrent encoders).
+var cores = newCoreBudget(goruntime.GOMAXPROCS(0))
+
+type coreBudget struct {
+	mu    sync.Mutex
+	freed *sync.Cond
+	total int
+	free  int
+}
+
+func newCoreBudget(n int) *coreBudget {
+	b := &coreBudget{total: max(n, 1), free: max(n, 1)}
+	b.freed = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire takes n cores (at most the total), waiting until they are free.
+func (b *coreBudget) acquire(n int) int {
+	n = min(max(n, 1), b.total)
+	b.mu.Lock()
+	for b.free < n {
+		b.freed.Wait()
+	}
+	b.free -= n
+	b.mu.Unlock()
+	return n
+}
+
+func (b *coreBudget) release(n int) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.freed.Broadcast()
+}

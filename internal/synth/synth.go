@@ -58,6 +58,20 @@ type Sparse struct {
 // with about nnz non-zeros each: Zipf-distributed term ids, weights in
 // (0, 3], indices strictly increasing.
 func SparseVectors(n, nnz, vocab int, seed int64) []Sparse {
+	return sparseVectors(n, nnz, vocab, seed, false)
+}
+
+// SparseVectorsFreqWeighted is SparseVectors with weights that fall with
+// term frequency, as in trained SPLADE models, whose FLOPS regulariser
+// makes frequent tokens light: the weight is scaled by
+// 0.15 + 0.85·min(1, ln(1+rank)/ln(2001)) of the term's Zipf rank, so the
+// most frequent terms weigh at most 0.45 and terms past rank 2000 keep
+// the full (0, 3].
+func SparseVectorsFreqWeighted(n, nnz, vocab int, seed int64) []Sparse {
+	return sparseVectors(n, nnz, vocab, seed, true)
+}
+
+func sparseVectors(n, nnz, vocab int, seed int64, freqWeighted bool) []Sparse {
 	rng := rand.New(rand.NewSource(seed))
 	z := rand.NewZipf(rng, 1.1, 50, uint64(vocab-1))
 	out := make([]Sparse, n)
@@ -67,8 +81,13 @@ func SparseVectors(n, nnz, vocab int, seed int64) []Sparse {
 		k := nnz/2 + rng.Intn(nnz+1)
 		for len(seen) < k {
 			// Permute Zipf ranks so frequent terms are spread over the vocabulary.
-			id := uint32((z.Uint64()*2654435761 + 7) % uint64(vocab))
-			seen[id] = float32(0.05 + 2.95*rng.Float64())
+			rank := z.Uint64()
+			id := uint32((rank*2654435761 + 7) % uint64(vocab))
+			w := 0.05 + 2.95*rng.Float64()
+			if freqWeighted {
+				w *= 0.15 + 0.85*math.Min(1, math.Log1p(float64(rank))/math.Log(2001))
+			}
+			seen[id] = float32(w)
 		}
 		v := Sparse{Indices: make([]uint32, 0, k), Values: make([]float32, 0, k)}
 		for id := range seen {

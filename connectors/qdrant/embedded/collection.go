@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	pb "github.com/qdrant/go-client/qdrant"
 	"google.golang.org/protobuf/proto"
@@ -27,7 +28,12 @@ type collection struct {
 	byKey map[string]int32 // live points: len(byKey) is the count
 	slots []*point
 
-	accPool sync.Pool // *accBuf, sparse search accumulators
+	// exhaustive turns MaxScore pruning off (tests and benchmarks compare
+	// against it).
+	exhaustive bool
+	// prunedRanges counts worker slot ranges of sparse searches where
+	// MaxScore skipped non-essential lists in some window.
+	prunedRanges atomic.Int64
 }
 
 type denseSpace struct {
@@ -38,8 +44,16 @@ type denseSpace struct {
 type sparseSpace struct {
 	idf      bool
 	postings map[uint32][]posting
+	// maxW is the largest weight each list ever held (deletions leave it
+	// as an upper bound): MaxScore's per-term bound.
+	maxW     map[uint32]float32
+	negative bool           // some stored weight was < 0: no pruning
 	df       map[uint32]int // live points containing each index
 	n        int            // live points with this vector
+}
+
+func newSparseSpace(idf bool) *sparseSpace {
+	return &sparseSpace{idf: idf, postings: map[uint32][]posting{}, maxW: map[uint32]float32{}, df: map[uint32]int{}}
 }
 
 type posting struct {
@@ -102,11 +116,7 @@ func newCollection(cfg *pb.CreateCollection) (*collection, error) {
 		if _, ok := c.dense[name]; ok {
 			return nil, invalidf("Wrong input: vector name %q is both dense and sparse", name)
 		}
-		c.sparse[name] = &sparseSpace{
-			idf:      p.GetModifier() == pb.Modifier_Idf,
-			postings: map[uint32][]posting{},
-			df:       map[uint32]int{},
-		}
+		c.sparse[name] = newSparseSpace(p.GetModifier() == pb.Modifier_Idf)
 	}
 	return c, nil
 }
@@ -315,8 +325,15 @@ func (c *collection) put(p *point) {
 		sp := c.sparse[name]
 		sp.n++
 		for j, idx := range sv.idx {
-			sp.postings[idx] = append(sp.postings[idx], posting{slot: slot, w: sv.val[j]})
+			w := sv.val[j]
+			sp.postings[idx] = append(sp.postings[idx], posting{slot: slot, w: w})
 			sp.df[idx]++
+			if m, ok := sp.maxW[idx]; !ok || w > m {
+				sp.maxW[idx] = w
+			}
+			if w < 0 {
+				sp.negative = true
+			}
 		}
 	}
 }
@@ -351,10 +368,8 @@ func (c *collection) maybeCompact() {
 	old := c.slots
 	c.slots = make([]*point, 0, live)
 	c.byKey = make(map[string]int32, live)
-	for _, sp := range c.sparse {
-		sp.postings = map[uint32][]posting{}
-		sp.df = map[uint32]int{}
-		sp.n = 0
+	for name, sp := range c.sparse {
+		c.sparse[name] = newSparseSpace(sp.idf)
 	}
 	for _, p := range old {
 		if p != nil {

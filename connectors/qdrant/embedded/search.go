@@ -265,6 +265,8 @@ func idfWeights(sp *sparseSpace, q sparseVec) []float64 {
 	return w
 }
 
+// nearestSparse scores the query against the candidates, or against the
+// whole index, exactly (sparseindex.go).
 func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands []*point) result {
 	name := n.using
 	weights := idfWeights(sp, q)
@@ -288,89 +290,7 @@ func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands [
 		}
 		return result{points: top.sorted()}
 	}
-	nslots := len(c.slots)
-	buf := c.accumulator(nslots)
-	defer c.accPool.Put(buf)
-	buf.epoch++
-	workers := min(runtime.GOMAXPROCS(0), 1+nslots/50000)
-	tops := make([]*topK, workers)
-	var wg sync.WaitGroup
-	for w := range tops {
-		lo, hi := int32(w*nslots/workers), int32((w+1)*nslots/workers)
-		tops[w] = &topK{k: n.limit}
-		wg.Add(1)
-		go func(t *topK, w int) {
-			defer wg.Done()
-			// Slots [lo, hi) belong to this worker alone: no locking.
-			touched := buf.touched[w][:0]
-			defer func() { buf.touched[w] = touched }()
-			for j, idx := range q.idx {
-				w := weights[j]
-				list := sp.postings[idx]
-				start := sort.Search(len(list), func(i int) bool { return list[i].slot >= lo })
-				for _, post := range list[start:] {
-					if post.slot >= hi {
-						break
-					}
-					// One cache line per posting: mark and sum side by side.
-					// Deleted slots are skipped once, below, not per posting.
-					cell := &buf.cells[post.slot]
-					if cell.mark != buf.epoch {
-						cell.mark, cell.sum = buf.epoch, 0
-						touched = append(touched, post.slot)
-					}
-					cell.sum += w * float64(post.w)
-				}
-			}
-			for _, slot := range touched {
-				p := c.slots[slot]
-				if p == nil {
-					continue
-				}
-				s := float32(buf.cells[slot].sum)
-				if n.threshold != nil && s < *n.threshold {
-					continue
-				}
-				if n.filter.match(p) {
-					t.offer(scored{p: p, score: s})
-				}
-			}
-		}(tops[w], w)
-	}
-	wg.Wait()
-	for _, t := range tops {
-		for _, s := range t.h {
-			top.offer(s)
-		}
-	}
-	return result{points: top.sorted()}
-}
-
-// accBuf is a sparse search's per-slot accumulators, reused across
-// queries: a slot's value counts only when its mark equals the query's
-// epoch, so nothing is cleared between queries.
-type accBuf struct {
-	cells   []accCell
-	epoch   uint32
-	touched [][]int32 // per worker, reused
-}
-
-type accCell struct {
-	sum  float64
-	mark uint32
-}
-
-// accumulator returns a buffer with room for n slots. The caller holds
-// c.mu (read) and returns the buffer to c.accPool.
-func (c *collection) accumulator(n int) *accBuf {
-	b, _ := c.accPool.Get().(*accBuf)
-	if b == nil || len(b.cells) < n || b.epoch == math.MaxUint32 {
-		b = &accBuf{cells: make([]accCell, n+n/4+1024)}
-	}
-	for len(b.touched) < runtime.GOMAXPROCS(0) {
-		b.touched = append(b.touched, nil)
-	}
-	return b
+	return result{points: c.searchSparseIndex(n, sp, q, weights)}
 }
 
 // sparseDot is the dot product of a query (sorted indices, weights) and a

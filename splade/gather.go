@@ -1,0 +1,309 @@
+package splade
+
+import (
+	"fmt"
+	"os"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// GatheredOutput is the output of a graph rewritten by gatherTokens: the
+// logits of the real (attention mask 1) tokens only, [tokens, vocab], rows in
+// batch-major order (sequence 0's tokens, then sequence 1's, ...).
+const GatheredOutput = "spladeq_token_logits"
+
+// More onnx.proto field numbers, beside those in optimize.go.
+const (
+	graphValueInfo = 13
+	tpDataLocation = 14
+	locationExtern = 1 // TensorProto.EXTERNAL
+)
+
+// graphNodeInfo is one NodeProto: its encoding and the fields the rewrite
+// reads.
+type graphNodeInfo struct {
+	raw            []byte // the field, tag included
+	op             string
+	inputs, output []string
+}
+
+// gatherTokens rewrites a SPLADE export so the vocabulary projection — the
+// MatMul of the last hidden states [batch, seq, hidden] with the constant
+// [hidden, vocab] weight, the largest single cost of a SPLADE forward pass —
+// runs only on the real tokens: the hidden states are flattened to
+// [batch*seq, hidden], the rows whose attention mask is set are gathered
+// (NonZero → Gather), and the projection, its bias and anything else between
+// it and the logits output see [tokens, hidden] instead. Padding then costs
+// nothing in the head, and the runtime writes tokens×vocab floats instead of
+// batch×seq×vocab. The model is otherwise copied unchanged.
+//
+// It returns the rewritten model, or an error saying why the graph does not
+// have the shape it can rewrite (the caller then runs the graph unmodified).
+func gatherTokens(data []byte, output string) ([]byte, error) {
+	graph, rest, opset, err := splitModel(data)
+	if err != nil {
+		return nil, err
+	}
+	if opset < 11 {
+		return nil, fmt.Errorf("uses opset %d; gathering tokens needs 11 or later", opset)
+	}
+
+	var nodes []graphNodeInfo
+	constants := map[string]bool{} // initializers and Constant outputs
+	var names []string
+	external := false
+	var vocabDim []byte
+	err = eachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+		switch num {
+		case graphNode:
+			n := graphNodeInfo{raw: raw}
+			eachField(value, func(f protowire.Number, _ protowire.Type, _, v []byte) error {
+				switch f {
+				case nodeInput:
+					n.inputs = append(n.inputs, string(v))
+				case nodeOutput:
+					n.output = append(n.output, string(v))
+					names = append(names, string(v))
+				case nodeName:
+					names = append(names, string(v))
+				case nodeOpType:
+					n.op = string(v)
+				}
+				return nil
+			})
+			nodes = append(nodes, n)
+			if n.op == "Constant" {
+				for _, o := range n.output {
+					constants[o] = true
+				}
+			}
+		case graphInitializer:
+			eachField(value, func(f protowire.Number, t protowire.Type, _, v []byte) error {
+				switch {
+				case f == tpName:
+					constants[string(v)] = true
+				case f == tpDataLocation && t == protowire.VarintType:
+					if x, _ := protowire.ConsumeVarint(v); x == locationExtern {
+						external = true
+					}
+				}
+				return nil
+			})
+		case graphOutput:
+			if name, dims := valueInfo(value); name == output {
+				if len(dims) != 3 {
+					return fmt.Errorf("output %q has %d dimensions, want [batch, seq, vocab]", name, len(dims))
+				}
+				vocabDim = dims[2]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if external {
+		return nil, fmt.Errorf("keeps its weights in external data files")
+	}
+	if vocabDim == nil {
+		return nil, fmt.Errorf("output %q not found among the graph outputs", output)
+	}
+
+	producer := map[string]int{}
+	consumers := map[string]int{}
+	for i, n := range nodes {
+		for _, o := range n.output {
+			producer[o] = i
+		}
+		for _, in := range n.inputs {
+			consumers[in]++
+		}
+	}
+	// isConst: an initializer, a Constant, or a Transpose/Identity/Cast of
+	// one (tied embeddings are exported as Transpose(word_embeddings)).
+	var isConst func(name string, depth int) bool
+	isConst = func(name string, depth int) bool {
+		if constants[name] {
+			return true
+		}
+		i, ok := producer[name]
+		if !ok || depth > 4 {
+			return false
+		}
+		switch nodes[i].op {
+		case "Transpose", "Identity", "Cast":
+			return len(nodes[i].inputs) == 1 && isConst(nodes[i].inputs[0], depth+1)
+		}
+		return false
+	}
+
+	// Walk back from the logits through Identity and constant-bias Add to
+	// the MatMul with a constant weight. Every tensor on the way changes
+	// shape, so each must feed only the next step.
+	chain := map[string]bool{}
+	t := output
+	matmul := -1
+	for matmul < 0 {
+		i, ok := producer[t]
+		if !ok {
+			return nil, fmt.Errorf("output %q: no node produces %q", output, t)
+		}
+		if t != output && consumers[t] != 1 {
+			return nil, fmt.Errorf("tensor %q between the vocabulary projection and the output is used %d times", t, consumers[t])
+		}
+		chain[t] = true
+		n := nodes[i]
+		switch {
+		case n.op == "Identity" && len(n.inputs) == 1:
+			t = n.inputs[0]
+		case n.op == "Add" && len(n.inputs) == 2 && isConst(n.inputs[1], 0) && !isConst(n.inputs[0], 0):
+			t = n.inputs[0]
+		case n.op == "Add" && len(n.inputs) == 2 && isConst(n.inputs[0], 0) && !isConst(n.inputs[1], 0):
+			t = n.inputs[1]
+		case n.op == "MatMul" && len(n.inputs) == 2 && isConst(n.inputs[1], 0) && !isConst(n.inputs[0], 0):
+			matmul = i
+		default:
+			return nil, fmt.Errorf("no vocabulary projection found: walking back from %q met node %q (%s), want Identity, a constant-bias Add or a MatMul with a constant weight", output, t, n.op)
+		}
+	}
+
+	p := uniquePrefix(names)
+	id := func(s string) string { return p + s }
+	hidden := nodes[matmul].inputs[0]
+	gathered := []([]byte){
+		node(id("mask_bool"), "Cast", []string{"attention_mask"}, []string{id("mask_bool")}, intAttr("to", 9)), // BOOL
+		node(id("mask_flat"), "Reshape", []string{id("mask_bool"), id("minus1")}, []string{id("mask_flat")}),
+		node(id("nonzero"), "NonZero", []string{id("mask_flat")}, []string{id("nonzero")}),
+		node(id("rows"), "Reshape", []string{id("nonzero"), id("minus1")}, []string{id("rows")}),
+		node(id("hidden_flat"), "Flatten", []string{hidden}, []string{id("hidden_flat")}, intAttr("axis", 2)),
+		node(id("hidden_tokens"), "Gather", []string{id("hidden_flat"), id("rows")}, []string{id("hidden_tokens")}, intAttr("axis", 0)),
+	}
+
+	var newGraph []byte
+	newGraph = appendMessage(newGraph, graphInitializer, tensorProto(id("minus1"), onnxInt64, []int64{1}, int64Bytes(-1)))
+	nodeIndex := 0
+	err = eachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+		switch num {
+		case graphNode:
+			i := nodeIndex
+			nodeIndex++
+			if i == matmul {
+				for _, g := range gathered {
+					newGraph = appendMessage(newGraph, graphNode, g)
+				}
+				newGraph = appendMessage(newGraph, graphNode, replaceFirstInput(value, id("hidden_tokens")))
+				return nil
+			}
+		case graphValueInfo:
+			// Declared shapes of the chain's tensors no longer hold.
+			if name, _ := valueInfo(value); chain[name] {
+				return nil
+			}
+		case graphOutput:
+			if name, _ := valueInfo(value); name == output {
+				return nil
+			}
+		}
+		newGraph = append(newGraph, raw...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	newGraph = appendMessage(newGraph, graphNode, node(id("output"), "Identity", []string{output}, []string{GatheredOutput}))
+	var tokensDim []byte
+	tokensDim = protowire.AppendTag(tokensDim, 2, protowire.BytesType) // dim_param
+	tokensDim = protowire.AppendString(tokensDim, "tokens")
+	newGraph = appendMessage(newGraph, graphOutput, floatValueInfo(GatheredOutput, tokensDim, vocabDim))
+	return appendMessage(rest, modelGraph, newGraph), nil
+}
+
+// GatherTokens writes the token-gathering rewrite of the SPLADE export src
+// (see gatherTokens) to dst, for inspection or for runtimes that load files;
+// the encoder applies it in memory at load time unless told not to.
+func GatherTokens(src, dst string) error {
+	if err := initRuntime(""); err != nil {
+		return err
+	}
+	g, err := inspectGraph(src)
+	if err != nil {
+		return err
+	}
+	if g.pooled || g.gathered {
+		return fmt.Errorf("%w: %s: output %q is not [batch, seq, vocab] logits", ErrModel, src, g.output)
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrModel, err)
+	}
+	out, err := gatherTokens(data, g.output)
+	if err != nil {
+		return fmt.Errorf("%w: %s %v", ErrModel, src, err)
+	}
+	return writeModel(dst, out)
+}
+
+// replaceFirstInput returns the NodeProto msg with its first input renamed.
+func replaceFirstInput(msg []byte, name string) []byte {
+	var b []byte
+	done := false
+	eachField(msg, func(num protowire.Number, _ protowire.Type, raw, _ []byte) error {
+		if num == nodeInput && !done {
+			done = true
+			b = protowire.AppendTag(b, nodeInput, protowire.BytesType)
+			b = protowire.AppendString(b, name)
+			return nil
+		}
+		b = append(b, raw...)
+		return nil
+	})
+	return b
+}
+
+// opsetEntry reads an OperatorSetIdProto.
+func opsetEntry(msg []byte) (domain string, version int) {
+	eachField(msg, func(n protowire.Number, t protowire.Type, _, v []byte) error {
+		switch {
+		case n == opsetDomain && t == protowire.BytesType:
+			domain = string(v)
+		case n == opsetVersion && t == protowire.VarintType:
+			x, _ := protowire.ConsumeVarint(v)
+			version = int(x)
+		}
+		return nil
+	})
+	return domain, version
+}
+
+// floatValueInfo encodes a ValueInfoProto of a float tensor whose
+// dimensions are the given encoded TensorShapeProto.Dimension messages.
+func floatValueInfo(name string, dims ...[]byte) []byte {
+	var shape []byte
+	for _, d := range dims {
+		shape = appendMessage(shape, shapeDim, d)
+	}
+	var tensor []byte
+	tensor = protowire.AppendTag(tensor, tensorElemType, protowire.VarintType)
+	tensor = protowire.AppendVarint(tensor, onnxFloat)
+	tensor = appendMessage(tensor, tensorShape, shape)
+	var vi []byte
+	vi = protowire.AppendTag(vi, valueName, protowire.BytesType)
+	vi = protowire.AppendString(vi, name)
+	return appendMessage(vi, valueType, appendMessage(nil, typeTensor, tensor))
+}
+
+// writeModel writes an ONNX model atomically and checks that it loads.
+func writeModel(dst string, data []byte) error {
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if _, err := inspectGraph(dst); err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("the rewritten graph does not load: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package splade
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// maxAbsDiff is the largest weight difference over the union of two
+// vectors' terms (a term missing from one counts as 0 there).
+func maxAbsDiff(a, b SparseVector) float64 {
+	w := map[uint32][2]float64{}
+	for i, id := range a.Indices {
+		x := w[id]
+		x[0] = float64(a.Values[i])
+		w[id] = x
+	}
+	for i, id := range b.Indices {
+		x := w[id]
+		x[1] = float64(b.Values[i])
+		w[id] = x
+	}
+	d := 0.0
+	for _, x := range w {
+		d = math.Max(d, math.Abs(x[0]-x[1]))
+	}
+	return d
+}
+
+// TestGatheredGraphEqualsUnmodified checks the load-time rewrite that
+// projects only the real tokens onto the vocabulary: it is applied to the
+// BERT and DistilBERT exports, and every vector, document and query mode,
+// over one call whose batches mix short and long texts (so there is padding
+// to drop), equals the unmodified graph's within 1e-5 and the numpy
+// reference.
+func TestGatheredGraphEqualsUnmodified(t *testing.T) {
+	ref := loadReference(t)
+	for _, name := range []string{"bert-tiny", "distilbert-tiny"} {
+		modes := ref.Models[name]
+		qLen := WithQueryMaxLength(modes["query"].MaxLength)
+		gathered := newTestEncoder(t, name, qLen)
+		plain := newTestEncoder(t, name, qLen, WithTokenGather(false))
+		if !gathered.Info().Gathered || gathered.Info().GatherSkipped != "" {
+			t.Fatalf("%s: not gathered: %+v", name, gathered.Info())
+		}
+		if plain.Info().Gathered {
+			t.Fatalf("%s: gathered although WithTokenGather(false)", name)
+		}
+		for _, mode := range []Mode{Document, Query} {
+			want, err := plain.EncodeMode(context.Background(), mode, ref.Texts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := gathered.EncodeMode(context.Background(), mode, ref.Texts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for i := range ref.Texts {
+				worst = math.Max(worst, maxAbsDiff(got[i], want[i]))
+				if d := compareVectors(got[i], modes[mode.String()].Vectors[i]); d != "" {
+					t.Errorf("%s %s text %d: gathered vs numpy reference: %s", name, mode, i, d)
+				}
+			}
+			if worst > 1e-5 {
+				t.Errorf("%s %s: gathered vs unmodified graph differ by up to %g, want <= 1e-5", name, mode, worst)
+			}
+			t.Logf("%s %s: max |gathered - unmodified| = %g", name, mode, worst)
+		}
+	}
+}
+
+// TestGatherTokensWritesALoadableGraph checks the file form of the rewrite:
+// the encoder recognises a gathered graph by its output and does not
+// rewrite it again.
+func TestGatherTokensWritesALoadableGraph(t *testing.T) {
+	dir := copyDir(t, modelDir("bert-tiny"))
+	if err := GatherTokens(filepath.Join(dir, "model.onnx"), filepath.Join(dir, "model.gathered.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEncoder(t, dir, WithONNXFile("model.gathered.onnx"))
+	if info := e.Info(); !info.Gathered || info.Output != GatheredOutput {
+		t.Fatalf("gathered file not recognised: %+v", info)
+	}
+	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false))
+	texts := []string{"a", "a much longer text about sparse retrieval and padding", ""}
+	got, err := e.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if d := maxAbsDiff(got[i], want[i]); d > 1e-5 {
+			t.Errorf("text %d: differs by %g", i, d)
+		}
+	}
+	if err := GatherTokens(filepath.Join(dir, "model.gathered.onnx"), filepath.Join(dir, "again.onnx")); err == nil {
+		t.Error("gathered an already gathered graph")
+	}
+}
+
+// TestGatherSkipsGraphsItDoesNotRecognise feeds the encoder a BERT export
+// whose logits pass through a Relu before the output: the rewrite must
+// refuse (it only walks back through Identity, a constant-bias Add and the
+// projection MatMul), say why, and the encoder must still work — Relu
+// before max pooling changes nothing, so the vectors are the usual ones.
+func TestGatherSkipsGraphsItDoesNotRecognise(t *testing.T) {
+	dir := copyDir(t, modelDir("bert-tiny"))
+	path := filepath.Join(dir, "model.onnx")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph, rest, _, err := splitModel(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g []byte
+	var vocabDims [][]byte
+	eachField(graph, func(num protowire.Number, _ protowire.Type, raw, value []byte) error {
+		if num == graphOutput {
+			if name, dims := valueInfo(value); name == "logits" {
+				vocabDims = dims
+				return nil
+			}
+		}
+		g = append(g, raw...)
+		return nil
+	})
+	g = appendMessage(g, graphNode, node("relu", "Relu", []string{"logits"}, []string{"relu_logits"}))
+	g = appendMessage(g, graphOutput, floatValueInfo("relu_logits", vocabDims...))
+	if err := os.WriteFile(path, appendMessage(rest, modelGraph, g), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newTestEncoder(t, dir)
+	info := e.Info()
+	if info.Gathered || !strings.Contains(info.GatherSkipped, "Relu") {
+		t.Fatalf("want the rewrite skipped because of the Relu, got %+v", info)
+	}
+	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false))
+	texts := []string{"sparse retrieval", "a much longer text about sparse retrieval and padding"}
+	got, err := e.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if d := maxAbsDiff(got[i], want[i]); d > 1e-6 {
+			t.Errorf("text %d: differs by %g", i, d)
+		}
+	}
+
+	if _, err := gatherTokens(data, "no_such_output"); err == nil || !strings.Contains(err.Error(), "no_such_output") {
+		t.Errorf("unknown output: got %v", err)
+	}
+	if _, err := gatherTokens([]byte("not onnx"), "logits"); err == nil {
+		t.Error("rewrote bytes that are not ONNX")
+	}
+}
