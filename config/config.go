@@ -107,7 +107,14 @@ type Vectorizer struct {
 	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
 	// TokenBudget caps padded tokens per forward pass. Default 4096.
 	TokenBudget int `mapstructure:"token_budget" yaml:"token_budget"`
-	// Threads is the runtime's intra-op threads. Default 0: one per core.
+	// MaxPadding caps the share of a forward pass's tokens that are
+	// padding; a text that would exceed it starts a new batch. In (0, 1];
+	// default 0: 0.1.
+	MaxPadding float64 `mapstructure:"max_padding" yaml:"max_padding"`
+	// Threads is the runtime's intra-op threads per forward pass. Default
+	// 0: one per core, passes one at a time per call. A smaller number runs
+	// cores/threads passes of a call at once; 1 measured fastest with many
+	// concurrent callers (BENCHMARKS.md).
 	Threads int `mapstructure:"threads" yaml:"threads"`
 	// GatherTokens rewrites a plain SPLADE export at load time so the
 	// vocabulary projection runs on the real tokens only, not on padding
@@ -433,6 +440,9 @@ func (v Vectorizer) validate(key string) []error {
 	}
 	if v.MinWeight < 0 || v.QueryMinWeight < 0 {
 		bad("min_weight", "must be >= 0")
+	}
+	if v.MaxPadding < 0 || v.MaxPadding > 1 {
+		bad("max_padding", "must be in (0, 1] (0: the default), got %v", v.MaxPadding)
 	}
 	if v.Pooling != "" && !oneOf(v.Pooling, "mean", "cls") {
 		bad("pooling", "must be mean or cls, got %q", v.Pooling)

@@ -83,6 +83,7 @@ func encoderOptions(vc config.Vectorizer) []splade.Option {
 		splade.WithQueryPruning(splade.Pruning{TopK: vc.QueryTopK, MinWeight: float32(vc.QueryMinWeight)}),
 		splade.WithBatchSize(orDefault(vc.BatchSize, 32)),
 		splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
+		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads),
 		splade.WithTokenGather(vc.GatherTokens == nil || *vc.GatherTokens),
 		// Off: the service runs other work on the same cores between passes.
@@ -95,6 +96,13 @@ func orDefault(n, d int) int {
 		return d
 	}
 	return n
+}
+
+func orDefaultFloat(x, d float64) float64 {
+	if x == 0 {
+		return d
+	}
+	return x
 }
 
 // spladeModule is the splade module: the SPLADE encoder for documents and
@@ -215,6 +223,7 @@ func newONNXDense(model string, vc config.Vectorizer) (Vectorizer, error) {
 	normalize := vc.Normalize == nil || *vc.Normalize
 	enc, err := splade.NewDense(model, splade.WithONNXFile(vc.ONNXFile), splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
 		splade.WithBatchSize(orDefault(vc.BatchSize, 32)), splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
+		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads), splade.WithSpinning(false))
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package splade
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -81,8 +82,11 @@ func BenchmarkGraphRewritesVsRawForward(b *testing.B) {
 	if err := FoldPooling(filepath.Join(dir, "model.onnx"), filepath.Join(dir, "model.pooled.onnx")); err != nil {
 		b.Fatal(err)
 	}
+	// Uncapped batches (24.7% padding on these texts), so the rewrites are
+	// measured on the batches fixed-size batching gives; BenchmarkBatchPolicy
+	// measures the padding cap.
 	open := func(dir string, opts ...Option) *Encoder {
-		e, err := New(dir, append(benchOptions(), opts...)...)
+		e, err := New(dir, append(append(benchOptions(), WithMaxPadding(1)), opts...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -152,22 +156,24 @@ func BenchmarkQueryEncode(b *testing.B) {
 	}
 }
 
-// BenchmarkConcurrentEncoders runs two encoders (the sizes of a SPLADE and
-// a dense model sharing a service: $SPLADEQ_BENCH_MODEL and the DistilBERT
-// fixture) with four callers each, every call 8 texts, and reports
-// throughput and per-call latency with forward passes drawing on the shared
-// core budget ("shared") and without it ("unshared": each session's threads
-// compete for the cores), with the runtime's spinning on and off.
+// BenchmarkConcurrentEncoders runs two encoders ($SPLADEQ_BENCH_MODEL and
+// $SPLADEQ_BENCH_MODEL2, default the two fixtures: say a SPLADE and a
+// second model sharing a service) with four callers each, every call 8
+// texts, and reports throughput and per-call latency for thread settings:
+// the runtime's default intra-op threads (one per core) with spinning off
+// (the service's setting) and on, and one intra-op thread per session
+// (parallelism from the callers only).
 func BenchmarkConcurrentEncoders(b *testing.B) {
 	texts := synth.Texts(64, 10, 60, 2)
 	for _, variant := range []struct {
-		name         string
-		shared, spin bool
-	}{{"shared", true, false}, {"unshared", false, false}, {"shared-spinning", true, true}, {"unshared-spinning", false, true}} {
+		name    string
+		threads int
+		spin    bool
+	}{{"default-threads", 0, false}, {"default-threads-spinning", 0, true}, {"one-thread", 1, false}} {
 		b.Run(variant.name, func(b *testing.B) {
-			opts := []Option{WithSharedCores(variant.shared), WithSpinning(variant.spin)}
+			opts := []Option{WithIntraOpThreads(variant.threads), WithSpinning(variant.spin)}
 			var encs []*Encoder
-			for _, dir := range []string{benchModel(), modelDir("distilbert-tiny")} {
+			for _, dir := range []string{benchModel(), benchModel2()} {
 				e, err := New(dir, opts...)
 				if err != nil {
 					b.Fatal(err)
@@ -213,4 +219,91 @@ func BenchmarkConcurrentEncoders(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// benchModel2 is the second encoder of BenchmarkConcurrentEncoders:
+// $SPLADEQ_BENCH_MODEL2, or the DistilBERT fixture.
+func benchModel2() string {
+	if m := os.Getenv("SPLADEQ_BENCH_MODEL2"); m != "" {
+		return m
+	}
+	return modelDir("distilbert-tiny")
+}
+
+// BenchmarkOneCallerThreads compares, for one caller encoding 64 texts,
+// iteration by iteration, the runtime's default intra-op threads (one pass
+// at a time on every core) with one thread per pass (one pass per core at
+// once, eachBatch).
+func BenchmarkOneCallerThreads(b *testing.B) {
+	texts := synth.Texts(64, 20, 120, 1)
+	var encs []*Encoder
+	for _, threads := range []int{0, 1} {
+		e, err := New(benchModel(), append(benchOptions(), WithIntraOpThreads(threads), WithBatchSize(8))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		encs = append(encs, e)
+	}
+	ctx := context.Background()
+	var took [2]time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j, e := range encs {
+			t0 := time.Now()
+			if _, err := e.Encode(ctx, texts); err != nil {
+				b.Fatal(err)
+			}
+			took[j] += time.Since(t0)
+		}
+	}
+	docs := float64(len(texts) * b.N)
+	b.ReportMetric(docs/took[0].Seconds(), "default-threads-docs/s")
+	b.ReportMetric(docs/took[1].Seconds(), "one-thread-docs/s")
+	b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "one-thread/default")
+}
+
+// BenchmarkBatchPolicy encodes the same 64 texts, iteration by iteration,
+// with batches of up to 32 texts and padding caps of 100% (none), 25%, 10%
+// (the default) and 5%, reporting docs/s for each: padding costs a whole
+// forward pass per padded position, small batches cost GEMM efficiency.
+// Each iteration also times the raw forward pass of the unmodified export
+// over uncapped batches (the fixed-size batching most pipelines use), so
+// default/raw is the whole default encoder against that bare model.
+func BenchmarkBatchPolicy(b *testing.B) {
+	texts := synth.Texts(64, 20, 120, 1)
+	caps := []float64{1, 0.25, 0.1, 0.05}
+	var encs []*Encoder
+	for _, c := range caps {
+		e, err := New(benchModel(), append(benchOptions(), WithMaxPadding(c))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		encs = append(encs, e)
+	}
+	ctx := context.Background()
+	took := make([]time.Duration, len(encs))
+	var raw time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		o, err := MeasureOverhead(ctx, encs[0], texts, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw += o.Raw
+		for j, e := range encs {
+			t0 := time.Now()
+			if _, err := e.Encode(ctx, texts); err != nil {
+				b.Fatal(err)
+			}
+			took[j] += time.Since(t0)
+		}
+	}
+	docs := float64(len(texts) * b.N)
+	for j, c := range caps {
+		b.ReportMetric(docs/took[j].Seconds(), fmt.Sprintf("pad%.0f%%-docs/s", 100*c))
+	}
+	b.ReportMetric(docs/raw.Seconds(), "raw-uncapped-docs/s")
+	b.ReportMetric(raw.Seconds()/took[2].Seconds(), "default/raw-uncapped")
 }

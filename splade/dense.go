@@ -99,11 +99,8 @@ func (d *DenseEncoder) Encode(ctx context.Context, texts []string) ([][]float32,
 	}
 	encs := tokenizeAll(d.tok, texts)
 	out := make([][]float32, len(texts))
-	for _, batch := range planBatches(encs, d.opts.batchSize, d.opts.tokenBudget) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		err := d.run(encs, batch, func(data []float32, shape ort.Shape, lengths []int) error {
+	err := d.eachBatch(ctx, planBatches(encs, d.opts.batching()), func(batch []int) error {
+		return d.run(encs, batch, func(data []float32, shape ort.Shape, lengths []int) error {
 			dim := int(shape[len(shape)-1])
 			for k, i := range batch {
 				v := make([]float32, dim)
@@ -124,9 +121,9 @@ func (d *DenseEncoder) Encode(ctx context.Context, texts []string) ([][]float32,
 			}
 			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -176,6 +173,7 @@ func (d *DenseEncoder) Close() error {
 	if d.session != nil {
 		errs = append(errs, d.session.Destroy())
 		d.session = nil
+		d.free = nil
 	}
 	errs = append(errs, d.tok.close())
 	return errors.Join(errs...)

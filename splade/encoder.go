@@ -47,10 +47,10 @@ type options struct {
 	queryMaxLength int
 	batchSize      int
 	tokenBudget    int
+	maxPadding     float64
 	intraOpThreads int
 	spinning       bool
 	gatherTokens   bool
-	shareCores     bool
 	docPruning     Pruning
 	queryPruning   Pruning
 	pooling        Pooling // dense encoder only
@@ -58,7 +58,7 @@ type options struct {
 }
 
 func defaults() options {
-	return options{batchSize: 32, tokenBudget: 4096, spinning: true, gatherTokens: true, shareCores: true, normalize: true}
+	return options{batchSize: 32, tokenBudget: 4096, maxPadding: DefaultMaxPadding, spinning: true, gatherTokens: true, normalize: true}
 }
 
 // Option configures an Encoder; it fails on a value it cannot accept.
@@ -125,6 +125,22 @@ func WithTokenBudget(n int) Option {
 	}
 }
 
+// DefaultMaxPadding is the default cap on the padding share of a batch.
+const DefaultMaxPadding = 0.1
+
+// WithMaxPadding caps the share of a batch's padded tokens that may be
+// padding (0 < f <= 1; 1 disables the cap): a text that would push the
+// share of its batch above f starts a new batch. Default DefaultMaxPadding.
+func WithMaxPadding(f float64) Option {
+	return func(o *options) error {
+		if !(f > 0 && f <= 1) {
+			return fmt.Errorf("max padding must be in (0, 1], got %v", f)
+		}
+		o.maxPadding = f
+		return nil
+	}
+}
+
 // WithIntraOpThreads sets ONNX Runtime's intra-op thread count. Default 0:
 // the runtime's choice (one per physical core).
 func WithIntraOpThreads(n int) Option {
@@ -152,14 +168,6 @@ func WithSpinning(on bool) Option {
 // float rounding, tested to 1e-5).
 func WithTokenGather(on bool) Option {
 	return func(o *options) error { o.gatherTokens = on; return nil }
-}
-
-// WithSharedCores sets whether forward passes take their intra-op threads'
-// worth of cores from the process-wide budget every encoder shares, so
-// concurrent passes queue instead of oversubscribing the cores. Default
-// true.
-func WithSharedCores(on bool) Option {
-	return func(o *options) error { o.shareCores = on; return nil }
 }
 
 // WithPruning sets the pruning of document vectors. Default: none.
@@ -340,7 +348,11 @@ type runner struct {
 	// onnxData, when set, is the rewritten graph the session is created
 	// from instead of model.ONNX; dropped once the session exists.
 	onnxData []byte
-	bufs     sync.Pool // *[]float32 output buffers, reused across batches
+	// bufMu guards free: output buffers reused across batches. Unlike a
+	// sync.Pool they survive garbage collections, so a [batch, seq, vocab]
+	// buffer of hundreds of MB is not page-faulted in again after each.
+	bufMu sync.Mutex
+	free  [][]float32
 
 	texts, tokens, batches atomic.Uint64
 }
@@ -423,19 +435,68 @@ func (e *Encoder) EncodeMode(ctx context.Context, mode Mode, texts []string) ([]
 	}
 	encs := tokenizeAll(tok, texts)
 	out := make([]SparseVector, len(texts))
-	for _, batch := range planBatches(encs, e.opts.batchSize, e.opts.tokenBudget) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	err := e.eachBatch(ctx, planBatches(encs, e.opts.batching()), func(batch []int) error {
 		vecs, err := e.forward(encs, batch)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for k, i := range batch {
 			out[i] = pruning.Apply(vecs[k])
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachBatch runs fn on every batch, checking ctx before each. With the
+// runtime's default intra-op threads (one per core) the batches run one
+// after another, each on every core; with fewer threads per pass set
+// (WithIntraOpThreads), cores/threads batches run at once, so one caller
+// still keeps every core busy. The first error stops the rest.
+func (e *runner) eachBatch(ctx context.Context, batches [][]int, fn func(batch []int) error) error {
+	par := 1
+	if t := e.opts.intraOpThreads; t > 0 {
+		par = max(1, maxProcs()/t)
+	}
+	par = min(par, len(batches))
+	if par <= 1 {
+		for _, batch := range batches {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(batch); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan []int)
+	var wg sync.WaitGroup
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range next {
+				if err := fn(batch); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+	for _, batch := range batches {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- batch
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 // tokenizeAll tokenizes texts on all cores; the tokenizer is thread-safe.
@@ -467,10 +528,25 @@ func tokenizeAll(tok *tokenizer, texts []string) []encoded {
 	return encs
 }
 
+// batchPolicy is how texts are grouped into forward passes.
+type batchPolicy struct {
+	size, budget int
+	// maxPadding is the largest share of a batch's padded tokens that may
+	// be padding; 1 disables the cap.
+	maxPadding float64
+}
+
+func (o options) batching() batchPolicy {
+	return batchPolicy{size: o.batchSize, budget: o.tokenBudget, maxPadding: o.maxPadding}
+}
+
 // planBatches groups text positions into batches of similar length: sorted
 // by token count (stable, so equal lengths keep input order), each batch at
-// most batchSize texts and at most budget padded tokens.
-func planBatches(encs []encoded, batchSize, budget int) [][]int {
+// most p.size texts, at most p.budget padded tokens, and at most
+// p.maxPadding of its padded tokens padding. Padding costs a full forward
+// pass per padded position (and attention grows with the padded length),
+// so on CPU a small batch of even lengths beats a large ragged one.
+func planBatches(encs []encoded, p batchPolicy) [][]int {
 	order := make([]int, len(encs))
 	for i := range order {
 		order[i] = i
@@ -478,14 +554,18 @@ func planBatches(encs []encoded, batchSize, budget int) [][]int {
 	sort.SliceStable(order, func(a, b int) bool { return len(encs[order[a]].ids) < len(encs[order[b]].ids) })
 	var batches [][]int
 	var cur []int
+	real := 0
 	for _, i := range order {
 		// Sorted ascending, so the newcomer sets the padded length.
-		padded := len(encs[i].ids)
-		if len(cur) > 0 && (len(cur) >= batchSize || (len(cur)+1)*padded > budget) {
+		n := len(encs[i].ids)
+		padded := (len(cur) + 1) * n
+		if len(cur) > 0 && (len(cur) >= p.size || padded > p.budget ||
+			float64(padded-real-n) > p.maxPadding*float64(padded)) {
 			batches = append(batches, cur)
-			cur = nil
+			cur, real = nil, 0
 		}
 		cur = append(cur, i)
+		real += n
 	}
 	if len(cur) > 0 {
 		batches = append(batches, cur)
@@ -557,19 +637,12 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 	outputs := []ort.Value{nil}
 	if e.graph.vocab > 0 {
 		buf := e.getBuf(int(outShape.FlattenedSize()))
-		defer e.bufs.Put(buf)
-		t, err := ort.NewTensor(outShape, *buf)
+		defer e.putBuf(buf)
+		t, err := ort.NewTensor(outShape, buf)
 		if err != nil {
 			return fmt.Errorf("%w: output tensor: %v", ErrRuntime, err)
 		}
 		outputs[0] = t
-	}
-	if e.opts.shareCores {
-		threads := e.opts.intraOpThreads
-		if threads == 0 { // the runtime's default: one per core
-			threads = cores.total
-		}
-		defer cores.release(cores.acquire(threads))
 	}
 	err := e.session.Run(inputs, outputs)
 	if outputs[0] != nil {
@@ -629,13 +702,46 @@ func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 	return vecs, err
 }
 
-func (e *runner) getBuf(n int) *[]float32 {
-	if p, ok := e.bufs.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
+// maxFreeBufs is how many output buffers a runner keeps: enough for the
+// passes the core budget lets run at once.
+const maxFreeBufs = 2
+
+// getBuf returns a buffer of n floats: the smallest kept one that is large
+// enough, else a new one.
+func (e *runner) getBuf(n int) []float32 {
+	e.bufMu.Lock()
+	defer e.bufMu.Unlock()
+	best := -1
+	for i, b := range e.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(e.free[best])) {
+			best = i
+		}
 	}
-	s := make([]float32, n)
-	return &s
+	if best < 0 {
+		return make([]float32, n)
+	}
+	b := e.free[best]
+	e.free = append(e.free[:best], e.free[best+1:]...)
+	return b[:n]
+}
+
+// putBuf keeps b for reuse, dropping the smallest kept buffer when full.
+func (e *runner) putBuf(b []float32) {
+	e.bufMu.Lock()
+	defer e.bufMu.Unlock()
+	if len(e.free) < maxFreeBufs {
+		e.free = append(e.free, b)
+		return
+	}
+	small := 0
+	for i := range e.free {
+		if cap(e.free[i]) < cap(e.free[small]) {
+			small = i
+		}
+	}
+	if cap(b) > cap(e.free[small]) {
+		e.free[small] = b
+	}
 }
 
 // Terms returns v's n heaviest terms as vocabulary tokens, heaviest first;
@@ -692,6 +798,7 @@ func (e *Encoder) Close() error {
 	if e.session != nil {
 		errs = append(errs, e.session.Destroy())
 		e.session = nil
+		e.free = nil
 	}
 	errs = append(errs, e.docTok.close(), e.queryTok.close())
 	if e.full != nil {

@@ -418,3 +418,31 @@ func equalInts(a, b []int64) bool {
 
 func itoa(x uint32) string  { return strconv.FormatUint(uint64(x), 10) }
 func ftoa(x float32) string { return strconv.FormatFloat(float64(x), 'g', 7, 32) }
+
+// TestParallelBatchesEqualSequential: with one intra-op thread per pass the
+// batches of one call run at once, one per core; the vectors must be the
+// ones of the default (sequential) run, in input order, and a cancelled
+// context must still stop the call.
+func TestParallelBatchesEqualSequential(t *testing.T) {
+	ref := loadReference(t)
+	seq := newTestEncoder(t, "bert-tiny", WithBatchSize(3))
+	par := newTestEncoder(t, "bert-tiny", WithBatchSize(3), WithIntraOpThreads(1))
+	want, err := seq.Encode(context.Background(), ref.Texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := par.Encode(context.Background(), ref.Texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if d := compareVectorsTol(got[i], want[i], 1e-6); d != "" {
+			t.Errorf("text %d: %s", i, d)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := par.Encode(ctx, ref.Texts); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: got %v", err)
+	}
+}

@@ -70,7 +70,7 @@ func MeasureOverhead(ctx context.Context, e *Encoder, texts []string, iterations
 		}
 	}()
 	o := Overhead{Texts: len(texts), Iterations: iterations}
-	for _, batch := range planBatches(encs, e.opts.batchSize, e.opts.tokenBudget) {
+	for _, batch := range planBatches(encs, e.opts.batching()) {
 		seq := 0
 		for _, i := range batch {
 			seq = max(seq, len(encs[i].ids))

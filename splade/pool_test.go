@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand"
 	"testing"
-	"time"
 )
 
 // naivePool is the textbook formula: max over unmasked tokens of
@@ -102,15 +101,22 @@ func TestPlanBatches(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		size, budget int
+		pad          float64
 		want         [][]int
 	}{
-		{"texts are sorted by length, ties in input order", 100, 1000, [][]int{{1, 3, 5, 0, 4, 2}}},
-		{"batch size splits batches", 2, 1000, [][]int{{1, 3}, {5, 0}, {4, 2}}},
-		{"the token budget counts padded tokens", 100, 15, [][]int{{1, 3, 5}, {0, 4}, {2}}},
-		{"a text over the budget runs alone", 100, 4, [][]int{{1, 3}, {5}, {0}, {4}, {2}}},
+		{"texts are sorted by length, ties in input order", 100, 1000, 1, [][]int{{1, 3, 5, 0, 4, 2}}},
+		{"batch size splits batches", 2, 1000, 1, [][]int{{1, 3}, {5, 0}, {4, 2}}},
+		{"the token budget counts padded tokens", 100, 15, 1, [][]int{{1, 3, 5}, {0, 4}, {2}}},
+		{"a text over the budget runs alone", 100, 4, 1, [][]int{{1, 3}, {5}, {0}, {4}, {2}}},
+		// Lengths 2 2 3 5 7 9. Cap 25%: {2,2,3} pads 2 of 9 (22%), adding 5
+		// would pad 8 of 20; {5,7,9} pads 6 of 27 (22%).
+		{"the padding cap splits ragged batches", 100, 1000, 0.25, [][]int{{1, 3, 5}, {0, 4, 2}}},
+		// Cap 20%: {2,2} then {3,5} (2 of 10), {7,9} (2 of 18).
+		{"a lower cap splits more", 100, 1000, 0.2, [][]int{{1, 3}, {5, 0}, {4, 2}}},
+		{"a tight padding cap leaves equal lengths together", 100, 1000, 0.01, [][]int{{1, 3}, {5}, {0}, {4}, {2}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := planBatches(encs, tc.size, tc.budget)
+			got := planBatches(encs, batchPolicy{size: tc.size, budget: tc.budget, maxPadding: tc.pad})
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
@@ -129,27 +135,4 @@ func toInt64(xs []int) []int64 {
 		out[i] = int64(x)
 	}
 	return out
-}
-
-// TestCoreBudgetQueuesPasses: a pass wanting more cores than are free
-// waits until they are released; a request above the total takes the total.
-func TestCoreBudgetQueuesPasses(t *testing.T) {
-	b := newCoreBudget(2)
-	if n := b.acquire(8); n != 2 {
-		t.Fatalf("acquire(8) on 2 cores took %d", n)
-	}
-	got := make(chan int)
-	go func() { got <- b.acquire(1) }()
-	select {
-	case <-got:
-		t.Fatal("a pass started while every core was taken")
-	case <-time.After(50 * time.Millisecond):
-	}
-	b.release(2)
-	if n := <-got; n != 1 {
-		t.Fatalf("took %d cores, want 1", n)
-	}
-	if n := b.acquire(1); n != 1 || b.free != 0 {
-		t.Fatalf("took %d, %d free; want 1 taken, 0 free", n, b.free)
-	}
 }
