@@ -32,6 +32,25 @@ func maxAbsDiff(a, b SparseVector) float64 {
 	return d
 }
 
+// sameVectors encodes texts with both encoders and requires every weight
+// within tol.
+func sameVectors(t *testing.T, got, want *Encoder, texts []string, tol float64) {
+	t.Helper()
+	a, err := got.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := want.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if d := maxAbsDiff(a[i], b[i]); d > tol {
+			t.Errorf("text %d: differs by %g", i, d)
+		}
+	}
+}
+
 // TestGatheredGraphEqualsUnmodified checks the load-time rewrite that
 // projects only the real tokens onto the vocabulary: it is applied to the
 // BERT and DistilBERT exports, and every vector, document and query mode,
@@ -88,20 +107,7 @@ func TestGatherTokensWritesALoadableGraph(t *testing.T) {
 		t.Fatalf("gathered file not recognised: %+v", info)
 	}
 	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false))
-	texts := []string{"a", "a much longer text about sparse retrieval and padding", ""}
-	got, err := e.Encode(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := plain.Encode(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range texts {
-		if d := maxAbsDiff(got[i], want[i]); d > 1e-5 {
-			t.Errorf("text %d: differs by %g", i, d)
-		}
-	}
+	sameVectors(t, e, plain, []string{"a", "a much longer text about sparse retrieval and padding", ""}, 1e-5)
 	if err := GatherTokens(filepath.Join(dir, "model.gathered.onnx"), filepath.Join(dir, "again.onnx")); err == nil {
 		t.Error("gathered an already gathered graph")
 	}
@@ -147,20 +153,7 @@ func TestGatherSkipsGraphsItDoesNotRecognise(t *testing.T) {
 		t.Fatalf("want the rewrite skipped because of the Relu, got %+v", info)
 	}
 	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false))
-	texts := []string{"sparse retrieval", "a much longer text about sparse retrieval and padding"}
-	got, err := e.Encode(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := plain.Encode(context.Background(), texts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range texts {
-		if d := maxAbsDiff(got[i], want[i]); d > 1e-6 {
-			t.Errorf("text %d: differs by %g", i, d)
-		}
-	}
+	sameVectors(t, e, plain, []string{"sparse retrieval", "a much longer text about sparse retrieval and padding"}, 1e-6)
 
 	if _, err := gatherTokens(data, "no_such_output"); err == nil || !strings.Contains(err.Error(), "no_such_output") {
 		t.Errorf("unknown output: got %v", err)
