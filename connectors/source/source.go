@@ -96,13 +96,25 @@ func OpenFile(path string) (*File, error) {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%s: gzip: %w", path, err)
+			return nil, fmt.Errorf("%s: starts with the gzip signature (1f 8b) but is not a valid gzip stream: %w", path, err)
 		}
-		in.gz, in.Reader = gz, gz
+		in.gz, in.Reader = gz, gzipErrors{gz}
 	} else {
 		in.Reader = br
 	}
 	return in, nil
+}
+
+// gzipErrors says, on an error in the middle of a gzip stream (truncated
+// file, corrupt data), that the gzip stream is what is broken.
+type gzipErrors struct{ r io.Reader }
+
+func (g gzipErrors) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("corrupt or truncated gzip stream: %w", err)
+	}
+	return n, err
 }
 
 // Progress is bytes of the file read and its size.

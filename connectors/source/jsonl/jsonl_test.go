@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -117,6 +118,36 @@ func TestOverlongLinesAreBadRecordsNotFatal(t *testing.T) {
 	}
 }
 
+// TestTruncatedGzipIsAClearError: a gzip file cut in the middle ends the
+// source with an error naming the file, the line and the gzip stream.
+func TestTruncatedGzipIsAClearError(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(zw, "{\"id\": %d, \"text\": \"document number %d\"}\n", i, i)
+	}
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "cut.jsonl.gz")
+	os.WriteFile(p, buf.Bytes()[:buf.Len()/2], 0o644)
+	s, err := Open(p, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for {
+		_, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			t.Fatal("a truncated gzip file read to a clean end")
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "cut.jsonl.gz:") || !strings.Contains(err.Error(), "truncated gzip stream") {
+				t.Errorf("error %q does not name the file, line and gzip stream", err)
+			}
+			return
+		}
+	}
+}
+
 func FuzzNext(f *testing.F) {
 	f.Add([]byte(body))
 	f.Add([]byte("{\"a\":1}\n\n\n{"))
@@ -124,9 +155,18 @@ func FuzzNext(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), "f.jsonl")
 		os.WriteFile(p, data, 0o644)
+		// Bytes that start with the gzip signature are read as gzip, and a
+		// broken stream is an error of the file — which must say so.
+		gz := bytes.HasPrefix(data, []byte{0x1f, 0x8b})
+		checkErr := func(err error) {
+			if !gz || !strings.Contains(err.Error(), "f.jsonl") || !strings.Contains(err.Error(), "gzip") {
+				t.Fatalf("error %v from %q", err, data)
+			}
+		}
 		s, err := Open(p, 256)
 		if err != nil {
-			t.Fatal(err)
+			checkErr(err)
+			return
 		}
 		defer s.Close()
 		var last int64
@@ -136,7 +176,8 @@ func FuzzNext(f *testing.F) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("a read error from a byte string: %v", err)
+				checkErr(err)
+				return
 			}
 			if r.Seq != last+1 || (r.Err == nil) == (r.Fields == nil) {
 				t.Fatalf("record %+v after seq %d", r, last)
