@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/spladeq/spladeq/internal/vecmath"
 )
 
 // Pooling turns a dense encoder's token embeddings into one vector.
@@ -115,7 +116,7 @@ func (d *DenseEncoder) Encode(ctx context.Context, texts []string) ([][]float32,
 					meanPool(v, data[k*seq*dim:(k+1)*seq*dim], lengths[k], dim)
 				}
 				if d.opts.normalize {
-					l2normalize(v)
+					vecmath.Normalize(v)
 				}
 				out[i] = v
 			}
@@ -141,20 +142,6 @@ func meanPool(dst, row []float32, n, dim int) {
 	}
 	for j := range dst {
 		dst[j] = float32(acc[j] / float64(n))
-	}
-}
-
-func l2normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	inv := 1 / math.Sqrt(s)
-	for i := range v {
-		v[i] = float32(float64(v[i]) * inv)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	pb "github.com/qdrant/go-client/qdrant"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/spladeq/spladeq/internal/vecmath"
 )
 
 // collection is one collection's configuration and in-memory index.
@@ -224,7 +226,7 @@ func (c *collection) pointFromStruct(ps *pb.PointStruct) (*point, error) {
 		}
 		d := append([]float32(nil), dense...)
 		if ds.dist == pb.Distance_Cosine {
-			normalise(d)
+			vecmath.Normalize(d)
 		}
 		p.dense[name] = d
 	}
@@ -287,20 +289,6 @@ func (s byIndex) Less(a, b int) bool { return s.idx[a] < s.idx[b] }
 func (s byIndex) Swap(a, b int) {
 	s.idx[a], s.idx[b] = s.idx[b], s.idx[a]
 	s.val[a], s.val[b] = s.val[b], s.val[a]
-}
-
-func normalise(v []float32) {
-	var n float64
-	for _, x := range v {
-		n += float64(x) * float64(x)
-	}
-	if n == 0 {
-		return
-	}
-	inv := 1 / math.Sqrt(n)
-	for i := range v {
-		v[i] = float32(float64(v[i]) * inv)
-	}
 }
 
 // toStruct encodes a point for storage, vectors always as a named map.

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	pb "github.com/qdrant/go-client/qdrant"
+
+	"github.com/spladeq/spladeq/internal/vecmath"
 )
 
 // defaultLimit is Qdrant's default limit for queries and prefetches.
@@ -318,7 +320,7 @@ func sparseDot(qi []uint32, qw []float64, d sparseVec) (float64, bool) {
 func (c *collection) nearestDense(n node, ds *denseSpace, q []float32, cands []*point) result {
 	q = append([]float32(nil), q...)
 	if ds.dist == pb.Distance_Cosine {
-		normalise(q)
+		vecmath.Normalize(q)
 	}
 	ascending := ds.dist == pb.Distance_Euclid || ds.dist == pb.Distance_Manhattan
 	top := &topK{k: n.limit, ascending: ascending}
@@ -406,8 +408,7 @@ func dot32(q, v []float32) float32 {
 // 1/((rank+1)/w + k − 1) for 0-based rank, which is 1/(rank + k) at w = 1;
 // a weight <= 0 contributes nothing.
 func rrf(lists []result, k int, weights []float32) []scored {
-	acc := map[string]*scored{}
-	var order []string
+	var sum fusedSum
 	for li, l := range lists {
 		w := float32(1)
 		if len(weights) > 0 {
@@ -418,17 +419,35 @@ func rrf(lists []result, k int, weights []float32) []scored {
 			if w > 0 {
 				contrib = 1 / (float32(rank+1)/w + float32(k) - 1)
 			}
-			if e, ok := acc[s.p.key]; ok {
-				e.score += contrib
-			} else {
-				acc[s.p.key] = &scored{p: s.p, score: contrib}
-				order = append(order, s.p.key)
-			}
+			sum.add(s.p, contrib)
 		}
 	}
-	out := make([]scored, 0, len(order))
-	for _, key := range order {
-		out = append(out, *acc[key])
+	return sum.points()
+}
+
+// fusedSum adds up each point's contributions from the fused lists,
+// keeping points in the order they were first seen.
+type fusedSum struct {
+	acc   map[string]*scored
+	order []string
+}
+
+func (f *fusedSum) add(p *point, x float32) {
+	if e, ok := f.acc[p.key]; ok {
+		e.score += x
+		return
+	}
+	if f.acc == nil {
+		f.acc = map[string]*scored{}
+	}
+	f.acc[p.key] = &scored{p: p, score: x}
+	f.order = append(f.order, p.key)
+}
+
+func (f *fusedSum) points() []scored {
+	out := make([]scored, 0, len(f.order))
+	for _, key := range f.order {
+		out = append(out, *f.acc[key])
 	}
 	return out
 }
@@ -437,8 +456,7 @@ func rrf(lists []result, k int, weights []float32) []scored {
 // with mean ± 3 sample standard deviations as the extremes, then summed.
 // Distances (ascending lists) are negated first so larger is better.
 func dbsf(lists []result) []scored {
-	acc := map[string]*scored{}
-	var order []string
+	var sum fusedSum
 	for _, l := range lists {
 		scores := make([]float32, len(l.points))
 		for i, s := range l.points {
@@ -447,21 +465,11 @@ func dbsf(lists []result) []scored {
 				scores[i] = -s.score
 			}
 		}
-		norm := distrNorm(scores)
-		for i, s := range l.points {
-			if e, ok := acc[s.p.key]; ok {
-				e.score += norm[i]
-			} else {
-				acc[s.p.key] = &scored{p: s.p, score: norm[i]}
-				order = append(order, s.p.key)
-			}
+		for i, x := range distrNorm(scores) {
+			sum.add(l.points[i].p, x)
 		}
 	}
-	out := make([]scored, 0, len(order))
-	for _, key := range order {
-		out = append(out, *acc[key])
-	}
-	return out
+	return sum.points()
 }
 
 // distrNorm maps scores to (s − (μ − 3σ)) / 6σ with Welford's mean and the
