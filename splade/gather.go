@@ -218,31 +218,6 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	return appendMessage(rest, modelGraph, newGraph), nil
 }
 
-// GatherTokens writes the token-gathering rewrite of the SPLADE export src
-// (see gatherTokens) to dst, for inspection or for runtimes that load files;
-// the encoder applies it in memory at load time unless told not to.
-func GatherTokens(src, dst string) error {
-	if err := initRuntime(""); err != nil {
-		return err
-	}
-	g, err := inspectGraph(src)
-	if err != nil {
-		return err
-	}
-	if g.pooled || g.gathered {
-		return fmt.Errorf("%w: %s: output %q is not [batch, seq, vocab] logits", ErrModel, src, g.output)
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrModel, err)
-	}
-	out, err := gatherTokens(data, g.output)
-	if err != nil {
-		return fmt.Errorf("%w: %s %v", ErrModel, src, err)
-	}
-	return writeModel(dst, out)
-}
-
 // replaceFirstInput returns the NodeProto msg with its first input renamed.
 func replaceFirstInput(msg []byte, name string) []byte {
 	var b []byte

@@ -44,15 +44,21 @@ func (o Overhead) EncoderTokensPerSec() float64 {
 // texts, alternating them so both see the same machine state, after one
 // warm-up of each.
 func MeasureOverhead(ctx context.Context, e *Encoder, texts []string, iterations int) (Overhead, error) {
-	g, err := inspectGraph(e.model.ONNX)
-	if err != nil {
-		return Overhead{}, err
+	// The raw side runs the export as it is on disk: the encoder's own
+	// session unless the encoder rewrote the graph at load time.
+	plain := &e.runner
+	if e.graph.gathered && e.info.Output != GatheredOutput {
+		g, err := inspectGraph(e.model.ONNX)
+		if err != nil {
+			return Overhead{}, err
+		}
+		plain = &runner{opts: e.opts, model: e.model, graph: g}
+		if err := plain.openSession(); err != nil {
+			return Overhead{}, err
+		}
+		defer plain.session.Destroy()
 	}
-	plain := &runner{opts: e.opts, model: e.model, graph: g}
-	if err := plain.openSession(); err != nil {
-		return Overhead{}, err
-	}
-	defer plain.session.Destroy()
+	g := plain.graph
 	encs := tokenizeAll(e.docTok, texts)
 	type prepared struct {
 		inputs []ort.Value
