@@ -179,7 +179,9 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 		node(id("hidden_tokens"), "Gather", []string{id("hidden_flat"), id("rows")}, []string{id("hidden_tokens")}, intAttr("axis", 0)),
 	}
 
-	var newGraph []byte
+	// Sized up front: the graph holds the weights (hundreds of MB), and
+	// growing by append would copy them several times.
+	newGraph := make([]byte, 0, len(graph)+4096)
 	newGraph = appendMessage(newGraph, graphInitializer, tensorProto(id("minus1"), onnxInt64, []int64{1}, int64Bytes(-1)))
 	nodeIndex := 0
 	err = eachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
@@ -215,7 +217,9 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	tokensDim = protowire.AppendTag(tokensDim, 2, protowire.BytesType) // dim_param
 	tokensDim = protowire.AppendString(tokensDim, "tokens")
 	newGraph = appendMessage(newGraph, graphOutput, floatValueInfo(GatheredOutput, tokensDim, vocabDim))
-	return appendMessage(rest, modelGraph, newGraph), nil
+	out := make([]byte, 0, len(rest)+len(newGraph)+16)
+	out = append(out, rest...)
+	return appendMessage(out, modelGraph, newGraph), nil
 }
 
 // replaceFirstInput returns the NodeProto msg with its first input renamed.
