@@ -24,6 +24,7 @@ vet: setup
 	$(GO) vet ./...
 
 test: setup models vet
+	@bash scripts/qdrant-status.sh
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz
 

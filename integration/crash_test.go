@@ -24,7 +24,9 @@ func TestMain(m *testing.M) {
 		crashChild(dir, start)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopSharedQdrant()
+	os.Exit(code)
 }
 
 const (

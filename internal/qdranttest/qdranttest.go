@@ -1,0 +1,360 @@
+// Package qdranttest starts real Qdrant servers for tests: a single node or
+// a cluster on loopback, each node with free ports and a temporary storage
+// directory, configured by environment only (Qdrant's QDRANT__SECTION__KEY
+// convention), as docker-compose.yml configures the one it runs.
+//
+// The binary is a test tool, never part of the build: $QDRANT_BIN, else
+// ../shared/qdrant/bin/qdrant beside the repository. Without one, Start and
+// StartCluster skip the test with a message saying so.
+package qdranttest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary returns the Qdrant server binary tests should start, or "" and
+// why there is none.
+func Binary() (path, why string) {
+	if p := os.Getenv("QDRANT_BIN"); p != "" {
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			return "", fmt.Sprintf("QDRANT_BIN=%s is not a file", p)
+		}
+		return p, ""
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err.Error()
+	}
+	p := filepath.Join(filepath.Dir(root), "shared", "qdrant", "bin", "qdrant")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Sprintf("no Qdrant binary: set QDRANT_BIN, or put one at %s", p)
+	}
+	return p, ""
+}
+
+// repoRoot is the directory holding go.mod, found upwards from the working
+// directory (a test's working directory is its package directory).
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Options configure the servers a test starts. The zero value is a plain
+// node with no API key and no inference backend.
+type Options struct {
+	// APIKey, when set, is required by the server (QDRANT__SERVICE__API_KEY).
+	APIKey string
+	// InferenceAddress is where the server sends Document objects for
+	// embedding (QDRANT__INFERENCE__ADDRESS); empty leaves inference off.
+	InferenceAddress string
+	// InferenceToken is sent in the body of every inference call.
+	InferenceToken string
+	// InferenceTimeout in seconds; 0 keeps Qdrant's default.
+	InferenceTimeout int
+	// Env adds QDRANT__... settings.
+	Env []string
+}
+
+// Node is one running Qdrant process. Its ports and storage survive Kill
+// and Restart, as a real node's would.
+type Node struct {
+	HTTPPort, GRPCPort, P2PPort int
+	Dir                         string
+
+	bin  string
+	env  []string
+	args []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *syncBuffer
+}
+
+// GRPCAddr is host:port of the node's gRPC API.
+func (n *Node) GRPCAddr() string { return "127.0.0.1:" + strconv.Itoa(n.GRPCPort) }
+
+// HTTPURL is the base URL of the node's REST API.
+func (n *Node) HTTPURL() string { return "http://127.0.0.1:" + strconv.Itoa(n.HTTPPort) }
+
+// Log returns what the node has printed so far.
+func (n *Node) Log() string { return n.log.String() }
+
+// Start starts one node and waits until it is ready; it is stopped when the
+// test ends. The test is skipped when there is no binary.
+func Start(t testing.TB, opts Options) *Node {
+	t.Helper()
+	n, err := Launch(need(t), t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// Launch starts one node with storage under dir and waits until it is
+// ready; the caller stops it. For a server shared by several tests.
+func Launch(bin, dir string, opts Options) (*Node, error) {
+	n, err := newNode(bin, dir, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.start(); err != nil {
+		return nil, err
+	}
+	if err := n.waitReady(60 * time.Second); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	return n, nil
+}
+
+// StartCluster starts size nodes in distributed mode (the first with
+// --uri, the others bootstrapping from it) and waits until every node is
+// ready and sees all peers.
+func StartCluster(t testing.TB, size int, opts Options) []*Node {
+	t.Helper()
+	bin := need(t)
+	nodes := make([]*Node, size)
+	for i := range nodes {
+		n, err := newNode(bin, t.TempDir(), opts, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.args = []string{"--uri", fmt.Sprintf("http://127.0.0.1:%d", n.P2PPort)}
+		if i > 0 {
+			n.args = append([]string{"--bootstrap", fmt.Sprintf("http://127.0.0.1:%d", nodes[0].P2PPort)}, n.args...)
+		}
+		nodes[i] = n
+		if err := n.start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Stop)
+		if err := n.waitReady(60 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, n := range nodes {
+		for {
+			peers, err := n.peers()
+			if err == nil && peers == size {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("qdrant node %d sees %d peers (err %v), want %d; log:\n%s", n.HTTPPort, peers, err, size, tail(n.Log()))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nodes
+}
+
+func need(t testing.TB) string {
+	t.Helper()
+	bin, why := Binary()
+	if bin == "" {
+		t.Skipf("skipping the real-Qdrant test: %s", why)
+	}
+	return bin
+}
+
+func newNode(bin, dir string, opts Options, cluster bool) (*Node, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{HTTPPort: ports[0], GRPCPort: ports[1], P2PPort: ports[2], Dir: dir, bin: bin, log: &syncBuffer{}}
+	n.env = []string{
+		"QDRANT__SERVICE__HOST=127.0.0.1",
+		"QDRANT__SERVICE__HTTP_PORT=" + strconv.Itoa(n.HTTPPort),
+		"QDRANT__SERVICE__GRPC_PORT=" + strconv.Itoa(n.GRPCPort),
+		"QDRANT__STORAGE__STORAGE_PATH=" + filepath.Join(dir, "storage"),
+		"QDRANT__STORAGE__SNAPSHOTS_PATH=" + filepath.Join(dir, "snapshots"),
+		"QDRANT__TELEMETRY_DISABLED=true",
+		"QDRANT__LOG_LEVEL=WARN",
+	}
+	if cluster {
+		n.env = append(n.env, "QDRANT__CLUSTER__ENABLED=true",
+			"QDRANT__CLUSTER__P2P__PORT="+strconv.Itoa(n.P2PPort))
+	}
+	if opts.APIKey != "" {
+		n.env = append(n.env, "QDRANT__SERVICE__API_KEY="+opts.APIKey)
+	}
+	if opts.InferenceAddress != "" {
+		n.env = append(n.env, "QDRANT__INFERENCE__ADDRESS="+opts.InferenceAddress)
+	}
+	if opts.InferenceToken != "" {
+		n.env = append(n.env, "QDRANT__INFERENCE__TOKEN="+opts.InferenceToken)
+	}
+	if opts.InferenceTimeout > 0 {
+		n.env = append(n.env, "QDRANT__INFERENCE__TIMEOUT="+strconv.Itoa(opts.InferenceTimeout))
+	}
+	n.env = append(n.env, opts.Env...)
+	return n, nil
+}
+
+func (n *Node) start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cmd := exec.Command(n.bin, n.args...)
+	// Qdrant looks for config/ and static/ in its working directory.
+	cmd.Dir = n.Dir
+	cmd.Env = append(os.Environ(), n.env...)
+	cmd.Stdout, cmd.Stderr = n.log, n.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start qdrant: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	n.cmd, n.done = cmd, done
+	return nil
+}
+
+// waitReady waits until /readyz answers 200.
+func (n *Node) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(n.HTTPURL() + "/readyz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-n.done:
+			return fmt.Errorf("qdrant exited before it was ready; log:\n%s", tail(n.Log()))
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("qdrant not ready after %v (last error %v); log:\n%s", timeout, err, tail(n.Log()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill ends the process with SIGKILL, as a crash would.
+func (n *Node) Kill() { n.signal(syscall.SIGKILL) }
+
+// Stop ends the process with SIGTERM (SIGKILL after 10 s).
+func (n *Node) Stop() { n.signal(syscall.SIGTERM) }
+
+func (n *Node) signal(sig syscall.Signal) {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Restart starts the node again on its ports and storage and waits until
+// it is ready.
+func (n *Node) Restart(t testing.TB) {
+	t.Helper()
+	n.Stop()
+	if len(n.args) > 0 && n.args[0] == "--bootstrap" {
+		// A restarted peer knows the cluster from its raft state.
+		n.args = n.args[2:]
+	}
+	if err := n.start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.waitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// peers is how many peers the node's cluster view holds.
+func (n *Node) peers() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.HTTPURL()+"/cluster", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	// {"result":{"status":"enabled","peer_id":…,"peers":{"123":{"uri":…},…},…}}
+	return strings.Count(string(body), `"uri"`), nil
+}
+
+func freePorts(k int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range k {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "…" + s[len(s)-4000:]
+	}
+	return s
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
