@@ -214,6 +214,23 @@ type Server struct {
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM.
 	// Default 30s.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" yaml:"shutdown_timeout"`
+	// InferenceTokens are accepted as the "token" of Qdrant's inference
+	// calls to POST /v1/qdrant/inference (Qdrant's inference.token), as are
+	// APIKeys and ReadOnlyAPIKeys. With all three empty the endpoint is
+	// open. Default none. Secret.
+	InferenceTokens []string `mapstructure:"inference_tokens" yaml:"inference_tokens"`
+	// InferenceModels adds model names for Qdrant's inference, each
+	// "NAME=VECTORIZER" (e.g. "prithivida/Splade_PP_en_v1=sparse"); names
+	// match case-insensitively. Every vectorizer is always reachable as
+	// "spladeq/<vectorizer>". Default none.
+	InferenceModels []string `mapstructure:"inference_models" yaml:"inference_models"`
+	// QdrantGRPCListen, when set, serves the embedded store's Qdrant gRPC
+	// API on this host:port, so any Qdrant client talks to spladeq alone
+	// (Documents in upserts and queries are vectorized in-process). Keys
+	// are APIKeys (read-write) and ReadOnlyAPIKeys, sent as "api-key"
+	// metadata as Qdrant's clients do. Only with an embedded qdrant.url.
+	// Default "": off.
+	QdrantGRPCListen string `mapstructure:"qdrant_grpc_listen" yaml:"qdrant_grpc_listen"`
 }
 
 // Ingest configures an ingestion job.
@@ -374,6 +391,26 @@ func (c *Config) Validate() error {
 		if len(k) < 16 {
 			bad("server.api_keys", "every key must be at least 16 characters")
 			break
+		}
+	}
+	for _, k := range c.Server.InferenceTokens {
+		if len(k) < 16 {
+			bad("server.inference_tokens", "every token must be at least 16 characters")
+			break
+		}
+	}
+	for i, m := range c.Server.InferenceModels {
+		name, vec, ok := strings.Cut(m, "=")
+		if _, known := c.Vectorizers[strings.TrimSpace(vec)]; !ok || strings.TrimSpace(name) == "" || !known {
+			bad(fmt.Sprintf("server.inference_models[%d]", i), "must be NAME=VECTORIZER with a configured vectorizer, got %q", m)
+		}
+	}
+	if a := c.Server.QdrantGRPCListen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("server.qdrant_grpc_listen", "must be host:port, got %q", a)
+		}
+		if !strings.HasPrefix(c.Qdrant.URL, "embedded://") {
+			bad("server.qdrant_grpc_listen", "serves the embedded store; qdrant.url is %q", c.Qdrant.URL)
 		}
 	}
 	if c.Ingest.ChunkTokens < 0 {

@@ -73,6 +73,9 @@ var defaults = map[string]any{
 	"server.write_timeout":      60 * time.Second,
 	"server.idle_timeout":       120 * time.Second,
 	"server.shutdown_timeout":   30 * time.Second,
+	"server.inference_tokens":   []string{},
+	"server.inference_models":   []string{},
+	"server.qdrant_grpc_listen": "",
 
 	"ingest.source.type":      "",
 	"ingest.source.path":      "",
@@ -230,6 +233,10 @@ func (c *Config) Masked() *Config {
 	m.Server.ReadOnlyAPIKeys = make([]string, len(c.Server.ReadOnlyAPIKeys))
 	for i, k := range c.Server.ReadOnlyAPIKeys {
 		m.Server.ReadOnlyAPIKeys[i] = mask(k)
+	}
+	m.Server.InferenceTokens = append([]string(nil), c.Server.InferenceTokens...)
+	for i, k := range m.Server.InferenceTokens {
+		m.Server.InferenceTokens[i] = mask(k)
 	}
 	return &m
 }

@@ -17,6 +17,7 @@ type Metrics struct {
 	EncodeDuration  *prometheus.HistogramVec // vectorizer, kind
 	StoreDuration   *prometheus.HistogramVec // op
 	Errors          *prometheus.CounterVec   // kind
+	InferenceInputs *prometheus.CounterVec   // model, inference (update|search)
 	// spladeq_tokens_total{vectorizer} is registered by the Service, one
 	// counter per model, read from the encoder's own count.
 }
@@ -38,8 +39,10 @@ func NewMetrics() *Metrics {
 			Help: "Qdrant call latency by operation.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}, []string{"op"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spladeq_errors_total",
 			Help: "Errors by kind (invalid_input, not_found, overloaded, unauthorized, store, encoder, internal)."}, []string{"kind"}),
+		InferenceInputs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spladeq_inference_inputs_total",
+			Help: "Texts vectorized for Qdrant's server-side inference, by model name as asked and kind (update, search)."}, []string{"model", "inference"}),
 	}
-	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.EncodeBatch, m.EncodeDuration, m.StoreDuration, m.Errors,
+	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.EncodeBatch, m.EncodeDuration, m.StoreDuration, m.Errors, m.InferenceInputs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

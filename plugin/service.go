@@ -129,7 +129,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 	vecs := s.vecs
 	store, err := qdrant.Open(ctx, qdrant.Config{URL: cfg.Qdrant.URL, APIKey: cfg.Qdrant.APIKey, TLS: cfg.Qdrant.TLS,
 		CACertFile: cfg.Qdrant.CACertFile, Timeout: cfg.Qdrant.Timeout, MaxMessageSize: cfg.Qdrant.MaxMessageSize,
-		Retries: cfg.Qdrant.Retries, RetryBackoff: cfg.Qdrant.RetryBackoff, BatchSize: cfg.Qdrant.BatchSize, Concurrency: cfg.Qdrant.Concurrency})
+		Retries: cfg.Qdrant.Retries, RetryBackoff: cfg.Qdrant.RetryBackoff, BatchSize: cfg.Qdrant.BatchSize, Concurrency: cfg.Qdrant.Concurrency,
+		Inference: s.embeddedInference})
 	if err != nil {
 		s.closeVectorizers()
 		return nil, err

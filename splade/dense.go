@@ -165,3 +165,17 @@ func (d *DenseEncoder) Close() error {
 	errs = append(errs, d.tok.close())
 	return errors.Join(errs...)
 }
+
+// TokenIDs tokenizes text as Encode would (truncated, with special tokens)
+// without running the model.
+func (d *DenseEncoder) TokenIDs(text string) ([]int64, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	if err := checkText(0, text); err != nil {
+		return nil, err
+	}
+	return d.tok.encode(text).ids, nil
+}

@@ -14,6 +14,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	file, keys := configFlags(fs)
 	fs.String("listen", "", "listen address host:port (server.listen)")
 	keys["listen"] = "server.listen"
+	fs.String("qdrant-grpc-listen", "", "also serve the embedded store's Qdrant gRPC API on host:port (server.qdrant_grpc_listen)")
+	keys["qdrant-grpc-listen"] = "server.qdrant_grpc_listen"
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: spladeq serve [flags]\n\nServes the HTTP API until SIGINT or SIGTERM, then finishes in-flight requests.\n\nflags:")
 		fs.PrintDefaults()
@@ -30,6 +32,22 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", l.Addr().String(), "qdrant", cfg.Qdrant.URL, "auth", len(cfg.Server.APIKeys)+len(cfg.Server.ReadOnlyAPIKeys) > 0)
+	if addr := cfg.Server.QdrantGRPCListen; addr != "" {
+		gl, err := net.Listen("tcp", addr)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("server.qdrant_grpc_listen: %w", err)
+		}
+		stop, err := svc.Store().ServeEmbedded(gl, cfg.Server.APIKeys, cfg.Server.ReadOnlyAPIKeys)
+		if err != nil {
+			l.Close()
+			gl.Close()
+			return fmt.Errorf("server.qdrant_grpc_listen: %w", err)
+		}
+		defer stop()
+		log.Info("serving the embedded store's Qdrant gRPC API", "addr", gl.Addr().String())
+	}
+	log.Info("serving", "addr", l.Addr().String(), "qdrant", cfg.Qdrant.URL, "auth", len(cfg.Server.APIKeys)+len(cfg.Server.ReadOnlyAPIKeys) > 0,
+		"qdrant_inference", "/v1/qdrant/inference")
 	return httpapi.Serve(ctx, l, svc, log)
 }

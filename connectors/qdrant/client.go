@@ -62,6 +62,9 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		if cfg.APIKey != "" {
 			sopts = append(sopts, embedded.WithAPIKey(cfg.APIKey))
 		}
+		if cfg.Inference != nil {
+			sopts = append(sopts, embedded.WithInference(cfg.Inference))
+		}
 		c.store, c.server, c.lis = store, embedded.NewServer(store, sopts...), bufconn.Listen(1<<20)
 		go c.server.Serve(c.lis)
 		// passthrough: the dialer ignores the address; no DNS lookup.
@@ -94,6 +97,28 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.qc = client
 	return c, nil
+}
+
+// ErrNotEmbedded is returned by ServeEmbedded when the client talks to a
+// Qdrant server, whose API is its own to serve.
+var ErrNotEmbedded = errors.New("not the embedded store")
+
+// ServeEmbedded serves the embedded store's Qdrant gRPC API on l, beside
+// the in-process connection, until the returned stop is called: any Qdrant
+// client can then use the store. Keys are checked as Qdrant's api_key
+// (writeKeys) and read_only_api_key (readKeys); none means no check.
+// Documents are vectorized by the Config's Inference.
+func (c *Client) ServeEmbedded(l net.Listener, writeKeys, readKeys []string) (stop func(), err error) {
+	if c.store == nil {
+		return nil, &Error{Op: "serve", Err: ErrNotEmbedded}
+	}
+	opts := []embedded.ServerOption{embedded.WithMaxMessageSize(c.cfg.MaxMessageSize), embedded.WithAPIKeys(writeKeys, readKeys)}
+	if c.cfg.Inference != nil {
+		opts = append(opts, embedded.WithInference(c.cfg.Inference))
+	}
+	srv := embedded.NewServer(c.store, opts...)
+	go srv.Serve(l)
+	return srv.Stop, nil
 }
 
 // Embedded reports whether the client runs the in-process store.

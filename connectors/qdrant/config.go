@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
 )
 
 // EmbeddedScheme prefixes a Config.URL that names a directory for the
@@ -52,6 +54,10 @@ type Config struct {
 	// NoWait asks Qdrant to acknowledge writes before applying them
 	// (wait=false). Default false: writes are applied when acknowledged.
 	NoWait bool
+	// Inference vectorizes Documents that reach the embedded store's gRPC
+	// API (upserted point vectors, nearest queries and prefetches). Only
+	// for an embedded:// URL. Default nil: Documents are refused.
+	Inference embedded.Inference
 }
 
 // endpoint is a parsed Config.URL.

@@ -61,6 +61,8 @@ var routes = []route{
 	{"DELETE /v1/collections/{name}/documents/{id...}", write, (*handler).deleteDocument},
 	{"POST /v1/collections/{name}/search", read, (*handler).search},
 	{"POST /v1/encode", read, (*handler).encode},
+	// Qdrant's server-side inference; checks its own token (in the body).
+	{"POST /v1/qdrant/inference", public, (*handler).qdrantInference},
 }
 
 type handler struct {

@@ -36,6 +36,7 @@ type (
 	pointsService struct {
 		pb.UnimplementedPointsServer
 		store *Store
+		opts  *serverOptions
 	}
 	qdrantService struct {
 		pb.UnimplementedQdrantServer
@@ -52,9 +53,10 @@ var (
 type ServerOption func(*serverOptions)
 
 type serverOptions struct {
-	apiKey     string
-	maxMsgSize int
-	tls        *tls.Config
+	writeKeys, readKeys []string
+	maxMsgSize          int
+	tls                 *tls.Config
+	inference           Inference
 }
 
 // WithTLS serves gRPC over TLS with this configuration. Default: plaintext
@@ -63,7 +65,18 @@ func WithTLS(c *tls.Config) ServerOption { return func(o *serverOptions) { o.tls
 
 // WithAPIKey requires every call to carry this key in the "api-key"
 // metadata, as Qdrant does. Default: no key.
-func WithAPIKey(key string) ServerOption { return func(o *serverOptions) { o.apiKey = key } }
+func WithAPIKey(key string) ServerOption { return WithAPIKeys([]string{key}, nil) }
+
+// WithAPIKeys requires every call to carry one of these keys in the
+// "api-key" metadata; a read-only key may only read (queries, scroll,
+// count, get, listing and describing collections), as Qdrant's
+// read_only_api_key. Default: no key.
+func WithAPIKeys(write, readOnly []string) ServerOption {
+	return func(o *serverOptions) {
+		o.writeKeys = append(o.writeKeys, write...)
+		o.readKeys = append(o.readKeys, readOnly...)
+	}
+}
 
 // WithMaxMessageSize sets the largest request and response in bytes.
 // Default 64 MiB.
@@ -77,27 +90,46 @@ func NewServer(store *Store, opts ...ServerOption) *Server {
 	}
 	s := &Server{store: store}
 	gopts := []grpc.ServerOption{grpc.MaxRecvMsgSize(o.maxMsgSize), grpc.MaxSendMsgSize(o.maxMsgSize)}
-	if o.apiKey != "" {
-		gopts = append(gopts, grpc.UnaryInterceptor(apiKeyInterceptor(o.apiKey)))
+	if len(o.writeKeys)+len(o.readKeys) > 0 {
+		gopts = append(gopts, grpc.UnaryInterceptor(apiKeyInterceptor(o.writeKeys, o.readKeys)))
 	}
 	if o.tls != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(o.tls)))
 	}
 	s.grpc = grpc.NewServer(gopts...)
 	pb.RegisterCollectionsServer(s.grpc, &collectionsService{store: store})
-	pb.RegisterPointsServer(s.grpc, &pointsService{store: store})
+	pb.RegisterPointsServer(s.grpc, &pointsService{store: store, opts: &o})
 	pb.RegisterQdrantServer(s.grpc, &qdrantService{})
 	return s
 }
 
-func apiKeyInterceptor(key string) grpc.UnaryServerInterceptor {
+// readMethods are the calls a read-only key may make.
+var readMethods = map[string]bool{
+	"/qdrant.Qdrant/HealthCheck": true, "/qdrant.Collections/List": true, "/qdrant.Collections/Get": true,
+	"/qdrant.Collections/CollectionExists": true, "/qdrant.Points/Get": true, "/qdrant.Points/Scroll": true,
+	"/qdrant.Points/Count": true, "/qdrant.Points/Query": true, "/qdrant.Points/QueryBatch": true,
+}
+
+func apiKeyInterceptor(write, read []string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		got := md.Get("api-key")
-		if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(key)) != 1 {
-			return nil, status.Error(codes.PermissionDenied, "Invalid api-key")
+		var w, r int
+		if len(got) == 1 {
+			for _, k := range write {
+				w |= subtle.ConstantTimeCompare([]byte(got[0]), []byte(k))
+			}
+			for _, k := range read {
+				r |= subtle.ConstantTimeCompare([]byte(got[0]), []byte(k))
+			}
 		}
-		return handler(ctx, req)
+		switch {
+		case w == 1, r == 1 && readMethods[info.FullMethod]:
+			return handler(ctx, req)
+		case r == 1:
+			return nil, status.Error(codes.PermissionDenied, "this api-key is read-only")
+		}
+		return nil, status.Error(codes.PermissionDenied, "Invalid api-key")
 	}
 }
 
@@ -209,10 +241,16 @@ func completed() *pb.UpdateResult {
 
 // Upsert implements qdrant.PointsServer. The points are durable when it
 // returns, whatever the request's wait flag says.
-func (s *pointsService) Upsert(_ context.Context, req *pb.UpsertPoints) (*pb.PointsOperationResponse, error) {
+func (s *pointsService) Upsert(ctx context.Context, req *pb.UpsertPoints) (*pb.PointsOperationResponse, error) {
 	t := time.Now()
 	if req.UpdateFilter != nil {
 		return nil, status.Error(codes.Unimplemented, "update_filter is not supported by the embedded server")
+	}
+	if err := checkNoMedia(req.GetPoints()); err != nil {
+		return nil, err
+	}
+	if err := s.opts.infer(ctx, pointDocs(req.GetPoints()), false); err != nil {
+		return nil, err
 	}
 	if err := s.store.upsert(req.GetCollectionName(), req.GetPoints()); err != nil {
 		return nil, toStatus(err)
@@ -320,8 +358,11 @@ func (s *pointsService) Scroll(_ context.Context, req *pb.ScrollPoints) (*pb.Scr
 }
 
 // Query implements qdrant.PointsServer.
-func (s *pointsService) Query(_ context.Context, req *pb.QueryPoints) (*pb.QueryResponse, error) {
+func (s *pointsService) Query(ctx context.Context, req *pb.QueryPoints) (*pb.QueryResponse, error) {
 	t := time.Now()
+	if err := s.opts.infer(ctx, queryDocs(req.GetQuery(), req.GetPrefetch()), true); err != nil {
+		return nil, err
+	}
 	pts, err := s.query(req)
 	if err != nil {
 		return nil, toStatus(err)
@@ -330,8 +371,15 @@ func (s *pointsService) Query(_ context.Context, req *pb.QueryPoints) (*pb.Query
 }
 
 // QueryBatch implements qdrant.PointsServer.
-func (s *pointsService) QueryBatch(_ context.Context, req *pb.QueryBatchPoints) (*pb.QueryBatchResponse, error) {
+func (s *pointsService) QueryBatch(ctx context.Context, req *pb.QueryBatchPoints) (*pb.QueryBatchResponse, error) {
 	t := time.Now()
+	var docs []docSlot
+	for _, q := range req.GetQueryPoints() {
+		docs = append(docs, queryDocs(q.GetQuery(), q.GetPrefetch())...)
+	}
+	if err := s.opts.infer(ctx, docs, true); err != nil {
+		return nil, err
+	}
 	resp := &pb.QueryBatchResponse{}
 	for _, q := range req.GetQueryPoints() {
 		if q.CollectionName == "" {

@@ -1,0 +1,293 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/spladeq/spladeq/splade"
+)
+
+// ModelPrefix starts the model name of every vectorizer as Qdrant's
+// server-side inference names it: "spladeq/sparse" is vectorizer "sparse".
+const ModelPrefix = "spladeq/"
+
+// InferenceInput is one text to vectorize with a named model, as Qdrant's
+// Document{text, model, options} carries it.
+type InferenceInput struct {
+	Text  string
+	Model string
+	// Options override per input what is safe: "max_length" (tokens,
+	// special tokens included; at most the vectorizer's own), "top_k" and
+	// "min_weight" (sparse pruning). Values are JSON numbers (float64) or,
+	// from gRPC, any number type.
+	Options map[string]any
+}
+
+// InferenceOutput is one input's vector: Sparse for a sparse model, Dense
+// for a dense one.
+type InferenceOutput struct {
+	Sparse *splade.SparseVector
+	Dense  []float32
+	// Tokens is the input's token count as the model saw it (special
+	// tokens included, after truncation); 0 when the module cannot count.
+	Tokens int
+}
+
+// InferenceModels returns every model name Infer accepts, sorted, with the
+// vectorizer each names.
+func (s *Service) InferenceModels() map[string]string {
+	out := map[string]string{}
+	for name := range s.vecs {
+		if _, pre := s.vecs[name].(*precomputed); !pre {
+			out[ModelPrefix+name] = name
+		}
+	}
+	for _, m := range s.cfg.Server.InferenceModels {
+		alias, vec, _ := strings.Cut(m, "=")
+		out[strings.TrimSpace(alias)] = strings.TrimSpace(vec)
+	}
+	return out
+}
+
+func (s *Service) modelNames() string {
+	names := make([]string, 0, len(s.vecs))
+	for n := range s.InferenceModels() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// resolveModel maps a model name to its vectorizer, case-insensitively.
+func (s *Service) resolveModel(model string) (string, bool) {
+	for name, vec := range s.InferenceModels() {
+		if strings.EqualFold(name, model) {
+			return vec, true
+		}
+	}
+	return "", false
+}
+
+// inferOptions are one input's validated options.
+type inferOptions struct {
+	maxLength int
+	pruning   splade.Pruning
+}
+
+// Infer vectorizes inputs with the models they name, as documents, or as
+// queries when query is set (SPLADE is asymmetric: a query has its own max
+// length and pruning, and splade-idf queries run no model). Inputs go
+// through the same micro-batchers as the rest of the service's encode
+// traffic, so a full queue returns ErrOverloaded. Every problem with the
+// inputs is reported at once in an *InputError whose fields name the input
+// ("inputs[3].model"); nothing is encoded then.
+func (s *Service) Infer(ctx context.Context, inputs []InferenceInput, query bool) ([]InferenceOutput, error) {
+	var ps []Problem
+	if len(inputs) == 0 {
+		ps = append(ps, Problem{Field: "inputs", Message: "must not be empty"})
+	}
+	vecOf := make([]string, len(inputs))
+	opts := make([]inferOptions, len(inputs))
+	for i, in := range inputs {
+		field := fmt.Sprintf("inputs[%d]", i)
+		vec, ok := s.resolveModel(in.Model)
+		if !ok {
+			ps = append(ps, Problem{Field: field + ".model", Message: fmt.Sprintf("unknown model %q (have %s)", in.Model, s.modelNames())})
+			continue
+		}
+		vecOf[i] = vec
+		ps = s.checkText(ps, field+".data", "", in.Text, s.cfg.Server.MaxTextBytes)
+		var bad []Problem
+		opts[i], bad = s.inferOptions(field+".options", vec, in.Options)
+		ps = append(ps, bad...)
+	}
+	if err := problems(ps...); err != nil {
+		return nil, err
+	}
+
+	// One batcher call per (vectorizer, max length): texts of a group
+	// share a forward pass with each other and with concurrent traffic.
+	type group struct {
+		vec       string
+		maxLength int
+	}
+	groups := map[group][]int{}
+	for i := range inputs {
+		g := group{vecOf[i], opts[i].maxLength}
+		groups[g] = append(groups[g], i)
+	}
+	kind := "update"
+	if query {
+		kind = "search"
+	}
+	for _, in := range inputs {
+		s.metrics.InferenceInputs.WithLabelValues(in.Model, kind).Inc()
+	}
+	out := make([]InferenceOutput, len(inputs))
+	for g, idx := range groups {
+		texts := make([]string, len(idx))
+		for k, i := range idx {
+			texts[k] = inputs[i].Text
+			if g.maxLength > 0 {
+				t, err := s.truncate(g.vec, inputs[i].Text, g.maxLength)
+				if err != nil {
+					return nil, fmt.Errorf("inputs[%d]: %w", i, err)
+				}
+				texts[k] = t
+			}
+		}
+		if err := s.inferGroup(ctx, g.vec, query, texts, idx, opts, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) inferGroup(ctx context.Context, vec string, query bool, texts []string, idx []int, opts []inferOptions, out []InferenceOutput) error {
+	counter, _ := s.vecs[vec].(TokenCounter)
+	switch s.vecs[vec].(type) {
+	case Sparse:
+		b := s.sparseDocs[vec]
+		if query {
+			b = s.sparseQueries[vec]
+		}
+		vecs, err := b.Do(ctx, texts)
+		if err != nil {
+			return err
+		}
+		for k, i := range idx {
+			v := opts[i].pruning.Apply(vecs[k])
+			out[i].Sparse = &v
+		}
+	case Dense:
+		b := s.denseDocs[vec]
+		if query {
+			b = s.denseQueries[vec]
+		}
+		vecs, err := b.Do(ctx, texts)
+		if err != nil {
+			return err
+		}
+		for k, i := range idx {
+			out[i].Dense = vecs[k]
+		}
+	}
+	if counter != nil {
+		for k, i := range idx {
+			n, err := counter.CountTokens(query, texts[k])
+			if err != nil {
+				return err
+			}
+			out[i].Tokens = n
+		}
+	}
+	return nil
+}
+
+// inferOptions validates one input's options for vectorizer vec.
+func (s *Service) inferOptions(field, vec string, in map[string]any) (inferOptions, []Problem) {
+	var o inferOptions
+	var ps []Problem
+	_, sparse := s.vecs[vec].(Sparse)
+	keys := make([]string, 0, len(in))
+	for k := range in {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := field + "." + k
+		x, ok := asNumber(in[k])
+		switch {
+		case k != "max_length" && k != "top_k" && k != "min_weight":
+			ps = append(ps, Problem{Field: f, Message: "unknown option (have max_length, top_k, min_weight)"})
+		case !ok:
+			ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("must be a number, got %v", in[k])})
+		case k != "max_length" && !sparse:
+			ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("applies to sparse models; %q is dense", vec)})
+		case k == "min_weight":
+			if x < 0 || math.IsInf(x, 0) {
+				ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("must be a finite number >= 0, got %v", x)})
+			}
+			o.pruning.MinWeight = float32(x)
+		case x != math.Trunc(x) || x < 1:
+			ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("must be a whole number >= 1, got %v", x)})
+		case k == "top_k":
+			o.pruning.TopK = int(min(x, 1e6))
+		default: // max_length
+			if _, ok := s.vecs[vec].(Chunker); !ok {
+				ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("vectorizer %q cannot truncate by tokens", vec)})
+			} else if x < 3 || x > 1e6 {
+				ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("must be 3 or more tokens, got %v", x)})
+			}
+			o.maxLength = int(min(x, 1e6))
+		}
+	}
+	return o, ps
+}
+
+// asNumber reads a JSON or protobuf number.
+func asNumber(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, !math.IsNaN(x)
+	case float32:
+		return float64(x), !math.IsNaN(float64(x))
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// truncate returns the prefix of text that fits in maxLength tokens with
+// the special tokens, cut at a token boundary: encoding it gives the first
+// maxLength tokens of text (or all of them, when the vectorizer's own max
+// length is smaller).
+func (s *Service) truncate(vec, text string, maxLength int) (string, error) {
+	ch := s.vecs[vec].(Chunker)
+	parts, err := ch.Chunks(text, maxLength-2, 0)
+	if err != nil || len(parts) == 0 {
+		return text, err
+	}
+	return parts[0].Text, nil
+}
+
+// TokenCounter is the optional ability to count a text's tokens as the
+// model sees them (special tokens included, after truncation).
+type TokenCounter interface {
+	CountTokens(query bool, text string) (int, error)
+}
+
+func (m *spladeModule) CountTokens(query bool, text string) (int, error) {
+	return countSPLADE(m.Encoder, query, text)
+}
+
+func (m *spladeIDF) CountTokens(query bool, text string) (int, error) {
+	return countSPLADE(m.Encoder, query, text)
+}
+
+func (m *onnxDense) CountTokens(_ bool, text string) (int, error) {
+	ids, err := m.TokenIDs(text)
+	return len(ids), err
+}
+
+func countSPLADE(e *splade.Encoder, query bool, text string) (int, error) {
+	mode := splade.Document
+	if query {
+		mode = splade.Query
+	}
+	ids, err := e.TokenIDs(mode, text)
+	return len(ids), err
+}
+
+var (
+	_ TokenCounter = (*spladeModule)(nil)
+	_ TokenCounter = (*spladeIDF)(nil)
+	_ TokenCounter = (*onnxDense)(nil)
+)
