@@ -8,7 +8,7 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup models build test run bench vet fuzz clean
+.PHONY: setup models pytools build test run bench vet fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,13 +17,17 @@ setup:
 models: setup
 	@bash scripts/models.sh
 
+# Python test tools (the official qdrant-client) in .deps/venv.
+pytools: models
+	@bash scripts/pytools.sh
+
 build: setup
 	$(GO) build -o bin/spladeq ./cmd/spladeq
 
 vet: setup
 	$(GO) vet ./...
 
-test: setup models vet
+test: setup models pytools vet
 	@bash scripts/qdrant-status.sh
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz

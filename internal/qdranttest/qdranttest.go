@@ -46,13 +46,13 @@ func Binary() (path, why string) {
 	return p, ""
 }
 
-// repoRoot is the directory holding go.mod, found upwards from the working
-// directory (a test's working directory is its package directory).
+// startDir is the working directory when the test binary started (its
+// package directory), before any test changed it.
+var startDir, _ = os.Getwd()
+
+// repoRoot is the directory holding go.mod, found upwards from startDir.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
+	dir := startDir
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			return dir, nil

@@ -1,0 +1,57 @@
+"""Drives server-side inference with the official Python qdrant-client.
+
+Run by integration/qdrant_inference_test.go. It creates a collection with a
+named dense vector and a named sparse vector, upserts points whose vectors are
+models.Document objects, then queries with a Document on each vector and with
+two Document prefetches fused by RRF and by DBSF. It prints one JSON object:
+{"<query>": {"sparse"|"dense"|"rrf"|"dbsf": [[point_id, score], ...]}}.
+
+cloud_inference=True makes the client send Documents to the server instead of
+embedding them itself with fastembed.
+"""
+import json
+import sys
+
+from qdrant_client import QdrantClient, models
+
+
+def main():
+    spec = json.load(sys.stdin)
+    kw = dict(host="127.0.0.1", cloud_inference=True, check_compatibility=False, timeout=60)
+    if spec["prefer_grpc"]:
+        kw.update(grpc_port=spec["grpc_port"], prefer_grpc=True, port=spec.get("http_port") or 1)
+    else:
+        kw.update(port=spec["http_port"])
+    if spec.get("api_key"):
+        kw.update(api_key=spec["api_key"], https=False)
+    client = QdrantClient(**kw)
+    name, sparse, dense = spec["collection"], spec["sparse_model"], spec["dense_model"]
+    client.create_collection(
+        name,
+        vectors_config={"dense": models.VectorParams(size=spec["dense_size"], distance=models.Distance.COSINE)},
+        sparse_vectors_config={"splade": models.SparseVectorParams()},
+    )
+    client.upsert(name, wait=True, points=[
+        models.PointStruct(id=d["point_id"], payload={"doc_id": d["id"], "text": d["text"]}, vector={
+            "splade": models.Document(text=d["text"], model=sparse),
+            "dense": models.Document(text=d["text"], model=dense),
+        }) for d in spec["docs"]
+    ])
+    limit, pre = spec["limit"], spec["prefetch_limit"]
+    out = {}
+    for q in spec["queries"]:
+        sq, dq = models.Document(text=q, model=sparse), models.Document(text=q, model=dense)
+        res = {
+            "sparse": client.query_points(name, query=sq, using="splade", limit=limit).points,
+            "dense": client.query_points(name, query=dq, using="dense", limit=limit).points,
+        }
+        prefetch = [models.Prefetch(query=sq, using="splade", limit=pre), models.Prefetch(query=dq, using="dense", limit=pre)]
+        for fusion in ("rrf", "dbsf"):
+            res[fusion] = client.query_points(name, prefetch=prefetch, query=models.FusionQuery(fusion=models.Fusion(fusion)),
+                                              limit=limit).points
+        out[q] = {k: [[str(p.id), p.score] for p in v] for k, v in res.items()}
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
