@@ -191,32 +191,7 @@ func newNode(bin, dir string, opts Options, cluster bool) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{HTTPPort: ports[0], GRPCPort: ports[1], P2PPort: ports[2], Dir: dir, bin: bin, log: &syncBuffer{}}
-	n.env = []string{
-		"QDRANT__SERVICE__HOST=127.0.0.1",
-		"QDRANT__SERVICE__HTTP_PORT=" + strconv.Itoa(n.HTTPPort),
-		"QDRANT__SERVICE__GRPC_PORT=" + strconv.Itoa(n.GRPCPort),
-		"QDRANT__STORAGE__STORAGE_PATH=" + filepath.Join(dir, "storage"),
-		"QDRANT__STORAGE__SNAPSHOTS_PATH=" + filepath.Join(dir, "snapshots"),
-		"QDRANT__TELEMETRY_DISABLED=true",
-		"QDRANT__LOG_LEVEL=WARN",
-	}
-	if cluster {
-		n.env = append(n.env, "QDRANT__CLUSTER__ENABLED=true",
-			"QDRANT__CLUSTER__P2P__PORT="+strconv.Itoa(n.P2PPort))
-	}
-	if opts.APIKey != "" {
-		n.env = append(n.env, "QDRANT__SERVICE__API_KEY="+opts.APIKey)
-	}
-	if opts.InferenceAddress != "" {
-		n.env = append(n.env, "QDRANT__INFERENCE__ADDRESS="+opts.InferenceAddress)
-	}
-	if opts.InferenceToken != "" {
-		n.env = append(n.env, "QDRANT__INFERENCE__TOKEN="+opts.InferenceToken)
-	}
-	if opts.InferenceTimeout > 0 {
-		n.env = append(n.env, "QDRANT__INFERENCE__TIMEOUT="+strconv.Itoa(opts.InferenceTimeout))
-	}
-	n.env = append(n.env, opts.Env...)
+	n.env = nodeEnv(n.HTTPPort, n.GRPCPort, n.P2PPort, dir, opts, cluster)
 	return n, nil
 }
 
@@ -357,4 +332,47 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// nodeEnv is a node's whole configuration, Qdrant's QDRANT__SECTION__KEY
+// environment variables; docker-compose.yml sets the same keys.
+func nodeEnv(httpPort, grpcPort, p2pPort int, dir string, opts Options, cluster bool) []string {
+	var env []string
+	env = append(env,
+		"QDRANT__SERVICE__HOST=127.0.0.1",
+		"QDRANT__SERVICE__HTTP_PORT="+strconv.Itoa(httpPort),
+		"QDRANT__SERVICE__GRPC_PORT="+strconv.Itoa(grpcPort),
+		"QDRANT__STORAGE__STORAGE_PATH="+filepath.Join(dir, "storage"),
+		"QDRANT__STORAGE__SNAPSHOTS_PATH="+filepath.Join(dir, "snapshots"),
+		"QDRANT__TELEMETRY_DISABLED=true",
+		"QDRANT__LOG_LEVEL=WARN",
+	)
+	if cluster {
+		env = append(env, "QDRANT__CLUSTER__ENABLED=true",
+			"QDRANT__CLUSTER__P2P__PORT="+strconv.Itoa(p2pPort))
+	}
+	if opts.APIKey != "" {
+		env = append(env, "QDRANT__SERVICE__API_KEY="+opts.APIKey)
+	}
+	if opts.InferenceAddress != "" {
+		env = append(env, "QDRANT__INFERENCE__ADDRESS="+opts.InferenceAddress)
+	}
+	if opts.InferenceToken != "" {
+		env = append(env, "QDRANT__INFERENCE__TOKEN="+opts.InferenceToken)
+	}
+	if opts.InferenceTimeout > 0 {
+		env = append(env, "QDRANT__INFERENCE__TIMEOUT="+strconv.Itoa(opts.InferenceTimeout))
+	}
+	return append(env, opts.Env...)
+}
+
+// EnvKeys lists the QDRANT__ settings a started node gets, for checking a
+// deployment (docker-compose.yml) configures the server the tests test.
+func EnvKeys(opts Options, cluster bool) []string {
+	var keys []string
+	for _, kv := range nodeEnv(1, 2, 3, "/", opts, cluster) {
+		k, _, _ := strings.Cut(kv, "=")
+		keys = append(keys, k)
+	}
+	return keys
 }
