@@ -515,18 +515,11 @@ func TestQdrantClientsGetSPLADEThroughInference(t *testing.T) {
 	want := ownResults(t, svc, limit)
 
 	t.Run("the embedded store's gRPC API, exposed on loopback", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
 		key := "embedded-grpc-key-0123456789"
-		stop, err := svc.Store().ServeEmbedded(l, []string{key}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		addr, stop := serveQdrantAPI(t, svc, key)
 		defer stop()
-		compareAll(t, "go-client", goClientInference(t, l.Addr().String(), key, "via_go", limit, prefetch), want)
-		_, port, _ := net.SplitHostPort(l.Addr().String())
+		compareAll(t, "go-client", goClientInference(t, addr, key, "via_go", limit, prefetch), want)
+		_, port, _ := net.SplitHostPort(addr)
 		compareAll(t, "python qdrant-client (gRPC)", pythonClientInference(t, map[string]any{
 			"prefer_grpc": true, "grpc_port": atoi(port), "api_key": key, "collection": "via_python", "limit": limit, "prefetch_limit": prefetch}), want)
 	})
@@ -572,6 +565,21 @@ func TestQdrantClientsGetSPLADEThroughInference(t *testing.T) {
 			t.Logf("Qdrant's answer with spladeq down: %v", upErr)
 		})
 	})
+}
+
+// serveQdrantAPI serves the service's embedded store over Qdrant's gRPC
+// API on a loopback port, as `spladeq serve --qdrant-grpc-listen` does.
+func serveQdrantAPI(t *testing.T, svc *plugin.Service, keys ...string) (addr string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err = svc.Store().ServeEmbedded(l, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Addr().String(), stop
 }
 
 func atoi(s string) int {
