@@ -53,7 +53,7 @@ var inferenceQueries = []string{"capital city of Japan", "which drink is made fr
 
 // inferenceService is a Service with the real models on a fresh embedded
 // store, its HTTP API on a loopback httptest server.
-func inferenceService(t *testing.T, mutate func(*config.Config)) (*plugin.Service, *httptest.Server) {
+func inferenceService(t testing.TB, mutate func(*config.Config)) (*plugin.Service, *httptest.Server) {
 	t.Helper()
 	sparseDir, denseDir := realModelAbs(t, "splade-mini"), realModelAbs(t, "minilm-l6")
 	t.Setenv(splade.RuntimeLibraryEnv, splade.RuntimeLibraryPath())
@@ -310,7 +310,7 @@ func TestQdrantInferenceBackPressure(t *testing.T) {
 // repoRoot is the repository, found before any test changes directory.
 var repoRoot, _ = filepath.Abs("..")
 
-func realModelAbs(t *testing.T, name string) string {
+func realModelAbs(t testing.TB, name string) string {
 	t.Helper()
 	dir := filepath.Join(repoRoot, ".deps", "models", name)
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
