@@ -21,11 +21,17 @@ const EnvPrefix = "SPLADEQ"
 // DefaultFile is read from the working directory when no file is named.
 const DefaultFile = "spladeq.yaml"
 
-// Fixture models shipped in the repository, used by the default
-// vectorizers so a fresh checkout runs with no download.
+// The default vectorizers' models: the small real models `make models`
+// installs under the repository's .deps/models (a trained SPLADE and
+// all-MiniLM-L6-v2). A relative model path resolves as given, then under
+// models.dir, then under .deps/models of the spladeq repository around the
+// working directory or the binary (plugin.ResolveModel).
 const (
-	FixtureSparseModel = "splade/testdata/models/bert-tiny"
-	FixtureDenseModel  = "plugin/testdata/models/dense-tiny"
+	DefaultSparseModel = "splade-mini"
+	DefaultDenseModel  = "minilm-l6"
+	// InstalledModelsDir is where `make models` puts them, relative to the
+	// repository.
+	InstalledModelsDir = ".deps/models"
 )
 
 // defaults is every key's default; Validate's messages and the field
@@ -100,11 +106,12 @@ var defaults = map[string]any{
 }
 
 // DefaultVectorizers are used when the configuration defines none: the
-// repository's fixture SPLADE model and fixture dense model.
+// real models `make models` installs (DefaultSparseModel, a trained SPLADE;
+// DefaultDenseModel, all-MiniLM-L6-v2 at its trained length of 256 tokens).
 func DefaultVectorizers() map[string]Vectorizer {
 	return map[string]Vectorizer{
-		"sparse": {Module: ModuleSPLADE, Model: FixtureSparseModel},
-		"dense":  {Module: ModuleONNXDense, Model: FixtureDenseModel},
+		"sparse": {Module: ModuleSPLADE, Model: DefaultSparseModel},
+		"dense":  {Module: ModuleONNXDense, Model: DefaultDenseModel, MaxLength: 256},
 	}
 }
 

@@ -69,8 +69,8 @@ func faultConfig(t *testing.T, url string) *config.Config {
 	cfg.Qdrant.Retries = 8
 	cfg.Qdrant.RetryBackoff = 5 * time.Millisecond
 	cfg.Vectorizers = map[string]config.Vectorizer{
-		"sparse": {Module: config.ModuleSPLADE, Model: filepath.Join(root, config.FixtureSparseModel)},
-		"dense":  {Module: config.ModuleONNXDense, Model: filepath.Join(root, config.FixtureDenseModel)},
+		"sparse": {Module: config.ModuleSPLADE, Model: filepath.Join(root, fixtureSparseModel)},
+		"dense":  {Module: config.ModuleONNXDense, Model: filepath.Join(root, fixtureDenseModel)},
 	}
 	return cfg
 }

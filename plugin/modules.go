@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/splade"
@@ -39,6 +41,12 @@ func NewVectorizers(cfg *config.Config) (map[string]Vectorizer, error) {
 func newVectorizer(vc config.Vectorizer, modelsDir string) (Vectorizer, error) {
 	model := ResolveModel(vc.Model, modelsDir)
 	switch vc.Module {
+	case config.ModuleSPLADE, config.ModuleSPLADEIDF, config.ModuleONNXDense:
+		if !dirExists(model) {
+			return nil, &ModelNotFoundError{Model: vc.Model, Tried: ModelCandidates(vc.Model, modelsDir)}
+		}
+	}
+	switch vc.Module {
 	case config.ModuleSPLADE:
 		enc, err := splade.New(model, encoderOptions(vc)...)
 		if err != nil {
@@ -57,16 +65,82 @@ func newVectorizer(vc config.Vectorizer, modelsDir string) (Vectorizer, error) {
 	return nil, fmt.Errorf("unknown vectorizer module %q (want one of %v)", vc.Module, config.Modules)
 }
 
-// ResolveModel returns path as given when it exists, else the same path
-// under the model cache (where `spladeq model pull org/name` puts it).
+// ResolveModel returns the first of ModelCandidates that exists, or path
+// as given when none does.
 func ResolveModel(path, modelsDir string) string {
-	if _, err := os.Stat(path); err == nil || filepath.IsAbs(path) || modelsDir == "" {
-		return path
-	}
-	if cached := filepath.Join(modelsDir, path); dirExists(cached) {
-		return cached
+	for _, c := range ModelCandidates(path, modelsDir) {
+		if dirExists(c) {
+			return c
+		}
 	}
 	return path
+}
+
+// ModelCandidates are the places a model path may name, in order: the path
+// as given; for a relative path, the same path under the model cache
+// (modelsDir, where `spladeq model pull org/name` puts it) and under
+// .deps/models of the spladeq repository that holds the working directory
+// or the running binary (where `make models` installs the default models).
+func ModelCandidates(path, modelsDir string) []string {
+	out := []string{path}
+	if filepath.IsAbs(path) || path == "" {
+		return out
+	}
+	if modelsDir != "" {
+		out = append(out, filepath.Join(modelsDir, path))
+	}
+	starts := []string{}
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		if repo := findRepo(dir); repo != "" {
+			c := filepath.Join(repo, config.InstalledModelsDir, path)
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// findRepo returns the spladeq repository at or above dir: the directory
+// whose go.mod declares this module.
+func findRepo(dir string) string {
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.HasPrefix(string(data), "module github.com/spladeq/spladeq\n") {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// ModelNotFoundError is returned when a model directory is in none of the
+// places its path may name.
+type ModelNotFoundError struct {
+	Model string
+	Tried []string
+}
+
+func (e *ModelNotFoundError) Error() string {
+	msg := fmt.Sprintf("model %q not found (looked in %s)", e.Model, strings.Join(e.Tried, ", "))
+	if e.Model == config.DefaultSparseModel || e.Model == config.DefaultDenseModel {
+		msg += "; it is one of the default models: install them with `make models` in the spladeq repository"
+	} else {
+		msg += "; give an existing model directory, or fetch one with `spladeq model pull ORG/NAME`"
+	}
+	return msg
 }
 
 func dirExists(p string) bool {

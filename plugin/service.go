@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"math"
 	"sort"
 	"strings"
@@ -125,6 +126,11 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 	}
 	for name, v := range built {
 		s.vecs[name] = v
+		vc := cfg.Vectorizers[name]
+		if vc.Model != "" {
+			model, _ := filepath.Abs(ResolveModel(vc.Model, cfg.Models.Dir))
+			s.log.Info("vectorizer loaded", "name", name, "module", vc.Module, "model", model)
+		}
 	}
 	vecs := s.vecs
 	store, err := qdrant.Open(ctx, qdrant.Config{URL: cfg.Qdrant.URL, APIKey: cfg.Qdrant.APIKey, TLS: cfg.Qdrant.TLS,

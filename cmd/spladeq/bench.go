@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/spladeq/spladeq/config"
 	"io"
 	"math"
 	"os"
@@ -20,7 +21,7 @@ import (
 
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
-	model := fs.String("model", "", "SPLADE model directory (required)")
+	model := fs.String("model", config.DefaultSparseModel, "SPLADE model directory; relative paths also resolve under ./models and the repository's .deps/models")
 	corpus := fs.String("corpus", "", "texts to encode: a JSONL file (field \"text\") or one text per line; default 64 synthetic texts")
 	limit := fs.Int("texts", 64, "texts taken from the corpus")
 	iters := fs.Int("iterations", 5, "timed iterations of raw forward and full encoding")
@@ -30,16 +31,17 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
 	compare := fs.String("compare-onnx", "", "another graph in the model directory (e.g. model.int8.onnx): its speed and agreement with the default graph")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq bench --model DIR [flags]\n\nMeasures, in one run: raw ONNX Runtime forward vs the full encoder on the same texts (their ratio\nis the pipeline's overhead), single-query encode latency, and sparse/dense/hybrid search latency\non the embedded store.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: spladeq bench [--model DIR] [flags]\n\nMeasures, in one run: raw ONNX Runtime forward vs the full encoder on the same texts (their ratio\nis the pipeline's overhead), single-query encode latency, and sparse/dense/hybrid search latency\non the embedded store.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *model == "" {
-		fs.Usage()
-		return errUsage
+	dir, err := resolveModelFlag(*model, stderr)
+	if err != nil {
+		return err
 	}
+	*model = dir
 	texts, err := benchTexts(*corpus, *limit)
 	if err != nil {
 		return err

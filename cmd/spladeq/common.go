@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -54,4 +57,17 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// resolveModelFlag finds a --model directory as the vectorizers do (as
+// given, under ./models, under the repository's .deps/models) and says on
+// stderr which one it loads.
+func resolveModelFlag(model string, stderr io.Writer) (string, error) {
+	dir := plugin.ResolveModel(model, "models")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", &plugin.ModelNotFoundError{Model: model, Tried: plugin.ModelCandidates(model, "models")}
+	}
+	abs, _ := filepath.Abs(dir)
+	fmt.Fprintf(stderr, "model: %s\n", abs)
+	return dir, nil
 }

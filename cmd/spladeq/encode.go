@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spladeq/spladeq/config"
 	"io"
 
 	"github.com/spf13/pflag"
@@ -43,7 +44,7 @@ type encodedLine struct {
 
 func runEncode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("encode", stderr)
-	model := fs.String("model", "", "model directory in HuggingFace layout (tokenizer.json, model.onnx or onnx/model.onnx)")
+	model := fs.String("model", config.DefaultSparseModel, "model directory in HuggingFace layout (tokenizer.json, model.onnx or onnx/model.onnx); relative paths also resolve under ./models and the repository's .deps/models")
 	query := fs.Bool("query", false, "encode as queries (query max length and pruning)")
 	maxLen := fs.Int("max-length", 0, "max tokens per text, special tokens included (0: the model's, at most 512)")
 	topK := fs.Int("top-k", 0, "keep at most this many terms per vector (0: all)")
@@ -51,17 +52,17 @@ func runEncode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	terms := fs.Int("terms", 0, "add the N heaviest terms as [token, weight] pairs")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq encode --model DIR [flags] [TEXT ...]\n\nEncodes each TEXT, or each stdin line when no TEXT is given, and prints one JSON object per line.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: spladeq encode [--model DIR] [flags] [TEXT ...]\n\nEncodes each TEXT, or each stdin line when no TEXT is given, and prints one JSON object per line.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *model == "" {
-		fmt.Fprintln(stderr, "spladeq encode: --model is required")
-		fs.Usage()
-		return errUsage
+	dir, err := resolveModelFlag(*model, stderr)
+	if err != nil {
+		return err
 	}
+	*model = dir
 	if *terms < 0 {
 		return fmt.Errorf("--terms must be >= 0, got %d", *terms)
 	}

@@ -39,8 +39,8 @@ func testConfig(t *testing.T) *config.Config {
 	t.Chdir(wd)
 	cfg.Qdrant.URL = qdrant.EmbeddedScheme + t.TempDir()
 	cfg.Vectorizers = map[string]config.Vectorizer{
-		"sparse": {Module: config.ModuleSPLADE, Model: filepath.Join("..", "..", config.FixtureSparseModel)},
-		"dense":  {Module: config.ModuleONNXDense, Model: filepath.Join("..", "..", config.FixtureDenseModel)},
+		"sparse": {Module: config.ModuleSPLADE, Model: filepath.Join("..", "..", fixtureSparseModel)},
+		"dense":  {Module: config.ModuleONNXDense, Model: filepath.Join("..", "..", fixtureDenseModel)},
 	}
 	return cfg
 }

@@ -32,8 +32,8 @@ func testService(t *testing.T) (*plugin.Service, *config.Config) {
 	}
 	cfg.Qdrant.URL = qdrant.EmbeddedScheme + filepath.Join(t.TempDir(), "store")
 	cfg.Vectorizers = map[string]config.Vectorizer{
-		"sparse": {Module: config.ModuleSPLADE, Model: filepath.Join(wd, "..", "..", config.FixtureSparseModel)},
-		"dense":  {Module: config.ModuleONNXDense, Model: filepath.Join(wd, "..", "..", config.FixtureDenseModel)},
+		"sparse": {Module: config.ModuleSPLADE, Model: filepath.Join(wd, "..", "..", fixtureSparseModel)},
+		"dense":  {Module: config.ModuleONNXDense, Model: filepath.Join(wd, "..", "..", fixtureDenseModel)},
 	}
 	cfg.Ingest.BatchSize = 4
 	cfg.Ingest.ChunkTokens, cfg.Ingest.ChunkOverlap = 12, 2
