@@ -53,6 +53,12 @@ type Qdrant struct {
 	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
 	// Concurrency is upsert requests in flight. Default 2.
 	Concurrency int `mapstructure:"concurrency" yaml:"concurrency"`
+	// WriteOrdering of upserts and deletes across a cluster's replicas:
+	// weak, medium or strong. Default "": Qdrant's default (weak).
+	WriteOrdering string `mapstructure:"write_ordering" yaml:"write_ordering"`
+	// ReadConsistency of searches, scrolls and counts: all, majority,
+	// quorum or a number of replicas. Default "": Qdrant's default (1).
+	ReadConsistency string `mapstructure:"read_consistency" yaml:"read_consistency"`
 }
 
 // Models is the local model cache and the hub it pulls from.
@@ -161,6 +167,21 @@ type Collection struct {
 	// Distance of the dense vector: cosine, dot, euclid, manhattan.
 	// Default cosine.
 	Distance string `mapstructure:"distance" yaml:"distance"`
+	// ShardNumber splits a new collection into this many shards over a
+	// Qdrant cluster. Default 0: Qdrant's default (one per node).
+	ShardNumber int `mapstructure:"shard_number" yaml:"shard_number"`
+	// ReplicationFactor keeps this many copies of each shard. Default 0:
+	// Qdrant's default, 1.
+	ReplicationFactor int `mapstructure:"replication_factor" yaml:"replication_factor"`
+	// WriteConsistencyFactor is how many replicas must apply a write before
+	// it is acknowledged. Default 0: Qdrant's default, 1.
+	WriteConsistencyFactor int `mapstructure:"write_consistency_factor" yaml:"write_consistency_factor"`
+	// OnDiskPayload keeps payloads on disk. Default unset: Qdrant's
+	// default (true).
+	OnDiskPayload *bool `mapstructure:"on_disk_payload" yaml:"on_disk_payload"`
+	// SparseOnDisk keeps the sparse index on disk (memory-mapped). Default
+	// false.
+	SparseOnDisk bool `mapstructure:"sparse_on_disk" yaml:"sparse_on_disk"`
 }
 
 // Search holds search defaults, each overridable per request.
@@ -412,6 +433,15 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(c.Qdrant.URL, "embedded://") {
 			bad("server.qdrant_grpc_listen", "serves the embedded store; qdrant.url is %q", c.Qdrant.URL)
 		}
+	}
+	for key, n := range map[string]int{"collection.shard_number": c.Collection.ShardNumber, "collection.replication_factor": c.Collection.ReplicationFactor,
+		"collection.write_consistency_factor": c.Collection.WriteConsistencyFactor} {
+		if n < 0 || n > 1000 {
+			bad(key, "must be 0 (Qdrant's default) .. 1000, got %d", n)
+		}
+	}
+	if w, r := c.Collection.WriteConsistencyFactor, c.Collection.ReplicationFactor; w > 0 && w > max(r, 1) {
+		bad("collection.write_consistency_factor", "%d is more than the replicas (replication_factor %d)", w, max(r, 1))
 	}
 	if c.Ingest.ChunkTokens < 0 {
 		bad("ingest.chunk_tokens", "must be >= 0, got %d", c.Ingest.ChunkTokens)

@@ -297,6 +297,36 @@ func TestConformanceCollectionLifecycle(t *testing.T) {
 				}
 			}
 		})
+		t.Run("scale settings are kept, and an existing collection with other settings is refused, not reused", func(t *testing.T) {
+			off := false
+			scaled := qdrant.CollectionSpec{Name: name + "_scaled", Dense: &qdrant.DenseSpec{Size: 4}, Sparse: &qdrant.SparseSpec{},
+				ShardNumber: 2, WriteConsistencyFactor: 1, OnDiskPayload: &off}
+			if err := c.EnsureCollection(ctx, scaled); err != nil {
+				t.Fatal(err)
+			}
+			defer c.DeleteCollection(ctx, scaled.Name)
+			info, err := c.Info(ctx, scaled.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Spec.ShardNumber != 2 || info.Spec.ReplicationFactor != 1 || info.Spec.OnDiskPayload == nil || *info.Spec.OnDiskPayload {
+				t.Errorf("info = shards %d, replication %d, on-disk payload %v", info.Spec.ShardNumber, info.Spec.ReplicationFactor, info.Spec.OnDiskPayload)
+			}
+			unset := scaled
+			unset.ShardNumber, unset.WriteConsistencyFactor, unset.OnDiskPayload = 0, 0, nil
+			if err := c.EnsureCollection(ctx, unset); err != nil {
+				t.Errorf("settings left to Qdrant's defaults must accept the collection: %v", err)
+			}
+			on := true
+			other := scaled
+			other.ShardNumber, other.ReplicationFactor, other.OnDiskPayload = 3, 2, &on
+			err = c.EnsureCollection(ctx, other)
+			for _, want := range []string{"shard_number is 2 in Qdrant, 3 wanted", "replication_factor is 1 in Qdrant, 2 wanted", "on_disk_payload is false in Qdrant, true wanted"} {
+				if !errors.Is(err, qdrant.ErrSchemaMismatch) || !strings.Contains(err.Error(), want) {
+					t.Errorf("got %v, want ErrSchemaMismatch saying %q", err, want)
+				}
+			}
+		})
 		t.Run("info reports the schema and the count", func(t *testing.T) {
 			loadCorpus(t, c, name)
 			info, err := c.Info(ctx, name)

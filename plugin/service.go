@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 	store, err := qdrant.Open(ctx, qdrant.Config{URL: cfg.Qdrant.URL, APIKey: cfg.Qdrant.APIKey, TLS: cfg.Qdrant.TLS,
 		CACertFile: cfg.Qdrant.CACertFile, Timeout: cfg.Qdrant.Timeout, MaxMessageSize: cfg.Qdrant.MaxMessageSize,
 		Retries: cfg.Qdrant.Retries, RetryBackoff: cfg.Qdrant.RetryBackoff, BatchSize: cfg.Qdrant.BatchSize, Concurrency: cfg.Qdrant.Concurrency,
-		Inference: s.embeddedInference})
+		WriteOrdering: cfg.Qdrant.WriteOrdering, ReadConsistency: cfg.Qdrant.ReadConsistency, Inference: s.embeddedInference})
 	if err != nil {
 		s.closeVectorizers()
 		return nil, err
@@ -264,12 +264,15 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 	if cc.IDF != nil {
 		idf = *cc.IDF
 	}
-	spec := qdrant.CollectionSpec{Name: name, Metadata: map[string]string{MetaSparse: cc.Sparse, MetaDense: cc.Dense}}
+	col := s.cfg.Collection
+	spec := qdrant.CollectionSpec{Name: name, Metadata: map[string]string{MetaSparse: cc.Sparse, MetaDense: cc.Dense},
+		ShardNumber: uint32(col.ShardNumber), ReplicationFactor: uint32(col.ReplicationFactor),
+		WriteConsistencyFactor: uint32(col.WriteConsistencyFactor), OnDiskPayload: col.OnDiskPayload}
 	if cc.Sparse != None {
 		if _, ok := s.vecs[cc.Sparse].(Sparse); !ok {
 			ps = append(ps, Problem{Field: "sparse", Message: fmt.Sprintf("no sparse vectorizer named %q (have %s)", cc.Sparse, s.names(true))})
 		}
-		spec.Sparse = &qdrant.SparseSpec{IDF: idf}
+		spec.Sparse = &qdrant.SparseSpec{IDF: idf, OnDisk: col.SparseOnDisk}
 	}
 	if cc.Dense != None {
 		d, ok := s.vecs[cc.Dense].(Dense)

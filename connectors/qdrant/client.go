@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -224,6 +225,14 @@ type CollectionSpec struct {
 	// Metadata is stored with the collection when it is created (Qdrant
 	// collection metadata) and not compared by EnsureCollection.
 	Metadata map[string]string
+	// ShardNumber, ReplicationFactor and WriteConsistencyFactor set how a
+	// cluster spreads the collection. 0: Qdrant's default (shards: one per
+	// node at creation; replication and write consistency 1). Compared with
+	// an existing collection only when set.
+	ShardNumber, ReplicationFactor, WriteConsistencyFactor uint32
+	// OnDiskPayload keeps payloads on disk. nil: Qdrant's default.
+	// Compared only when set.
+	OnDiskPayload *bool
 }
 
 func (s CollectionSpec) normalised() CollectionSpec {
@@ -272,7 +281,16 @@ func (s CollectionSpec) Validate() error {
 }
 
 func (s CollectionSpec) create() *qc.CreateCollection {
-	cc := &qc.CreateCollection{CollectionName: s.Name}
+	cc := &qc.CreateCollection{CollectionName: s.Name, OnDiskPayload: s.OnDiskPayload}
+	if s.ShardNumber > 0 {
+		cc.ShardNumber = &s.ShardNumber
+	}
+	if s.ReplicationFactor > 0 {
+		cc.ReplicationFactor = &s.ReplicationFactor
+	}
+	if s.WriteConsistencyFactor > 0 {
+		cc.WriteConsistencyFactor = &s.WriteConsistencyFactor
+	}
 	if len(s.Metadata) > 0 {
 		cc.Metadata = map[string]*qc.Value{}
 		for k, v := range s.Metadata {
@@ -359,6 +377,21 @@ func compareSpec(want, got CollectionSpec) error {
 		(want.Sparse.Name != got.Sparse.Name || want.Sparse.IDF != got.Sparse.IDF)) {
 		diffs = append(diffs, fmt.Sprintf("sparse vector is %s in Qdrant, %s wanted", sparse(got.Sparse), sparse(want.Sparse)))
 	}
+	for _, f := range []struct {
+		name      string
+		want, got uint32
+	}{{"shard_number", want.ShardNumber, got.ShardNumber}, {"replication_factor", want.ReplicationFactor, got.ReplicationFactor},
+		{"write_consistency_factor", want.WriteConsistencyFactor, got.WriteConsistencyFactor}} {
+		if f.want != 0 && f.want != f.got {
+			diffs = append(diffs, fmt.Sprintf("%s is %d in Qdrant, %d wanted", f.name, f.got, f.want))
+		}
+	}
+	if want.OnDiskPayload != nil && (got.OnDiskPayload == nil || *got.OnDiskPayload != *want.OnDiskPayload) {
+		diffs = append(diffs, fmt.Sprintf("on_disk_payload is %v in Qdrant, %v wanted", fmtBool(got.OnDiskPayload), *want.OnDiskPayload))
+	}
+	if want.Sparse != nil && got.Sparse != nil && want.Sparse.OnDisk && !got.Sparse.OnDisk {
+		diffs = append(diffs, "sparse index is in memory in Qdrant, on disk wanted")
+	}
 	if len(diffs) == 0 {
 		return nil
 	}
@@ -393,6 +426,10 @@ func (c *Client) Info(ctx context.Context, name string) (CollectionInfo, error) 
 		out.Spec.Metadata[k] = v.GetStringValue()
 	}
 	params := info.GetConfig().GetParams()
+	out.Spec.ShardNumber, out.Spec.ReplicationFactor, out.Spec.WriteConsistencyFactor =
+		params.GetShardNumber(), params.GetReplicationFactor(), params.GetWriteConsistencyFactor()
+	onDisk := params.GetOnDiskPayload()
+	out.Spec.OnDiskPayload = &onDisk
 	var dense []string
 	denseParams := map[string]*qc.VectorParams{}
 	switch vc := params.GetVectorsConfig().GetConfig().(type) {
@@ -446,4 +483,11 @@ func (c *Client) ListCollections(ctx context.Context) ([]string, error) {
 	})
 	sort.Strings(names)
 	return names, err
+}
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "unset"
+	}
+	return strconv.FormatBool(*b)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	qc "github.com/qdrant/go-client/qdrant"
+
 	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
 )
 
@@ -54,10 +56,47 @@ type Config struct {
 	// NoWait asks Qdrant to acknowledge writes before applying them
 	// (wait=false). Default false: writes are applied when acknowledged.
 	NoWait bool
+	// WriteOrdering is Qdrant's write ordering for upserts and deletes:
+	// "weak", "medium" or "strong" (consistency across replicas at the cost
+	// of latency). Default "": Qdrant's default, weak.
+	WriteOrdering string
+	// ReadConsistency is how many replicas a read (search, scroll, count)
+	// waits for: "all", "majority", "quorum" or a number. Default "":
+	// Qdrant's default, 1.
+	ReadConsistency string
 	// Inference vectorizes Documents that reach the embedded store's gRPC
 	// API (upserted point vectors, nearest queries and prefetches). Only
 	// for an embedded:// URL. Default nil: Documents are refused.
 	Inference embedded.Inference
+}
+
+// writeOrdering is the request field for WriteOrdering; nil for the
+// default.
+func (c Config) writeOrdering() *qc.WriteOrdering {
+	t, ok := writeOrderings[c.WriteOrdering]
+	if !ok || c.WriteOrdering == "" {
+		return nil
+	}
+	return &qc.WriteOrdering{Type: t}
+}
+
+var writeOrderings = map[string]qc.WriteOrderingType{"weak": qc.WriteOrderingType_Weak, "medium": qc.WriteOrderingType_Medium, "strong": qc.WriteOrderingType_Strong}
+
+// readConsistency is the request field for ReadConsistency; nil for the
+// default.
+func (c Config) readConsistency() *qc.ReadConsistency {
+	switch c.ReadConsistency {
+	case "":
+		return nil
+	case "all":
+		return qc.NewReadConsistencyType(qc.ReadConsistencyType_All)
+	case "majority":
+		return qc.NewReadConsistencyType(qc.ReadConsistencyType_Majority)
+	case "quorum":
+		return qc.NewReadConsistencyType(qc.ReadConsistencyType_Quorum)
+	}
+	n, _ := strconv.ParseUint(c.ReadConsistency, 10, 64)
+	return qc.NewReadConsistencyFactor(n)
 }
 
 // endpoint is a parsed Config.URL.
@@ -114,6 +153,16 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("concurrency: must be >= 0, got %d", c.Concurrency))
+	}
+	if _, ok := writeOrderings[c.WriteOrdering]; !ok && c.WriteOrdering != "" {
+		errs = append(errs, fmt.Errorf("write_ordering: must be weak, medium or strong, got %q", c.WriteOrdering))
+	}
+	switch c.ReadConsistency {
+	case "", "all", "majority", "quorum":
+	default:
+		if n, err := strconv.ParseUint(c.ReadConsistency, 10, 64); err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("read_consistency: must be all, majority, quorum or a number >= 1, got %q", c.ReadConsistency))
+		}
 	}
 	return errors.Join(errs...)
 }

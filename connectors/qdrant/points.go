@@ -229,7 +229,7 @@ func (c *Client) Upsert(ctx context.Context, collection string, docs []Document,
 			defer wg.Done()
 			defer func() { <-sem }()
 			err := c.do(ctx, "upsert", collection, func(ctx context.Context) error {
-				_, err := c.qc.Upsert(ctx, &qc.UpsertPoints{CollectionName: collection, Wait: &wait, Points: batch})
+				_, err := c.qc.Upsert(ctx, &qc.UpsertPoints{CollectionName: collection, Wait: &wait, Points: batch, Ordering: c.cfg.writeOrdering()})
 				return err
 			})
 			if err != nil {
@@ -294,7 +294,7 @@ func (c *Client) DeleteStaleChunks(ctx context.Context, collection string, count
 func (c *Client) deleteByFilter(ctx context.Context, collection string, f *qc.Filter) error {
 	wait := !c.cfg.NoWait
 	return c.do(ctx, "delete", collection, func(ctx context.Context) error {
-		_, err := c.qc.Delete(ctx, &qc.DeletePoints{CollectionName: collection, Wait: &wait, Points: qc.NewPointsSelectorFilter(f)})
+		_, err := c.qc.Delete(ctx, &qc.DeletePoints{CollectionName: collection, Wait: &wait, Points: qc.NewPointsSelectorFilter(f), Ordering: c.cfg.writeOrdering()})
 		return err
 	})
 }
@@ -309,7 +309,7 @@ func (c *Client) Count(ctx context.Context, collection string, f *Filter) (uint6
 	exact := true
 	err = c.do(ctx, "count", collection, func(ctx context.Context) error {
 		var err error
-		n, err = c.qc.Count(ctx, &qc.CountPoints{CollectionName: collection, Filter: pf, Exact: &exact})
+		n, err = c.qc.Count(ctx, &qc.CountPoints{CollectionName: collection, Filter: pf, Exact: &exact, ReadConsistency: c.cfg.readConsistency()})
 		return err
 	})
 	return n, err
@@ -340,7 +340,7 @@ func (c *Client) Scroll(ctx context.Context, collection string, f *Filter, o Wri
 		limit := uint32(pageSize)
 		err := c.do(ctx, "scroll", collection, func(ctx context.Context) error {
 			var err error
-			page, next, err = c.qc.ScrollAndOffset(ctx, &qc.ScrollPoints{CollectionName: collection, Filter: pf, Offset: offset,
+			page, next, err = c.qc.ScrollAndOffset(ctx, &qc.ScrollPoints{CollectionName: collection, Filter: pf, Offset: offset, ReadConsistency: c.cfg.readConsistency(),
 				Limit: &limit, WithPayload: qc.NewWithPayload(true), WithVectors: qc.NewWithVectors(true)})
 			return err
 		})

@@ -223,7 +223,7 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 			results = [][]*qc.ScoredPoint{pts}
 			return err
 		}
-		res, err := c.qc.QueryBatch(ctx, &qc.QueryBatchPoints{CollectionName: collection, QueryPoints: batch})
+		res, err := c.qc.QueryBatch(ctx, &qc.QueryBatchPoints{CollectionName: collection, QueryPoints: batch, ReadConsistency: c.cfg.readConsistency()})
 		results = nil
 		for _, r := range res {
 			results = append(results, r.GetResult())

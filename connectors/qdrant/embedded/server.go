@@ -220,10 +220,16 @@ func (s *collectionsService) Get(_ context.Context, req *pb.GetCollectionInfoReq
 		SegmentsCount:   1,
 		PointsCount:     &n,
 		Config: &pb.CollectionConfig{
+			// What was asked at creation, with Qdrant's defaults: the
+			// embedded store is one shard on one node whatever the request
+			// says, but reports the settings so EnsureCollection can compare.
 			Params: &pb.CollectionParams{
-				ShardNumber:         1,
-				VectorsConfig:       c.cfg.GetVectorsConfig(),
-				SparseVectorsConfig: c.cfg.GetSparseVectorsConfig(),
+				ShardNumber:            orOne(c.cfg.GetShardNumber()),
+				ReplicationFactor:      ptr(orOne(c.cfg.GetReplicationFactor())),
+				WriteConsistencyFactor: ptr(orOne(c.cfg.GetWriteConsistencyFactor())),
+				OnDiskPayload:          c.cfg.OnDiskPayload == nil || c.cfg.GetOnDiskPayload(),
+				VectorsConfig:          c.cfg.GetVectorsConfig(),
+				SparseVectorsConfig:    c.cfg.GetSparseVectorsConfig(),
 			},
 			HnswConfig:      &pb.HnswConfigDiff{},
 			OptimizerConfig: &pb.OptimizersConfigDiff{},
@@ -519,3 +525,12 @@ func (s *pointsService) CreateFieldIndex(_ context.Context, req *pb.CreateFieldI
 	}
 	return &pb.PointsOperationResponse{Result: completed()}, nil
 }
+
+func orOne(n uint32) uint32 {
+	if n == 0 {
+		return 1
+	}
+	return n
+}
+
+func ptr[T any](x T) *T { return &x }
