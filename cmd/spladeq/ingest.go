@@ -25,12 +25,20 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs := newFlagSet("ingest", stderr)
 	file, keys := configFlags(fs)
 	restart := fs.Bool("restart", false, "ignore the checkpoint and start from the first record")
+	shardFlag := fs.String("shard", "", "I/N: write only this worker's share (0 <= I < N) of the source, by document id hash, with its own checkpoint and dead letter; I may name an environment variable holding the index (JOB_COMPLETION_INDEX/3 in a Kubernetes Indexed Job)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq ingest --config job.yaml [--restart]\n\nReads ingest.source, chunks, vectorizes and upserts into collection.name.\nResumable: after a crash or Ctrl-C, the same command continues from the last acknowledged batch.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: spladeq ingest --config job.yaml [--restart] [--shard I/N]\n\nReads ingest.source, chunks, vectorizes and upserts into collection.name.\nResumable: after a crash or Ctrl-C, the same command continues from the last acknowledged batch.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var shard ingest.Shard
+	if *shardFlag != "" {
+		var err error
+		if shard, err = ingest.ParseShard(*shardFlag); err != nil {
+			return fmt.Errorf("--shard: %w", err)
+		}
 	}
 	svc, cfg, log, err := openService(ctx, fs, *file, keys, stderr)
 	if err != nil {
@@ -40,7 +48,9 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if cfg.Ingest.Source.Type == "" {
 		return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
 	}
-	sum, err := ingestJob(svc, cfg, *restart, log, stderr).Run(ctx)
+	job := ingestJob(svc, cfg, *restart, log, stderr)
+	job.Shard = shard
+	sum, err := job.Run(ctx)
 	printSummary(stdout, sum)
 	return err
 }
@@ -52,6 +62,9 @@ func printSummary(w io.Writer, s ingest.Summary) {
 	}
 	secs := s.Duration.Seconds()
 	fmt.Fprintf(w, "ingest %s in %v: %d records read", state, s.Duration.Round(time.Millisecond), s.Records)
+	if s.Shard != "" {
+		fmt.Fprintf(w, " by shard %s (%d left to the other shards)", s.Shard, s.Others)
+	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, " (%d skipped: done before the checkpoint)", s.Skipped)
 	}

@@ -17,7 +17,8 @@ type checkpoint struct {
 	Source          string    `json:"source"`
 	Fingerprint     string    `json:"fingerprint,omitempty"`
 	Collection      string    `json:"collection"`
-	Seq             int64     `json:"seq"` // every record up to here is acknowledged or dead-lettered
+	Shard           string    `json:"shard,omitempty"` // "i/N" of a sharded run
+	Seq             int64     `json:"seq"`             // every record up to here is acknowledged or dead-lettered
 	Docs            int64     `json:"documents"`
 	Chunks          int64     `json:"chunks"`
 	Errors          int64     `json:"errors"`

@@ -52,6 +52,12 @@ type Job struct {
 	Progress io.Writer
 	Terminal bool
 	Log      *slog.Logger
+	// Shard is this worker's share of the source when Shard.Of > 1: it
+	// writes the documents whose id hashes to Shard.Index (and dead-letters
+	// the bad records whose place does), with its own checkpoint and dead
+	// letter. Workers 0..Of-1 over one source write each document exactly
+	// once. The zero value is the whole source.
+	Shard Shard
 	// Open opens the source; default: OpenSource(Config.Source).
 	Open func() (source.Source, error)
 	// now is the clock, for tests.
@@ -60,15 +66,17 @@ type Job struct {
 
 // Summary is what a run did.
 type Summary struct {
-	Records    int64         `json:"records"`     // read this run
-	Skipped    int64         `json:"skipped"`     // before the checkpoint
-	Documents  int64         `json:"documents"`   // stored, all runs
-	Chunks     int64         `json:"chunks"`      // stored, all runs
-	Errors     int64         `json:"errors"`      // bad records, all runs
-	Tokens     uint64        `json:"tokens"`      // through the sparse model this run
-	Duration   time.Duration `json:"duration"`    // this run
-	DeadLetter string        `json:"dead_letter"` // path
-	Checkpoint string        `json:"checkpoint"`  // path
+	Records    int64         `json:"records"`         // read this run
+	Skipped    int64         `json:"skipped"`         // before the checkpoint
+	Documents  int64         `json:"documents"`       // stored, all runs
+	Chunks     int64         `json:"chunks"`          // stored, all runs
+	Errors     int64         `json:"errors"`          // bad records, all runs
+	Tokens     uint64        `json:"tokens"`          // through the sparse model this run
+	Duration   time.Duration `json:"duration"`        // this run
+	DeadLetter string        `json:"dead_letter"`     // path
+	Checkpoint string        `json:"checkpoint"`      // path
+	Shard      string        `json:"shard,omitempty"` // "i/N" of a sharded run
+	Others     int64         `json:"others"`          // records left to other shards, this run
 	Resumed    bool          `json:"resumed"`
 	Complete   bool          `json:"complete"`
 }
@@ -116,6 +124,19 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	if sum.Checkpoint == "" {
 		sum.Checkpoint = filepath.Join("data", j.Collection+".checkpoint.json")
 	}
+	if err := j.Shard.validate(); err != nil {
+		return sum, err
+	}
+	base := sum.Checkpoint
+	if j.Shard.Of > 1 {
+		sum.Shard = j.Shard.String()
+		sum.Checkpoint, sum.DeadLetter = j.Shard.path(sum.Checkpoint), j.Shard.path(sum.DeadLetter)
+	}
+	if !j.Restart {
+		if err := checkResharding(base, j.Shard); err != nil {
+			return sum, err
+		}
+	}
 
 	ci, err := j.Service.EnsureCollection(ctx, j.Collection, plugin.CollectionConfig{})
 	if err != nil {
@@ -128,7 +149,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	}
 	switch {
 	case j.Restart || cp == nil:
-		cp = &checkpoint{Version: 1, Source: cfg.Source.Path, Fingerprint: fp, Collection: j.Collection}
+		cp = &checkpoint{Version: 1, Source: cfg.Source.Path, Fingerprint: fp, Collection: j.Collection, Shard: sum.Shard}
 	case cp.Source != cfg.Source.Path || cp.Collection != j.Collection:
 		return sum, fmt.Errorf("checkpoint %s is for source %s into %s, not %s into %s: use --restart, or set ingest.checkpoint",
 			sum.Checkpoint, cp.Source, cp.Collection, cfg.Source.Path, j.Collection)
@@ -244,7 +265,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	if hasStats {
 		sum.Tokens = st.Stats().Tokens - tokensBefore
 	}
-	sum.Records, sum.Skipped = stats.records.Load(), stats.skipped.Load()
+	sum.Records, sum.Skipped, sum.Others = stats.records.Load(), stats.skipped.Load(), stats.others.Load()
 	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
 	sum.Duration = j.now().Sub(start)
 	errMu.Lock()
@@ -272,6 +293,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 type runStats struct {
 	tokens                                 func() uint64 // sparse model tokens this run; may be nil
 	records, skipped, docs, chunks, errors atomic.Int64
+	others                                 atomic.Int64 // records owned by other shards
 	inflight                               atomic.Int64 // batches read but not yet vectorized
 	maxInflight                            atomic.Int64
 }
@@ -323,8 +345,22 @@ func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionI
 			stats.skipped.Add(1)
 			continue
 		}
-		stats.records.Add(1)
 		doc, err := mapRecord(rec, cfg.Fields, cfg.MaxTextBytes)
+		if j.Shard.Of > 1 {
+			// A document belongs to the shard of its id, so every version
+			// of it goes to one worker in source order; a bad record, to
+			// the shard of its place, so it is dead-lettered once.
+			key := doc.ID
+			if err != nil {
+				key = rec.Where
+			}
+			if !j.Shard.owns(key) {
+				stats.others.Add(1)
+				cur.lastSeq = rec.Seq
+				continue
+			}
+		}
+		stats.records.Add(1)
 		var chunks []qdrant.Document
 		if err == nil {
 			chunks, err = j.Service.ChunkDocuments(ci, []plugin.DocumentInput{doc})
@@ -539,4 +575,80 @@ func fingerprint(c config.Source) string {
 		return ""
 	}
 	return fmt.Sprintf("size %d, modified %s", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
+}
+
+// Shard is one worker's share of a source: Index in 0..Of-1.
+type Shard struct{ Index, Of int }
+
+// ParseShard reads "I/N" (0 <= I < N). I may also name an environment
+// variable that holds the index, as Kubernetes' JOB_COMPLETION_INDEX in an
+// Indexed Job: "JOB_COMPLETION_INDEX/3".
+func ParseShard(s string) (Shard, error) {
+	i, n, ok := strings.Cut(s, "/")
+	if !ok {
+		return Shard{}, fmt.Errorf("shard %q: want I/N, e.g. 0/3", s)
+	}
+	if v, set := os.LookupEnv(i); set && i != "" && (i[0] < '0' || i[0] > '9') {
+		i = v
+	}
+	var sh Shard
+	if _, err := fmt.Sscanf(i+" "+n, "%d %d", &sh.Index, &sh.Of); err != nil {
+		return Shard{}, fmt.Errorf("shard %q: want I/N with whole numbers, or an environment variable holding I (%v)", s, err)
+	}
+	return sh, sh.validate()
+}
+
+func (s Shard) validate() error {
+	if s.Of == 0 && s.Index == 0 {
+		return nil
+	}
+	if s.Of < 1 || s.Index < 0 || s.Index >= s.Of {
+		return fmt.Errorf("shard %d/%d: want 0 <= index < count", s.Index, s.Of)
+	}
+	return nil
+}
+
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Of) }
+
+// owns reports whether key (a document id or a record's place) belongs to
+// this shard: FNV-1a of the key, modulo the count.
+func (s Shard) owns(key string) bool {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h%uint32(s.Of)) == s.Index
+}
+
+// path is a file of this shard: "x.json" → "x.shard-1-of-3.json".
+func (s Shard) path(p string) string {
+	ext := filepath.Ext(p)
+	return fmt.Sprintf("%s.shard-%d-of-%d%s", strings.TrimSuffix(p, ext), s.Index, s.Of, ext)
+}
+
+// checkResharding refuses a run split differently from an unfinished run
+// of the same job (checkpoint base): their shares would overlap and miss
+// documents. A finished one is harmless: point ids are deterministic.
+func checkResharding(base string, sh Shard) error {
+	ext := filepath.Ext(base)
+	others, _ := filepath.Glob(strings.TrimSuffix(base, ext) + ".shard-*-of-*" + ext)
+	others = append(others, base)
+	for _, p := range others {
+		cp, err := loadCheckpoint(p)
+		if err != nil || cp == nil || cp.Done {
+			continue
+		}
+		of := 1
+		if cp.Shard != "" {
+			if prev, err := ParseShard(cp.Shard); err == nil {
+				of = prev.Of
+			}
+		}
+		if of != max(sh.Of, 1) {
+			return fmt.Errorf("checkpoint %s is an unfinished run split %d ways (shard %q); this run is split %d ways: finish that run with the same --shard I/%d, or start over with --restart",
+				p, of, cp.Shard, max(sh.Of, 1), of)
+		}
+	}
+	return nil
 }
