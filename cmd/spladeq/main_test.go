@@ -80,7 +80,7 @@ func TestEncodeErrorsNameTheInput(t *testing.T) {
 		{"a bad stdin line is named by number", "fine\nbad \xff here\n", []string{"encode", "--model", fixtureModel}, 1, "stdin line 2: invalid UTF-8 at byte 4"},
 		{"a bad argument is named by position", "", []string{"encode", "--model", fixtureModel, "ok", "a\x00b"}, 1, "argument 2: NUL byte at byte 1"},
 		{"a missing model is named", "", []string{"encode", "--model", "/does/not/exist", "x"}, 1, "/does/not/exist"},
-		{"--model is required", "", []string{"encode", "x"}, 2, "--model is required"},
+		{"a missing model names where it looked", "", []string{"encode", "--model", "no-such-model", "x"}, 1, `model "no-such-model" not found (looked in no-such-model, models/no-such-model`},
 		{"an unknown command is refused", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
