@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -55,19 +56,25 @@ func killCycles() int {
 	return 6
 }
 
+// TestIngestSurvivesKillNineAtRandomMoments kills `spladeq ingest` with
+// SIGKILL at random moments, then lets it finish: the collection must hold
+// exactly the source's documents, on the embedded store and on a real
+// Qdrant server.
 func TestIngestSurvivesKillNineAtRandomMoments(t *testing.T) {
-	bin := spladeqBinary(t)
-	root, _ := filepath.Abs("..")
-	dir := t.TempDir()
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	// The corpus grows with the kill count so the job outlasts the kills.
-	docs := max(700, 120*killCycles())
-	t.Logf("%d documents, up to %d kills", docs, killCycles())
+	t.Run("embedded", func(t *testing.T) {
+		ingestKillCycles(t, "embedded://"+filepath.Join(t.TempDir(), "store"))
+	})
+	t.Run("qdrant server", func(t *testing.T) {
+		node := qdranttest.Start(t, qdranttest.Options{})
+		ingestKillCycles(t, node.GRPCAddr())
+	})
+}
 
-	// A corpus with short and multi-chunk documents, a repeated id (the
-	// later version wins) and three bad records.
-	var lines []string
-	want := map[string]string{} // id → final text
+// killCorpus is a corpus with short and multi-chunk documents, a repeated
+// id (the later version wins) and three bad records; want is id → final
+// text.
+func killCorpus(docs int) (lines []string, want map[string]string) {
+	want = map[string]string{}
 	for i := 0; i < docs; i++ {
 		id := fmt.Sprintf("doc-%04d", i)
 		text := fmt.Sprintf("document %d: ", i) + strings.Repeat("learned sparse retrieval with expansion terms. ", 1+i%9)
@@ -84,11 +91,14 @@ func TestIngestSurvivesKillNineAtRandomMoments(t *testing.T) {
 			lines = append(lines, `{"id": "bad-3", "text": "`+"\xff"+`"}`)
 		}
 	}
-	src := filepath.Join(dir, "corpus.jsonl")
-	os.WriteFile(src, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-	store := filepath.Join(dir, "store")
+	return lines, want
+}
+
+// killJobConfig is an ingestion job over src into url with the fixture
+// models, small chunks and batches; extra is appended YAML.
+func killJobConfig(dir, url, src, extra string) string {
 	job := fmt.Sprintf(`
-qdrant: {url: "embedded://%s"}
+qdrant: {url: %q, retries: 40, retry_backoff: 50ms, timeout: 10s}
 vectorizers:
   sparse: {module: splade, model: %q}
   dense: {module: onnx-dense, model: %q}
@@ -102,60 +112,82 @@ ingest:
   max_errors: 10
   dead_letter: %q
   checkpoint: %q
-`, store, filepath.Join(root, "splade/testdata/models/bert-tiny"), filepath.Join(root, "plugin/testdata/models/dense-tiny"),
-		src, filepath.Join(dir, "dead.jsonl"), filepath.Join(dir, "checkpoint.json"))
-	cfgPath := filepath.Join(dir, "job.yaml")
-	os.WriteFile(cfgPath, []byte(job), 0o644)
-	env := append(os.Environ(), splade.RuntimeLibraryEnv+"="+splade.RuntimeLibraryPath())
+`, url, filepath.Join(repoRoot, fixtureSparseModel), filepath.Join(repoRoot, fixtureDenseModel),
+		src, filepath.Join(dir, "dead.jsonl"), filepath.Join(dir, "checkpoint.json")) + extra
+	p := filepath.Join(dir, "job.yaml")
+	os.WriteFile(p, []byte(job), 0o644)
+	return p
+}
 
-	run := func(kill time.Duration) (exited bool, out string) {
-		cmd := exec.Command(bin, "ingest", "--config", cfgPath)
-		cmd.Env, cmd.Dir = env, dir
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		if kill > 0 {
-			select {
-			case err := <-done:
-				return true, fmt.Sprint(err, buf.String())
-			case <-time.After(kill):
-				cmd.Process.Kill() // SIGKILL: no cleanup, no deferred writes
-				<-done
-				return false, buf.String()
-			}
-		}
+// runIngest runs `spladeq ingest` with args; with kill > 0 it is killed
+// with SIGKILL after kill unless it exits first (exited reports which);
+// with kill == 0 it must finish.
+func runIngest(t *testing.T, dir string, kill time.Duration, args ...string) (exited bool, out string) {
+	t.Helper()
+	cmd := exec.Command(spladeqBinary(t), append([]string{"ingest"}, args...)...)
+	cmd.Env, cmd.Dir = append(os.Environ(), splade.RuntimeLibraryEnv+"="+splade.RuntimeLibraryPath()), dir
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if kill > 0 {
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Fatalf("final run failed: %v\n%s", err, buf.String())
-			}
-			return true, buf.String()
-		case <-time.After(5 * time.Minute):
-			cmd.Process.Kill()
-			t.Fatal("final run did not finish")
+			return true, fmt.Sprint(err, buf.String())
+		case <-time.After(kill):
+			cmd.Process.Kill() // SIGKILL: no cleanup, no deferred writes
+			<-done
+			return false, buf.String()
 		}
-		return false, ""
 	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("final run failed: %v\n%s", err, buf.String())
+		}
+		return true, buf.String()
+	case <-time.After(5 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("final run did not finish")
+	}
+	return false, ""
+}
+
+func ingestKillCycles(t *testing.T, url string) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	// The corpus grows with the kill count so the job outlasts the kills.
+	docs := max(700, 120*killCycles())
+	t.Logf("%d documents, up to %d kills", docs, killCycles())
+	lines, want := killCorpus(docs)
+	src := filepath.Join(dir, "corpus.jsonl")
+	os.WriteFile(src, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	cfgPath := killJobConfig(dir, url, src, "")
 	kills := 0
 	for i := 0; i < killCycles(); i++ {
-		exited, _ := run(time.Duration(150+rng.Intn(900)) * time.Millisecond)
+		exited, _ := runIngest(t, dir, time.Duration(150+rng.Intn(900))*time.Millisecond, "--config", cfgPath)
 		if exited {
 			break
 		}
 		kills++
 	}
-	_, out := run(0)
+	_, out := runIngest(t, dir, 0, "--config", cfgPath)
 	t.Logf("killed %d times; final run: %s", kills, strings.TrimSpace(out))
 	if kills == 0 {
 		t.Error("the job finished before the first kill: nothing was tested; the corpus must outlast the kill window")
 	}
+	checkExact(t, url, want)
+	checkDeadLetters(t, 3, filepath.Join(dir, "dead.jsonl"))
+}
 
-	// The collection must hold exactly the source's documents.
-	c, err := qdrant.Open(context.Background(), qdrant.Config{URL: qdrant.EmbeddedScheme + store})
+// checkExact checks the collection "docs" at url holds exactly want's
+// documents, chunked as the job chunks them, no stale or missing chunk.
+func checkExact(t *testing.T, url string, want map[string]string) {
+	t.Helper()
+	c, err := qdrant.Open(context.Background(), qdrant.Config{URL: url, ReadConsistency: "all"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +196,7 @@ ingest:
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := splade.New(filepath.Join(root, "splade/testdata/models/bert-tiny"))
+	enc, err := splade.New(filepath.Join(repoRoot, fixtureSparseModel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,14 +232,30 @@ ingest:
 	if len(pts) != total {
 		t.Errorf("%d points stored, want exactly %d", len(pts), total)
 	}
-	dead, _ := os.ReadFile(filepath.Join(dir, "dead.jsonl"))
-	var reasons []string
-	for _, l := range strings.Split(strings.TrimSpace(string(dead)), "\n") {
-		var e struct{ Where string }
-		json.Unmarshal([]byte(l), &e)
-		reasons = append(reasons, e.Where)
+}
+
+// checkDeadLetters checks the dead-letter files list n bad records, each
+// once.
+func checkDeadLetters(t *testing.T, n int, files ...string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, f := range files {
+		dead, _ := os.ReadFile(f)
+		for _, l := range strings.Split(strings.TrimSpace(string(dead)), "\n") {
+			if l == "" {
+				continue
+			}
+			var e struct{ Where string }
+			json.Unmarshal([]byte(l), &e)
+			seen[e.Where]++
+		}
 	}
-	if len(reasons) != 3 {
-		t.Errorf("dead letter lists %v, want the 3 bad records once each", reasons)
+	if len(seen) != n {
+		t.Errorf("dead letters list %v, want %d bad records", seen, n)
+	}
+	for w, k := range seen {
+		if k != 1 {
+			t.Errorf("%s dead-lettered %d times", w, k)
+		}
 	}
 }
