@@ -19,18 +19,17 @@ import (
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/internal/faultproxy"
+	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/httpapi"
 	"github.com/spladeq/spladeq/plugin/ingest"
 	"github.com/spladeq/spladeq/splade"
 )
 
-// storeBehindProxy serves an embedded store on loopback and a fault proxy
-// in front of it; faults hit upsert, delete and query calls with the given
+// storeBehindProxy puts a fault proxy in front of the store at backend; faults hit upsert, delete and query calls with the given
 // probability, or every call fails with Unavailable while *failAll is set.
-func storeBehindProxy(t *testing.T, rate *float64, failAll *bool) (*faultproxy.Proxy, string) {
+func storeBehindProxy(t *testing.T, backend string, rate *float64, failAll *bool) (*faultproxy.Proxy, string) {
 	t.Helper()
-	backend := serveEmbedded(t)
 	var mu sync.Mutex
 	rng := rand.New(rand.NewSource(1))
 	p, err := faultproxy.Start(backend, func(method string) faultproxy.Fault {
@@ -77,9 +76,9 @@ func faultConfig(t *testing.T, url string) *config.Config {
 
 // serviceBehindFaults is a Service whose store sits behind a fault proxy;
 // direct reaches the store without faults, for checking what was stored.
-func serviceBehindFaults(t *testing.T, rate *float64, failAll *bool) (proxy *faultproxy.Proxy, direct string, cfg *config.Config, svc *plugin.Service) {
+func serviceBehindFaults(t *testing.T, backend string, rate *float64, failAll *bool) (proxy *faultproxy.Proxy, direct string, cfg *config.Config, svc *plugin.Service) {
 	t.Helper()
-	proxy, direct = storeBehindProxy(t, rate, failAll)
+	proxy, direct = storeBehindProxy(t, backend, rate, failAll)
 	cfg = faultConfig(t, proxy.Addr())
 	svc, err := plugin.New(context.Background(), cfg)
 	if err != nil {
@@ -89,9 +88,18 @@ func serviceBehindFaults(t *testing.T, rate *float64, failAll *bool) (proxy *fau
 	return proxy, direct, cfg, svc
 }
 
-func TestIngestionThroughFaultsEndsExact(t *testing.T) {
+// forEachBackend runs fn against a fresh embedded store served on loopback
+// and a fresh real Qdrant node (skipped, saying why, without a binary).
+func forEachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
+	t.Run("embedded", func(t *testing.T) { fn(t, serveEmbedded(t)) })
+	t.Run("qdrant server", func(t *testing.T) { fn(t, qdranttest.Start(t, qdranttest.Options{}).GRPCAddr()) })
+}
+
+func TestIngestionThroughFaultsEndsExact(t *testing.T) { forEachBackend(t, ingestionThroughFaults) }
+
+func ingestionThroughFaults(t *testing.T, backend string) {
 	rate, failAll := 0.3, false
-	proxy, direct, cfg, svc := serviceBehindFaults(t, &rate, &failAll)
+	proxy, direct, cfg, svc := serviceBehindFaults(t, backend, &rate, &failAll)
 	var lines []string
 	for i := 0; i < 150; i++ {
 		lines = append(lines, fmt.Sprintf(`{"id": "f%03d", "text": "fault tolerant document %d"}`, i, i))
@@ -155,9 +163,11 @@ func checkExactDocs(t *testing.T, addr string, want int) {
 	}
 }
 
-func TestHTTPAPIThroughFaults(t *testing.T) {
+func TestHTTPAPIThroughFaults(t *testing.T) { forEachBackend(t, httpAPIThroughFaults) }
+
+func httpAPIThroughFaults(t *testing.T, backend string) {
 	rate, failAll := 0.3, false
-	proxy, direct, _, svc := serviceBehindFaults(t, &rate, &failAll)
+	proxy, direct, _, svc := serviceBehindFaults(t, backend, &rate, &failAll)
 	srv := httptest.NewServer(httpapi.Handler(svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	defer srv.Close()
 	post := func(path, body string) (int, string) {

@@ -95,14 +95,15 @@ func killCorpus(docs int) (lines []string, want map[string]string) {
 }
 
 // killJobConfig is an ingestion job over src into url with the fixture
-// models, small chunks and batches; extra is appended YAML.
-func killJobConfig(dir, url, src, extra string) string {
+// models, small chunks and batches; collection is the collection section's
+// extra settings (YAML flow-map entries).
+func killJobConfig(dir, url, src, collection string) string {
 	job := fmt.Sprintf(`
 qdrant: {url: %q, retries: 40, retry_backoff: 50ms, timeout: 10s}
 vectorizers:
   sparse: {module: splade, model: %q}
   dense: {module: onnx-dense, model: %q}
-collection: {name: docs}
+collection: {name: docs%s}
 ingest:
   source: {type: jsonl, path: %q}
   fields: {id: id, text: [text], payload: [n]}
@@ -112,8 +113,8 @@ ingest:
   max_errors: 10
   dead_letter: %q
   checkpoint: %q
-`, url, filepath.Join(repoRoot, fixtureSparseModel), filepath.Join(repoRoot, fixtureDenseModel),
-		src, filepath.Join(dir, "dead.jsonl"), filepath.Join(dir, "checkpoint.json")) + extra
+`, url, filepath.Join(repoRoot, fixtureSparseModel), filepath.Join(repoRoot, fixtureDenseModel), collection,
+		src, filepath.Join(dir, "dead.jsonl"), filepath.Join(dir, "checkpoint.json"))
 	p := filepath.Join(dir, "job.yaml")
 	os.WriteFile(p, []byte(job), 0o644)
 	return p

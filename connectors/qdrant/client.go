@@ -16,6 +16,8 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
@@ -167,6 +169,7 @@ func (c *Client) do(ctx context.Context, op, collection string, fn func(ctx cont
 			return nil
 		}
 		retry, after := transient(err)
+		retry = retry || (readOps[op] && status.Code(unwrapQdrant(err)) == codes.Internal)
 		if !retry || attempt >= c.cfg.Retries || ctx.Err() != nil {
 			break
 		}
@@ -187,6 +190,12 @@ func (c *Client) do(ctx context.Context, op, collection string, fn func(ctx cont
 	}
 	return &Error{Op: op, Collection: collection, Err: classify(err)}
 }
+
+// readOps are retried on Internal too: a Qdrant cluster answers a read
+// with Internal ("Empty query result", "0 of 0 read operations failed")
+// when a replica dies mid-read or a new collection's shards are still
+// being set up, and a read can always run again.
+var readOps = map[string]bool{"search": true, "scroll": true, "count": true, "collection info": true, "list collections": true}
 
 // Distance names accepted in DenseSpec.Distance.
 var distances = map[string]qc.Distance{
@@ -322,16 +331,30 @@ func (c *Client) EnsureCollection(ctx context.Context, spec CollectionSpec) erro
 		return &Error{Op: "ensure collection", Collection: spec.Name, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
 	spec = spec.normalised()
-	info, err := c.Info(ctx, spec.Name)
+	info, err := c.settledInfo(ctx, spec.Name)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		err = c.do(ctx, "create collection", spec.Name, func(ctx context.Context) error {
 			return c.qc.CreateCollection(ctx, spec.create())
 		})
 		if err != nil {
-			// A concurrent creator may have won; accept its collection if it matches.
-			if info, ierr := c.Info(ctx, spec.Name); ierr == nil {
-				return compareSpec(spec, info.Spec)
+			// A concurrent creator may have won (several ingestion workers
+			// start at once); accept its collection if it matches. In a
+			// cluster the winner's collection can take a moment to reach
+			// this node's view (NotFound, or Internal "0 of 0 read
+			// operations failed" while its shards are set up), so look
+			// again for up to 5 s.
+			for attempt := 0; attempt < 20; attempt++ {
+				info, ierr := c.settledInfo(ctx, spec.Name)
+				if ierr == nil {
+					if err := compareSpec(spec, info.Spec); err != nil {
+						return err
+					}
+					return c.indexDocID(ctx, spec.Name)
+				}
+				if !errors.Is(ierr, ErrNotFound) || sleep(ctx, 100*time.Millisecond) != nil {
+					break
+				}
 			}
 			return err
 		}
@@ -340,6 +363,23 @@ func (c *Client) EnsureCollection(ctx context.Context, spec CollectionSpec) erro
 		return err
 	}
 	return compareSpec(spec, info.Spec)
+}
+
+// settledInfo is Info, looked up again for up to 5 s while a cluster is
+// still setting up a new collection's shards (Qdrant then answers Internal,
+// "0 of 0 read operations failed"). Not found, invalid and unauthorized
+// answers return at once.
+func (c *Client) settledInfo(ctx context.Context, name string) (CollectionInfo, error) {
+	for attempt := 0; ; attempt++ {
+		info, err := c.Info(ctx, name)
+		if err == nil || attempt == 50 || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnauthorized) ||
+			errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return info, err
+		}
+		if serr := sleep(ctx, 100*time.Millisecond); serr != nil {
+			return info, err
+		}
+	}
 }
 
 func (c *Client) indexDocID(ctx context.Context, name string) error {

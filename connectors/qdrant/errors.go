@@ -82,7 +82,9 @@ func classify(err error) error {
 	case codes.PermissionDenied, codes.Unauthenticated:
 		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
 	case codes.Canceled:
-		return context.Canceled
+		// The caller's own cancellation is kept by do (it wraps
+		// ctx.Err()); a server-side cancellation is a transient failure.
+		return fmt.Errorf("%w: %s: %s", ErrUnavailable, st.Code(), msg)
 	}
 	return fmt.Errorf("%s: %s", st.Code(), msg)
 }
@@ -110,7 +112,10 @@ func transient(err error) (bool, int) {
 		return false, 0
 	}
 	switch st.Code() {
-	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted:
+	// Canceled from the server while the caller's context is alive: a
+	// cluster node cancels a request whose peer went away mid-call (seen
+	// when a Qdrant node is killed); do retries it only while ctx lives.
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded, codes.Aborted, codes.Canceled:
 		return true, 0
 	}
 	return false, 0
