@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/spladeq/spladeq/config"
 	"io"
 	"math"
 	"os"
@@ -14,13 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/internal/synth"
 	"github.com/spladeq/spladeq/splade"
 )
 
-func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", stderr)
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench [--model DIR]", Short: "measure encoder overhead vs the raw runtime, query latency and search latency", Long: "Measures, in one run: raw ONNX Runtime forward vs the full encoder on the same texts (their ratio\nis the pipeline's overhead), single-query encode latency, and sparse/dense/hybrid search latency\non the embedded store."}
+	fs := cmd.Flags()
 	model := fs.String("model", config.DefaultSparseModel, "SPLADE model directory; relative paths also resolve under ./models and the repository's .deps/models")
 	corpus := fs.String("corpus", "", "texts to encode: a JSONL file (field \"text\") or one text per line; default 64 synthetic texts")
 	limit := fs.Int("texts", 64, "texts taken from the corpus")
@@ -30,107 +33,104 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	gather := fs.Bool("gather", true, "rewrite the graph so the vocabulary projection sees real tokens only (the encoder's default)")
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
 	compare := fs.String("compare-onnx", "", "another graph in the model directory (e.g. model.int8.onnx): its speed and agreement with the default graph")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq bench [--model DIR] [flags]\n\nMeasures, in one run: raw ONNX Runtime forward vs the full encoder on the same texts (their ratio\nis the pipeline's overhead), single-query encode latency, and sparse/dense/hybrid search latency\non the embedded store.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	dir, err := resolveModelFlag(*model, stderr)
-	if err != nil {
-		return err
-	}
-	*model = dir
-	texts, err := benchTexts(*corpus, *limit)
-	if err != nil {
-		return err
-	}
-	enc, err := splade.New(*model, splade.WithIntraOpThreads(*threads), splade.WithSpinning(false), splade.WithTokenGather(*gather))
-	if err != nil {
-		return err
-	}
-	defer enc.Close()
-	graph := "unmodified export"
-	switch info := enc.Info(); {
-	case info.Gathered:
-		graph = "vocabulary projection on real tokens only (load-time rewrite)"
-	case info.Pooled:
-		graph = "pooled [batch, vocab] output"
-	case info.GatherSkipped != "":
-		graph += " (not rewritten: " + info.GatherSkipped + ")"
-	}
-	var md strings.Builder
-	w := io.MultiWriter(stdout, &md)
-	fmt.Fprintf(w, "\n## spladeq bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "Machine: %s, %d cores, %s; ONNX Runtime %s; model %s (%s, vocabulary %d).\n\n",
-		cpuModel(), runtime.NumCPU(), runtime.Version(), splade.RuntimeVersion(), *model, enc.Info().ModelType, enc.Info().VocabSize)
-	fmt.Fprintf(w, "Command: `spladeq bench %s`\n\n", strings.Join(args, " "))
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		dir, err := resolveModelFlag(*model, stderr)
+		if err != nil {
+			return err
+		}
+		*model = dir
+		texts, err := benchTexts(*corpus, *limit)
+		if err != nil {
+			return err
+		}
+		enc, err := splade.New(*model, splade.WithIntraOpThreads(*threads), splade.WithSpinning(false), splade.WithTokenGather(*gather))
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+		graph := "unmodified export"
+		switch info := enc.Info(); {
+		case info.Gathered:
+			graph = "vocabulary projection on real tokens only (load-time rewrite)"
+		case info.Pooled:
+			graph = "pooled [batch, vocab] output"
+		case info.GatherSkipped != "":
+			graph += " (not rewritten: " + info.GatherSkipped + ")"
+		}
+		var md strings.Builder
+		w := io.MultiWriter(stdout, &md)
+		fmt.Fprintf(w, "\n## spladeq bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(w, "Machine: %s, %d cores, %s; ONNX Runtime %s; model %s (%s, vocabulary %d).\n\n",
+			cpuModel(), runtime.NumCPU(), runtime.Version(), splade.RuntimeVersion(), *model, enc.Info().ModelType, enc.Info().VocabSize)
+		fmt.Fprintf(w, "Command: `spladeq bench %s`\n\n", strings.Join(os.Args[1:], " "))
 
-	o, err := splade.MeasureOverhead(ctx, enc, texts, *iters)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
-	fmt.Fprintf(w, "| texts × iterations | %d × %d (%d tokens each pass) |\n", o.Texts, o.Iterations, o.Tokens)
-	fmt.Fprintf(w, "| raw forward of the export as on disk | %.1f docs/s, %.0f tokens/s |\n", o.RawDocsPerSec(), float64(o.Tokens*o.Iterations)/o.Raw.Seconds())
-	fmt.Fprintf(w, "| full encoder (%s) | %.1f docs/s, %.0f tokens/s |\n", graph, o.EncoderDocsPerSec(), o.EncoderTokensPerSec())
-	fmt.Fprintf(w, "| encoder / raw | **%.3f** |\n", o.Ratio())
+		o, err := splade.MeasureOverhead(ctx, enc, texts, *iters)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "| measure | value |\n|---|---|\n")
+		fmt.Fprintf(w, "| texts × iterations | %d × %d (%d tokens each pass) |\n", o.Texts, o.Iterations, o.Tokens)
+		fmt.Fprintf(w, "| raw forward of the export as on disk | %.1f docs/s, %.0f tokens/s |\n", o.RawDocsPerSec(), float64(o.Tokens*o.Iterations)/o.Raw.Seconds())
+		fmt.Fprintf(w, "| full encoder (%s) | %.1f docs/s, %.0f tokens/s |\n", graph, o.EncoderDocsPerSec(), o.EncoderTokensPerSec())
+		fmt.Fprintf(w, "| encoder / raw | **%.3f** |\n", o.Ratio())
 
-	var qlat []time.Duration
-	for i := 0; i < 50; i++ {
-		t0 := time.Now()
-		if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
-			return err
+		var qlat []time.Duration
+		for i := 0; i < 50; i++ {
+			t0 := time.Now()
+			if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
+				return err
+			}
+			qlat = append(qlat, time.Since(t0))
 		}
-		qlat = append(qlat, time.Since(t0))
-	}
-	fmt.Fprintf(w, "| query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
+		fmt.Fprintf(w, "| query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
 
-	if *compare != "" {
-		other, err := splade.New(*model, splade.WithONNXFile(*compare), splade.WithIntraOpThreads(*threads), splade.WithSpinning(false))
-		if err != nil {
-			return err
+		if *compare != "" {
+			other, err := splade.New(*model, splade.WithONNXFile(*compare), splade.WithIntraOpThreads(*threads), splade.WithSpinning(false))
+			if err != nil {
+				return err
+			}
+			defer other.Close()
+			oo, err := splade.MeasureOverhead(ctx, other, texts, *iters)
+			if err != nil {
+				return err
+			}
+			a, err := enc.Encode(ctx, texts)
+			if err != nil {
+				return err
+			}
+			b, err := other.Encode(ctx, texts)
+			if err != nil {
+				return err
+			}
+			overlap, corr := agreement(a, b, 10)
+			fmt.Fprintf(w, "| %s: full encoder | %.1f docs/s (%.2f× the default graph's encoder) |\n", *compare, oo.EncoderDocsPerSec(), oo.EncoderDocsPerSec()/o.EncoderDocsPerSec())
+			fmt.Fprintf(w, "| %s: top-10 term overlap | %.3f (mean over %d texts) |\n", *compare, overlap, len(texts))
+			fmt.Fprintf(w, "| %s: weight correlation | %.4f (Pearson, union of terms) |\n", *compare, corr)
 		}
-		defer other.Close()
-		oo, err := splade.MeasureOverhead(ctx, other, texts, *iters)
-		if err != nil {
-			return err
+		if *docs > 0 {
+			lat, err := benchStore(ctx, *docs)
+			if err != nil {
+				return err
+			}
+			for _, m := range []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid} {
+				fmt.Fprintf(w, "| %s search, %d docs | p50 %s, p99 %s |\n", m, *docs, pct(lat[m], 0.5), pct(lat[m], 0.99))
+			}
+			fmt.Fprintf(w, "| hybrid / dense p50 | %.2f |\n", float64(pct(lat[qdrant.ModeHybrid], 0.5))/float64(pct(lat[qdrant.ModeDense], 0.5)))
 		}
-		a, err := enc.Encode(ctx, texts)
-		if err != nil {
-			return err
+		if *out != "" {
+			f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := f.WriteString(md.String()); err != nil {
+				return err
+			}
 		}
-		b, err := other.Encode(ctx, texts)
-		if err != nil {
-			return err
-		}
-		overlap, corr := agreement(a, b, 10)
-		fmt.Fprintf(w, "| %s: full encoder | %.1f docs/s (%.2f× the default graph's encoder) |\n", *compare, oo.EncoderDocsPerSec(), oo.EncoderDocsPerSec()/o.EncoderDocsPerSec())
-		fmt.Fprintf(w, "| %s: top-10 term overlap | %.3f (mean over %d texts) |\n", *compare, overlap, len(texts))
-		fmt.Fprintf(w, "| %s: weight correlation | %.4f (Pearson, union of terms) |\n", *compare, corr)
+		return nil
 	}
-	if *docs > 0 {
-		lat, err := benchStore(ctx, *docs)
-		if err != nil {
-			return err
-		}
-		for _, m := range []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid} {
-			fmt.Fprintf(w, "| %s search, %d docs | p50 %s, p99 %s |\n", m, *docs, pct(lat[m], 0.5), pct(lat[m], 0.99))
-		}
-		fmt.Fprintf(w, "| hybrid / dense p50 | %.2f |\n", float64(pct(lat[qdrant.ModeHybrid], 0.5))/float64(pct(lat[qdrant.ModeDense], 0.5)))
-	}
-	if *out != "" {
-		f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if _, err := f.WriteString(md.String()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return cmd
 }
 
 // agreement compares two encodings of the same texts: the mean fraction of

@@ -1,29 +1,27 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
+	"github.com/spf13/cobra"
 )
 
-func runConfig(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "print" {
-		fmt.Fprintln(stderr, "usage: spladeq config print [--config FILE]\n\nPrints the effective configuration (defaults, file, SPLADEQ_* environment, flags) with secrets masked.")
-		return errUsage
-	}
-	fs := newFlagSet("config print", stderr)
-	file, keys := configFlags(fs)
-	if err := parseFlags(fs, args[1:]); err != nil {
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "print the effective configuration (config print)"}
+	print := &cobra.Command{Use: "print", Short: "print the effective configuration with secrets masked",
+		Long: "Prints the effective configuration (defaults, file, SPLADEQ_* environment, flags) with secrets masked.",
+		Args: cobra.NoArgs}
+	file, keys := configFlags(print.Flags())
+	print.RunE = func(c *cobra.Command, _ []string) error {
+		cfg, err := loadConfig(c.Flags(), *file, keys)
+		if err != nil {
+			return err
+		}
+		out, err := cfg.Masked().YAML()
+		if err != nil {
+			return err
+		}
+		_, err = c.OutOrStdout().Write(out)
 		return err
 	}
-	cfg, err := loadConfig(fs, *file, keys)
-	if err != nil {
-		return err
-	}
-	out, err := cfg.Masked().YAML()
-	if err != nil {
-		return err
-	}
-	_, err = stdout.Write(out)
-	return err
+	cmd.AddCommand(print)
+	return cmd
 }

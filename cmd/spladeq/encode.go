@@ -2,15 +2,13 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/spf13/cobra"
+
 	"github.com/spladeq/spladeq/config"
-	"io"
-
-	"github.com/spf13/pflag"
-
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -20,30 +18,15 @@ const maxLineBytes = 16 << 20
 // encodeChunk is how many stdin lines are encoded per call, so output streams.
 const encodeChunk = 64
 
-func newFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = false
-	return fs
-}
-
-// parseFlags parses args; --help and flag errors (already printed by the
-// flag set) become errUsage.
-func parseFlags(fs *pflag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	return nil
-}
-
 type encodedLine struct {
 	Indices []uint32  `json:"indices"`
 	Values  []float32 `json:"values"`
 	Terms   [][2]any  `json:"terms,omitempty"`
 }
 
-func runEncode(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("encode", stderr)
+func newEncodeCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "encode [--model DIR] [TEXT ...]", Short: "encode texts into SPLADE vectors (JSON lines)", Long: "Encodes each TEXT, or each stdin line when no TEXT is given, and prints one JSON object per line."}
+	fs := cmd.Flags()
 	model := fs.String("model", config.DefaultSparseModel, "model directory in HuggingFace layout (tokenizer.json, model.onnx or onnx/model.onnx); relative paths also resolve under ./models and the repository's .deps/models")
 	query := fs.Bool("query", false, "encode as queries (query max length and pruning)")
 	maxLen := fs.Int("max-length", 0, "max tokens per text, special tokens included (0: the model's, at most 512)")
@@ -51,101 +34,98 @@ func runEncode(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	minWeight := fs.Float32("min-weight", 0, "drop terms lighter than this (0: keep all)")
 	terms := fs.Int("terms", 0, "add the N heaviest terms as [token, weight] pairs")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq encode [--model DIR] [flags] [TEXT ...]\n\nEncodes each TEXT, or each stdin line when no TEXT is given, and prints one JSON object per line.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	dir, err := resolveModelFlag(*model, stderr)
-	if err != nil {
-		return err
-	}
-	*model = dir
-	if *terms < 0 {
-		return fmt.Errorf("--terms must be >= 0, got %d", *terms)
-	}
-	pruning := splade.Pruning{TopK: *topK, MinWeight: *minWeight}
-	opts := []splade.Option{splade.WithIntraOpThreads(*threads)}
-	if *query {
-		opts = append(opts, splade.WithQueryMaxLength(*maxLen), splade.WithQueryPruning(pruning))
-	} else {
-		opts = append(opts, splade.WithMaxLength(*maxLen), splade.WithPruning(pruning))
-	}
-	enc, err := splade.New(*model, opts...)
-	if err != nil {
-		return err
-	}
-	defer enc.Close()
-	mode := splade.Document
-	if *query {
-		mode = splade.Query
-	}
-
-	out := bufio.NewWriter(stdout)
-	defer out.Flush()
-	emit := func(texts []string, where func(i int) string) error {
-		vecs, err := enc.EncodeMode(ctx, mode, texts)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdin, stdout, stderr := cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		dir, err := resolveModelFlag(*model, stderr)
 		if err != nil {
-			var ie *splade.InputError
-			if errors.As(err, &ie) {
-				return fmt.Errorf("%s: %s", where(ie.Index), ie.Reason)
-			}
 			return err
 		}
-		jw := json.NewEncoder(out)
-		for _, v := range vecs {
-			line := encodedLine{Indices: v.Indices, Values: v.Values}
-			if line.Indices == nil {
-				line.Indices, line.Values = []uint32{}, []float32{}
+		*model = dir
+		if *terms < 0 {
+			return fmt.Errorf("--terms must be >= 0, got %d", *terms)
+		}
+		pruning := splade.Pruning{TopK: *topK, MinWeight: *minWeight}
+		opts := []splade.Option{splade.WithIntraOpThreads(*threads)}
+		if *query {
+			opts = append(opts, splade.WithQueryMaxLength(*maxLen), splade.WithQueryPruning(pruning))
+		} else {
+			opts = append(opts, splade.WithMaxLength(*maxLen), splade.WithPruning(pruning))
+		}
+		enc, err := splade.New(*model, opts...)
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+		mode := splade.Document
+		if *query {
+			mode = splade.Query
+		}
+
+		out := bufio.NewWriter(stdout)
+		defer out.Flush()
+		emit := func(texts []string, where func(i int) string) error {
+			vecs, err := enc.EncodeMode(ctx, mode, texts)
+			if err != nil {
+				var ie *splade.InputError
+				if errors.As(err, &ie) {
+					return fmt.Errorf("%s: %s", where(ie.Index), ie.Reason)
+				}
+				return err
 			}
-			if *terms > 0 {
-				ts, err := enc.Terms(v, *terms)
-				if err != nil {
+			jw := json.NewEncoder(out)
+			for _, v := range vecs {
+				line := encodedLine{Indices: v.Indices, Values: v.Values}
+				if line.Indices == nil {
+					line.Indices, line.Values = []uint32{}, []float32{}
+				}
+				if *terms > 0 {
+					ts, err := enc.Terms(v, *terms)
+					if err != nil {
+						return err
+					}
+					for _, t := range ts {
+						line.Terms = append(line.Terms, [2]any{t.Token, t.Weight})
+					}
+				}
+				if err := jw.Encode(line); err != nil {
 					return err
 				}
-				for _, t := range ts {
-					line.Terms = append(line.Terms, [2]any{t.Token, t.Weight})
+			}
+			return out.Flush()
+		}
+
+		if fs.NArg() > 0 {
+			return emit(fs.Args(), func(i int) string { return fmt.Sprintf("argument %d", i+1) })
+		}
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+		var chunk []string
+		first := 1 // stdin line number of chunk[0]
+		flush := func() error {
+			start := first
+			err := emit(chunk, func(i int) string { return fmt.Sprintf("stdin line %d", start+i) })
+			first += len(chunk)
+			chunk = chunk[:0]
+			return err
+		}
+		for sc.Scan() {
+			chunk = append(chunk, sc.Text())
+			if len(chunk) == encodeChunk {
+				if err := flush(); err != nil {
+					return err
 				}
 			}
-			if err := jw.Encode(line); err != nil {
-				return err
+		}
+		if err := sc.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) {
+				return fmt.Errorf("stdin line %d: longer than %d bytes", first+len(chunk), maxLineBytes)
 			}
+			return fmt.Errorf("read stdin: %w", err)
 		}
-		return out.Flush()
-	}
-
-	if fs.NArg() > 0 {
-		return emit(fs.Args(), func(i int) string { return fmt.Sprintf("argument %d", i+1) })
-	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	var chunk []string
-	first := 1 // stdin line number of chunk[0]
-	flush := func() error {
-		start := first
-		err := emit(chunk, func(i int) string { return fmt.Sprintf("stdin line %d", start+i) })
-		first += len(chunk)
-		chunk = chunk[:0]
-		return err
-	}
-	for sc.Scan() {
-		chunk = append(chunk, sc.Text())
-		if len(chunk) == encodeChunk {
-			if err := flush(); err != nil {
-				return err
-			}
+		if len(chunk) > 0 {
+			return flush()
 		}
+		return nil
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("stdin line %d: longer than %d bytes", first+len(chunk), maxLineBytes)
-		}
-		return fmt.Errorf("read stdin: %w", err)
-	}
-	if len(chunk) > 0 {
-		return flush()
-	}
-	return nil
+	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,74 +8,76 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/eval"
 )
 
-func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", stderr)
+func newEvalCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "eval --dataset DIR [--sweep] [--out FILE.json] [--chart FILE.svg] [--config FILE]", Short: "evaluate retrieval quality on a BEIR dataset (--sweep tunes hybrid settings)", Long: "Ingests the corpus (reused when already complete), runs every query in each setting and\nreports nDCG@10, Recall@100, MRR@10, mean query latency and index size."}
+	fs := cmd.Flags()
 	file, keys := configFlags(fs)
 	dataset := fs.String("dataset", "", "BEIR-layout directory: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
 	split := fs.String("split", "test", "qrels split")
 	sweep := fs.Bool("sweep", false, "sweep fusion methods, RRF k, alpha 0..1 and index pruning levels")
-	jsonOut := fs.String("json", "", "write the report as JSON here")
+	jsonOut := fs.String("out", "", "write the report as JSON to this file")
+	fs.StringVar(jsonOut, "json", "", "")
+	fs.MarkDeprecated("json", "use --out (search's --json prints JSON lines instead)")
 	chart := fs.String("chart", "", "write an SVG chart of nDCG@10 against alpha and index size here")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq eval --dataset DIR [--sweep] [--json FILE] [--chart FILE.svg] [--config FILE]\n\nIngests the corpus (reused when already complete), runs every query in each setting and\nreports nDCG@10, Recall@100, MRR@10, mean query latency and index size.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *dataset == "" {
-		fmt.Fprintln(stderr, "spladeq eval: --dataset is required")
-		fs.Usage()
-		return errUsage
-	}
-	cfg, err := loadConfig(fs, *file, keys)
-	if err != nil {
-		return err
-	}
-	ds, err := eval.LoadDataset(*dataset, *split)
-	if err != nil {
-		return err
-	}
-	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(newLogger(cfg.Log, stderr)))
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	collection := cfg.Collection.Name
-	if !fs.Changed("collection") {
-		collection = "beir-" + filepath.Base(filepath.Clean(*dataset))
-	}
-	settings := eval.DefaultSettings(cfg.Search)
-	if *sweep {
-		settings = eval.SweepSettings()
-	}
-	r := &eval.Runner{Service: svc, Collection: collection, Progress: stderr}
-	rep, err := r.Run(ctx, ds, settings)
-	if err != nil {
-		return err
-	}
-	printReport(stdout, rep, len(ds.Queries))
-	if *jsonOut != "" {
-		data, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
-			return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if *dataset == "" {
+			fmt.Fprintln(stderr, "spladeq eval: --dataset is required")
+			cmd.PrintErr(cmd.UsageString())
+			return errUsage
 		}
-	}
-	if *chart != "" {
-		f, err := os.Create(*chart)
+		cfg, err := loadConfig(fs, *file, keys)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := eval.WriteSVG(f, rep); err != nil {
+		ds, err := eval.LoadDataset(*dataset, *split)
+		if err != nil {
 			return err
 		}
+		svc, err := plugin.New(ctx, cfg, plugin.WithLogger(newLogger(cfg.Log, stderr)))
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		collection := cfg.Collection.Name
+		if !fs.Changed("collection") {
+			collection = "beir-" + filepath.Base(filepath.Clean(*dataset))
+		}
+		settings := eval.DefaultSettings(cfg.Search)
+		if *sweep {
+			settings = eval.SweepSettings()
+		}
+		r := &eval.Runner{Service: svc, Collection: collection, Progress: stderr}
+		rep, err := r.Run(ctx, ds, settings)
+		if err != nil {
+			return err
+		}
+		printReport(stdout, rep, len(ds.Queries))
+		if *jsonOut != "" {
+			data, _ := json.MarshalIndent(rep, "", "  ")
+			if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+				return err
+			}
+		}
+		if *chart != "" {
+			f, err := os.Create(*chart)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := eval.WriteSVG(f, rep); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	return nil
+	return cmd
 }
 
 func printReport(w io.Writer, rep *eval.Report, queries int) {

@@ -30,7 +30,7 @@ vectorizers:
 `, filepath.Join(dir, "store"), filepath.Join(models, "splade-mini"), filepath.Join(models, "minilm-l6"))), 0o644)
 	t.Chdir(dir)
 	code, out, stderr := spladeq(t, "", "eval", "--config", cfg, "--dataset", filepath.Join(root, "examples", "beir-sample"),
-		"--sweep", "--json", "report.json", "--chart", "chart.svg")
+		"--sweep", "--out", "report.json", "--chart", "chart.svg")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

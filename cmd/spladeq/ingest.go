@@ -1,12 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/spladeq/spladeq/plugin/ingest"
 )
@@ -21,38 +22,36 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ingest", stderr)
+func newIngestCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "ingest --config job.yaml [--restart] [--shard I/N]", Short: "run an ingestion job (--config job.yaml)", Long: "Reads ingest.source, chunks, vectorizes and upserts into collection.name.\nResumable: after a crash or Ctrl-C, the same command continues from the last acknowledged batch."}
+	fs := cmd.Flags()
 	file, keys := configFlags(fs)
 	restart := fs.Bool("restart", false, "ignore the checkpoint and start from the first record")
 	shardFlag := fs.String("shard", "", "I/N: write only this worker's share (0 <= I < N) of the source, by document id hash, with its own checkpoint and dead letter; I may name an environment variable holding the index (JOB_COMPLETION_INDEX/3 in a Kubernetes Indexed Job)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq ingest --config job.yaml [--restart] [--shard I/N]\n\nReads ingest.source, chunks, vectorizes and upserts into collection.name.\nResumable: after a crash or Ctrl-C, the same command continues from the last acknowledged batch.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	var shard ingest.Shard
-	if *shardFlag != "" {
-		var err error
-		if shard, err = ingest.ParseShard(*shardFlag); err != nil {
-			return fmt.Errorf("--shard: %w", err)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		var shard ingest.Shard
+		if *shardFlag != "" {
+			var err error
+			if shard, err = ingest.ParseShard(*shardFlag); err != nil {
+				return fmt.Errorf("--shard: %w", err)
+			}
 		}
-	}
-	svc, cfg, log, err := openService(ctx, fs, *file, keys, stderr)
-	if err != nil {
+		svc, cfg, log, err := openService(ctx, fs, *file, keys, stderr)
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		if cfg.Ingest.Source.Type == "" {
+			return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
+		}
+		job := ingestJob(svc, cfg, *restart, log, stderr)
+		job.Shard = shard
+		sum, err := job.Run(ctx)
+		printSummary(stdout, sum)
 		return err
 	}
-	defer svc.Close()
-	if cfg.Ingest.Source.Type == "" {
-		return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
-	}
-	job := ingestJob(svc, cfg, *restart, log, stderr)
-	job.Shard = shard
-	sum, err := job.Run(ctx)
-	printSummary(stdout, sum)
-	return err
+	return cmd
 }
 
 func printSummary(w io.Writer, s ingest.Summary) {

@@ -1,11 +1,9 @@
 // Command spladeq encodes text into SPLADE sparse vectors, stores them in
 // Qdrant next to dense vectors, and serves hybrid search.
 //
-// Usage:
-//
-//	spladeq encode --model DIR [--query] [--max-length N] [--top-k N] [--min-weight W] [--terms N] [TEXT ...]
-//	spladeq demo   [--model DIR] [--data DIR]
-//	spladeq version
+// The command tree is spf13/cobra (viper's companion): `spladeq --help`,
+// `spladeq COMMAND --help`, `spladeq completion bash|zsh|fish|powershell`,
+// `spladeq --version`.
 package main
 
 import (
@@ -15,32 +13,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
-
-// command is one subcommand.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
-}
-
-var commands = map[string]command{
-	"encode":  {"encode texts into SPLADE vectors (JSON lines)", runEncode},
-	"serve":   {"serve the HTTP API", runServe},
-	"ingest":  {"run an ingestion job (--config job.yaml)", runIngest},
-	"search":  {"search a collection and print ranked hits", runSearch},
-	"bench":   {"measure encoder overhead vs the raw runtime, query latency and search latency", runBench},
-	"eval":    {"evaluate retrieval quality on a BEIR dataset (--sweep tunes hybrid settings)", runEval},
-	"model":   {"pull a model from a hub (model pull ORG/NAME), list pulled models (model ls)", runModel},
-	"config":  {"print the effective configuration (config print)", runConfig},
-	"demo":    {"ingest the sample corpus into the embedded store and run hybrid searches", runDemo},
-	"version": {"print the version and the ONNX Runtime library", runVersion},
-	"health":  {"GET a URL, fail unless 200 (container healthcheck)", runHealth},
-}
 
 // errUsage marks an error already explained by the usage text.
 var errUsage = errors.New("usage")
+
+// usageError is a command line that does not parse: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -48,39 +33,61 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "spladeq",
+		Short: "SPLADE learned-sparse retrieval for Qdrant",
+		Long: "spladeq encodes text into SPLADE sparse vectors, stores them in Qdrant next to dense vectors,\n" +
+			"serves hybrid search and Qdrant's server-side inference, and runs ingestion jobs.",
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "spladeq: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		c.PrintErrln(c.UsageString())
+		return usageError{err}
+	})
+	root.AddCommand(newEncodeCmd(), newServeCmd(), newIngestCmd(), newSearchCmd(), newBenchCmd(), newEvalCmd(),
+		newModelCmd(), newConfigCmd(), newDemoCmd(), newVersionCmd(), newHealthCmd())
+	for _, c := range root.Commands() {
+		c.Flags().SortFlags = false
 	}
-	if err := cmd.run(ctx, args[1:], stdin, stdout, stderr); err != nil {
-		if errors.Is(err, errUsage) {
-			return 2
-		}
-		fmt.Fprintf(stderr, "spladeq %s: %v\n", args[0], err)
-		return 1
-	}
-	return 0
+	return root
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: spladeq COMMAND [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+// run runs the command line args and returns the exit status: 0, 1 for a
+// failure, 2 for a command line that does not parse.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	var ue usageError
+	switch {
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &ue) || isArgsError(err):
+		fmt.Fprintf(stderr, "spladeq %s: %v\n", cmd.Name(), err)
+		return 2
 	}
-	fmt.Fprintln(w, "\nRun `spladeq COMMAND --help` for a command's flags.")
+	fmt.Fprintf(stderr, "spladeq %s: %v\n", cmd.Name(), err)
+	return 1
+}
+
+// isArgsError reports cobra's own command-line errors (unknown command,
+// wrong number of arguments), which it returns as plain errors.
+func isArgsError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if len(msg) >= len(p) && (msg[:len(p)] == p) {
+			return true
+		}
+	}
+	return false
 }

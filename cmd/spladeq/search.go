@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/spladeq/spladeq/plugin"
 )
 
@@ -19,8 +21,9 @@ type searchFlags struct {
 	json         bool
 }
 
-func runSearch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("search", stderr)
+func newSearchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "search QUERY ...", Short: "search a collection and print ranked hits", Long: "Searches collection.name and prints ranked hits with their top matching terms."}
+	fs := cmd.Flags()
 	file, keys := configFlags(fs)
 	var sf searchFlags
 	fs.StringVar(&sf.mode, "mode", "", "sparse, dense or hybrid (default search.mode)")
@@ -29,23 +32,20 @@ func runSearch(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.IntVar(&sf.limit, "limit", 0, "hits per query (default search.limit)")
 	fs.BoolVar(&sf.explain, "explain", true, "show each hit's top matching terms")
 	fs.BoolVar(&sf.json, "json", false, "print each result as one JSON line")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: spladeq search [flags] QUERY ...\n\nSearches collection.name and prints ranked hits with their top matching terms.\n\nflags:")
-		fs.PrintDefaults()
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if fs.NArg() == 0 {
+			cmd.PrintErr(cmd.UsageString())
+			return errUsage
+		}
+		svc, cfg, _, err := openService(ctx, fs, *file, keys, stderr)
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		return searchAll(ctx, svc, cfg.Collection.Name, fs.Args(), sf, stdout)
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errUsage
-	}
-	svc, cfg, _, err := openService(ctx, fs, *file, keys, stderr)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	return searchAll(ctx, svc, cfg.Collection.Name, fs.Args(), sf, stdout)
+	return cmd
 }
 
 func searchAll(ctx context.Context, svc *plugin.Service, collection string, queries []string, sf searchFlags, w io.Writer) error {

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 
 	"github.com/spladeq/spladeq/splade"
 )
@@ -13,7 +13,7 @@ import (
 // the module version from the build info is used.
 var version = ""
 
-func runVersion(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func versionString() string {
 	v := version
 	if v == "" {
 		v = "(devel)"
@@ -21,6 +21,13 @@ func runVersion(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			v = bi.Main.Version
 		}
 	}
-	fmt.Fprintf(stdout, "spladeq %s\nonnxruntime library %s\n", v, splade.RuntimeLibraryPath())
-	return nil
+	return v
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{Use: "version", Short: "print the version and the ONNX Runtime library", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprintf(c.OutOrStdout(), "spladeq %s\nonnxruntime library %s\n", versionString(), splade.RuntimeLibraryPath())
+			return nil
+		}}
 }
