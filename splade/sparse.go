@@ -62,10 +62,10 @@ func (v SparseVector) Dot(w SparseVector) float64 {
 type Pruning struct {
 	// TopK keeps at most this many terms, the heaviest (ties broken by the
 	// lower index). Default 0: no limit.
-	TopK int
+	TopK int `json:"top_k,omitempty"`
 	// MinWeight drops terms whose weight is below it. Default 0: keep every
 	// positive weight.
-	MinWeight float32
+	MinWeight float32 `json:"min_weight,omitempty"`
 }
 
 // ErrBadPruning is returned by Pruning.Validate for a negative TopK or a

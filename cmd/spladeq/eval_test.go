@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -42,18 +43,23 @@ vectorizers:
 	var rep struct {
 		Results []struct {
 			Name   string  `json:"name"`
-			NDCG   float64 `json:"ndcg@10"`
-			Recall float64 `json:"recall@100"`
+			NDCG   float64 `json:"ndcg_at_10"`
+			Recall float64 `json:"recall_at_100"`
 			AvgNNZ float64 `json:"avg_nnz"`
 		} `json:"results"`
 		Best struct {
 			Name string  `json:"name"`
-			NDCG float64 `json:"ndcg@10"`
+			NDCG float64 `json:"ndcg_at_10"`
 		} `json:"best"`
 	}
 	data, err := os.ReadFile("report.json")
 	if err != nil || json.Unmarshal(data, &rep) != nil {
 		t.Fatalf("report.json: %v", err)
+	}
+	var anyRep any
+	json.Unmarshal(data, &anyRep)
+	if bad := nonSnakeKeys(anyRep, ""); len(bad) > 0 {
+		t.Errorf("report.json keys not in snake_case: %v", bad)
 	}
 	by := map[string]float64{}
 	nnz := map[string]float64{}
@@ -81,4 +87,25 @@ vectorizers:
 	if err != nil || !strings.Contains(string(svg), "<polyline") || !strings.Contains(string(svg), "alpha (dense weight)") {
 		t.Errorf("chart.svg missing or empty: %v", err)
 	}
+}
+
+var snakeCase = regexp.MustCompile(`^_?[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// nonSnakeKeys lists the object keys under v that are not snake_case.
+func nonSnakeKeys(v any, path string) []string {
+	var bad []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if !snakeCase.MatchString(k) {
+				bad = append(bad, path+"."+k)
+			}
+			bad = append(bad, nonSnakeKeys(e, path+"."+k)...)
+		}
+	case []any:
+		for i, e := range x {
+			bad = append(bad, nonSnakeKeys(e, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return bad
 }

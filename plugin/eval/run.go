@@ -131,9 +131,9 @@ func (s Setting) Name() string {
 type Result struct {
 	Setting
 	Name      string  `json:"name"`
-	NDCG10    float64 `json:"ndcg@10"`
-	Recall100 float64 `json:"recall@100"`
-	MRR10     float64 `json:"mrr@10"`
+	NDCG10    float64 `json:"ndcg_at_10"`
+	Recall100 float64 `json:"recall_at_100"`
+	MRR10     float64 `json:"mrr_at_10"`
 	// LatencyMS is the mean per-query latency: one query's encoding
 	// (measured alone) plus its search.
 	LatencyMS float64 `json:"latency_ms"`

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/jsonpath"
 	"github.com/spladeq/spladeq/internal/text"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/splade"
@@ -266,7 +267,12 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 		case errors.As(err, &se):
 			return &bodyError{"body", fmt.Sprintf("malformed JSON at byte offset %d: %v", se.Offset, se)}
 		case errors.As(err, &te):
-			field := te.Field
+			// The decoder names the field without array indices
+			// ("documents.text"); the path at its offset names the element.
+			field := jsonpath.At(data, te.Offset)
+			if field == "" {
+				field = te.Field
+			}
 			if field == "" {
 				field = "body"
 			}
