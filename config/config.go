@@ -252,6 +252,9 @@ type Server struct {
 	// metadata as Qdrant's clients do. Only with an embedded qdrant.url.
 	// Default "": off.
 	QdrantGRPCListen string `mapstructure:"qdrant_grpc_listen" yaml:"qdrant_grpc_listen"`
+	// MCPAddDocuments offers the add_documents tool in `spladeq mcp`
+	// (read-write API keys only over HTTP). Default false: search only.
+	MCPAddDocuments bool `mapstructure:"mcp_add_documents" yaml:"mcp_add_documents"`
 }
 
 // Ingest configures an ingestion job.

@@ -89,6 +89,7 @@ var defaults = map[string]any{
 	"server.inference_tokens":   []string{},
 	"server.inference_models":   []string{},
 	"server.qdrant_grpc_listen": "",
+	"server.mcp_add_documents":  false,
 
 	"ingest.source.type":      "",
 	"ingest.source.path":      "",
