@@ -24,12 +24,18 @@ pytools: models
 build: setup
 	$(GO) build -o bin/spladeq ./cmd/spladeq
 
+# Modules of their own (integrations that bring their ecosystem's
+# dependencies), vetted and tested with the core module.
+SUBMODULES := integrations/langchaingo
+
 vet: setup
 	$(GO) vet ./...
+	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 test: setup models pytools vet
 	@bash scripts/qdrant-status.sh
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
+	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -count=1 ./...) || exit 1; done
 	@$(MAKE) --no-print-directory fuzz
 
 # Every fuzz target with an execution budget (about 3 s each here), times

@@ -1,0 +1,273 @@
+// Package spladeq is a langchaingo vector store (vectorstores.VectorStore)
+// backed by spladeq: documents are chunked, encoded with SPLADE and the
+// dense model, and stored in Qdrant; SimilaritySearch is hybrid (SPLADE +
+// dense, Qdrant-native RRF) by default.
+//
+// It talks to spladeq through the Go library (NewLibrary, a
+// *plugin.Service in-process) or its HTTP API (NewHTTP), behind one small
+// Backend interface. It lives in its own module so spladeq's core module
+// does not take on langchaingo's dependencies.
+//
+//	svc, _ := plugin.New(ctx, cfg)
+//	store, _ := spladeq.New(spladeq.NewLibrary(svc), spladeq.WithCollection("docs"))
+//	store.AddDocuments(ctx, []schema.Document{{PageContent: "...", Metadata: map[string]any{"lang": "en"}}})
+//	retriever := vectorstores.ToRetriever(store, 4)
+package spladeq
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tmc/langchaingo/schema"
+	"github.com/tmc/langchaingo/vectorstores"
+
+	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/plugin"
+)
+
+// Backend is what the store needs from spladeq.
+type Backend interface {
+	// EnsureCollection creates the collection with the configured
+	// vectorizers when it is missing.
+	EnsureCollection(ctx context.Context, collection string) error
+	// Upsert stores documents, replacing those with the same ids.
+	Upsert(ctx context.Context, collection string, docs []plugin.DocumentInput) error
+	// Search runs one search.
+	Search(ctx context.Context, collection string, in plugin.SearchInput) ([]qdrant.Hit, error)
+}
+
+// Store is a langchaingo VectorStore over a spladeq Backend.
+type Store struct {
+	b          Backend
+	collection string
+	mode       string
+	fusion     string
+	alpha      *float64
+	idKey      string
+	ensured    map[string]bool
+}
+
+var _ vectorstores.VectorStore = (*Store)(nil)
+
+// Option configures a Store; it fails on a value it cannot accept.
+type Option func(*Store) error
+
+// WithCollection names the collection. Default "docs" (a per-call
+// vectorstores.WithNameSpace overrides it).
+func WithCollection(name string) Option {
+	return func(s *Store) error {
+		if name == "" {
+			return errors.New("collection: must not be empty")
+		}
+		s.collection = name
+		return nil
+	}
+}
+
+// WithMode sets the search mode: "hybrid" (default), "sparse" or "dense".
+func WithMode(mode string) Option {
+	return func(s *Store) error {
+		switch mode {
+		case "hybrid", "sparse", "dense":
+			s.mode = mode
+			return nil
+		}
+		return fmt.Errorf("mode: must be hybrid, sparse or dense, got %q", mode)
+	}
+}
+
+// WithFusion sets hybrid fusion: "rrf" (default), "dbsf" or "weighted"
+// (with WithAlpha, the dense weight).
+func WithFusion(fusion string) Option {
+	return func(s *Store) error {
+		switch fusion {
+		case "rrf", "dbsf", "weighted":
+			s.fusion = fusion
+			return nil
+		}
+		return fmt.Errorf("fusion: must be rrf, dbsf or weighted, got %q", fusion)
+	}
+}
+
+// WithAlpha sets weighted fusion's dense weight, 0..1. Default: the
+// service's search.alpha.
+func WithAlpha(alpha float64) Option {
+	return func(s *Store) error {
+		if alpha < 0 || alpha > 1 {
+			return fmt.Errorf("alpha: must be 0..1, got %v", alpha)
+		}
+		s.alpha = &alpha
+		return nil
+	}
+}
+
+// WithIDKey names the metadata key whose value is a document's id (so
+// adding it again replaces it). Default "id"; documents without it get a
+// random id.
+func WithIDKey(key string) Option {
+	return func(s *Store) error { s.idKey = key; return nil }
+}
+
+// New returns a store over b.
+func New(b Backend, opts ...Option) (*Store, error) {
+	if b == nil {
+		return nil, errors.New("spladeq: nil backend")
+	}
+	s := &Store{b: b, collection: "docs", mode: "hybrid", fusion: "rrf", idKey: "id", ensured: map[string]bool{}}
+	var errs []error
+	for _, o := range opts {
+		errs = append(errs, o(s))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("spladeq: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) collectionOf(o vectorstores.Options) string {
+	if o.NameSpace != "" {
+		return o.NameSpace
+	}
+	return s.collection
+}
+
+// AddDocuments stores docs: PageContent is the text (chunked by tokens),
+// Metadata the payload (usable in filters). It returns the documents' ids.
+func (s *Store) AddDocuments(ctx context.Context, docs []schema.Document, options ...vectorstores.Option) ([]string, error) {
+	var o vectorstores.Options
+	for _, opt := range options {
+		opt(&o)
+	}
+	if o.Embedder != nil {
+		return nil, errors.New("spladeq: the store encodes with its own SPLADE and dense models; WithEmbedder is not supported")
+	}
+	collection := s.collectionOf(o)
+	in := make([]plugin.DocumentInput, 0, len(docs))
+	ids := make([]string, 0, len(docs))
+	for i, d := range docs {
+		if o.Deduplicater != nil && o.Deduplicater(ctx, d) {
+			continue
+		}
+		id, payload, err := s.split(d.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("spladeq: documents[%d]: %w", i, err)
+		}
+		in = append(in, plugin.DocumentInput{ID: id, Text: d.PageContent, Payload: payload})
+		ids = append(ids, id)
+	}
+	if len(in) == 0 {
+		return ids, nil
+	}
+	if !s.ensured[collection] {
+		if err := s.b.EnsureCollection(ctx, collection); err != nil {
+			return nil, fmt.Errorf("spladeq: collection %s: %w", collection, err)
+		}
+		s.ensured[collection] = true
+	}
+	if err := s.b.Upsert(ctx, collection, in); err != nil {
+		return nil, fmt.Errorf("spladeq: add documents to %s: %w", collection, err)
+	}
+	return ids, nil
+}
+
+// split takes the id out of the metadata and refuses spladeq's own keys.
+func (s *Store) split(meta map[string]any) (string, map[string]any, error) {
+	payload := map[string]any{}
+	id := ""
+	for k, v := range meta {
+		switch {
+		case k == s.idKey:
+			str, ok := v.(string)
+			if !ok || str == "" {
+				return "", nil, fmt.Errorf("metadata.%s: the id must be a non-empty string, got %T", k, v)
+			}
+			id = str
+		case k == qdrant.PayloadDocID || k == qdrant.PayloadChunk || k == qdrant.PayloadText:
+			return "", nil, fmt.Errorf("metadata.%s: reserved by spladeq (it is the hit's doc_id, chunk or text)", k)
+		default:
+			payload[k] = v
+		}
+	}
+	if id == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		id = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	}
+	if len(payload) == 0 {
+		payload = nil
+	}
+	return id, payload, nil
+}
+
+// SimilaritySearch returns the numDocuments best chunks for query.
+// vectorstores.WithScoreThreshold drops hits scoring below it (in the
+// mode's own scale: an RRF score for hybrid rrf, a dot product for sparse,
+// a cosine for dense); vectorstores.WithFilters takes a qdrant.Filter (or
+// its JSON form as a map: {"must": [{"key": "lang", "match": "en"}]}).
+// Each document's Metadata is its payload plus doc_id and chunk.
+func (s *Store) SimilaritySearch(ctx context.Context, query string, numDocuments int, options ...vectorstores.Option) ([]schema.Document, error) {
+	var o vectorstores.Options
+	for _, opt := range options {
+		opt(&o)
+	}
+	if o.Embedder != nil {
+		return nil, errors.New("spladeq: the store encodes with its own SPLADE and dense models; WithEmbedder is not supported")
+	}
+	in := plugin.SearchInput{Query: query, Mode: s.mode, Limit: numDocuments, Alpha: s.alpha}
+	if s.mode == "hybrid" {
+		in.Fusion = s.fusion
+	}
+	if o.ScoreThreshold != 0 {
+		th := o.ScoreThreshold
+		in.ScoreThreshold = &th
+	}
+	if o.Filters != nil {
+		f, err := toFilter(o.Filters)
+		if err != nil {
+			return nil, fmt.Errorf("spladeq: filters: %w", err)
+		}
+		in.Filter = f
+	}
+	hits, err := s.b.Search(ctx, s.collectionOf(o), in)
+	if err != nil {
+		return nil, fmt.Errorf("spladeq: search %s: %w", s.collectionOf(o), err)
+	}
+	out := make([]schema.Document, 0, len(hits))
+	for _, h := range hits {
+		meta := map[string]any{}
+		for k, v := range h.Payload {
+			if k != qdrant.PayloadText {
+				meta[k] = v
+			}
+		}
+		meta[qdrant.PayloadDocID], meta[qdrant.PayloadChunk] = h.DocID, h.Chunk
+		out = append(out, schema.Document{PageContent: h.Text, Metadata: meta, Score: h.Score})
+	}
+	return out, nil
+}
+
+// toFilter accepts a qdrant.Filter, a pointer to one, or anything that
+// marshals to its JSON form.
+func toFilter(v any) (*qdrant.Filter, error) {
+	switch f := v.(type) {
+	case qdrant.Filter:
+		return &f, nil
+	case *qdrant.Filter:
+		return f, nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var f qdrant.Filter
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("want a qdrant.Filter or its JSON form ({\"must\": [{\"key\": ..., \"match\": ...}]}): %w", err)
+	}
+	return &f, nil
+}
