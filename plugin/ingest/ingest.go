@@ -100,6 +100,7 @@ type batch struct {
 	chunks  []qdrant.Document
 	counts  map[string]int // chunks per document (a document appears once per batch)
 	lastSeq int64
+	srcPos  int64 // the source's progress (bytes, files) when lastSeq was read
 	dlSize  int64
 	errors  int64
 }
@@ -294,6 +295,7 @@ type runStats struct {
 	tokens                                 func() uint64 // sparse model tokens this run; may be nil
 	records, skipped, docs, chunks, errors atomic.Int64
 	others                                 atomic.Int64 // records owned by other shards
+	stored                                 atomic.Int64 // source progress (Source.Progress units) acknowledged by Qdrant
 	inflight                               atomic.Int64 // batches read but not yet vectorized
 	maxInflight                            atomic.Int64
 }
@@ -343,8 +345,11 @@ func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionI
 		}
 		if rec.Seq <= cp.Seq {
 			stats.skipped.Add(1)
+			pos, _, _ := src.Progress()
+			stats.stored.Store(pos)
 			continue
 		}
+		cur.srcPos, _, _ = src.Progress()
 		doc, err := mapRecord(rec, cfg.Fields, cfg.MaxTextBytes)
 		if j.Shard.Of > 1 {
 			// A document belongs to the shard of its id, so every version
@@ -412,6 +417,7 @@ func (j *Job) write(ctx context.Context, ci plugin.CollectionInfo, b *batch, cp 
 		}
 	}
 	cp.Seq, cp.DeadLetterBytes, cp.Errors = b.lastSeq, b.dlSize, b.errors
+	stats.stored.Store(b.srcPos)
 	cp.Docs += int64(len(b.counts))
 	cp.Chunks += int64(len(b.chunks))
 	if err := cp.save(path); err != nil {

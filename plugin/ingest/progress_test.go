@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,9 @@ func TestProgressLineShowsBarRatesETAAndErrors(t *testing.T) {
 	s.chunks.Store(60)
 	s.errors.Store(2)
 	s.tokens = func() uint64 { return 5000 }
-	line := j.line(&fakeSource{fakeProgress{done: 250, total: 1000}}, &s, time.Now().Add(-10*time.Second))
-	for _, want := range []string{"[######..................]  25%", "48 docs", "60 chunks", "5 docs/s", "500 tokens/s", "2 errors, ETA 30s"} {
+	s.stored.Store(250)
+	line := j.line(&fakeSource{fakeProgress{done: 400, total: 1000}}, &s, time.Now().Add(-10*time.Second))
+	for _, want := range []string{" 25% stored (read 40%, ETA 30s)", "48 docs", "60 chunks", "5 docs/s", "500 tokens/s", "2 errors"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line %q lacks %q", line, want)
 		}
@@ -41,12 +43,17 @@ func TestProgressIsARedrawnBarOnATerminalAndLinesOtherwise(t *testing.T) {
 		j := &Job{Terminal: term, Progress: &out}
 		ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
 		var s runStats
-		done := j.startProgress(ctx, &fakeSource{fakeProgress{1, 2}}, &s, time.Now())
+		s.stored.Store(1)
+		done := j.startProgress(ctx, &fakeSource{fakeProgress{2, 2}}, &s, time.Now())
 		<-done
 		cancel()
 		got := out.String()
-		if term && (!strings.Contains(got, "\r[") || !strings.HasSuffix(got, "\n")) {
-			t.Errorf("terminal output %q: want carriage-return redraws ending in a newline", got)
+		if term && (!strings.Contains(got, "\r") || !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1) {
+			t.Errorf("terminal output %q: want carriage-return redraws ending in one newline", got)
+		}
+		// Everything read, half stored: the bar is at 50%, never 100%.
+		if term && (!strings.Contains(got, " 50% ") || regexp.MustCompile(`\r\s*100% \|`).MatchString(got) || !strings.Contains(got, "(read 100%)")) {
+			t.Errorf("terminal output %q: want the stored share (50%%) and the read share beside it", got)
 		}
 		if !term && got != "" {
 			t.Errorf("non-terminal output within 5s: %q, want none yet (one line per 5s)", got)
