@@ -58,6 +58,7 @@ type File struct {
 	f    *os.File
 	gz   *gzip.Reader
 	read atomic.Int64
+	pos  atomic.Int64
 	size int64
 }
 
@@ -117,8 +118,21 @@ func (g gzipErrors) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Progress is bytes of the file read and its size.
-func (f *File) Progress() (int64, int64) { return f.read.Load(), f.size }
+// SetPosition records how far the parser reading f has got, in bytes of
+// the file: the end of the last record it returned. Readers buffer far
+// ahead (a small file is read whole at once), so progress counts this
+// position rather than the bytes read. For gzip, whose parsed bytes are
+// not file bytes, Progress keeps the compressed bytes read.
+func (f *File) SetPosition(n int64) { f.pos.Store(n) }
+
+// Progress is how much of the file has been parsed (SetPosition; bytes
+// read for gzip or a parser that does not say) and its size.
+func (f *File) Progress() (int64, int64) {
+	if p := f.pos.Load(); f.gz == nil && p > 0 {
+		return p, f.size
+	}
+	return f.read.Load(), f.size
+}
 
 // Close closes the file.
 func (f *File) Close() error {

@@ -36,7 +36,6 @@ func (j *Job) startProgress(ctx context.Context, src source.Source, s *runStats,
 		return done
 	}
 	_, total, unit := src.Progress()
-	completed := false
 	max := total
 	if max <= 0 {
 		max = -1 // a spinner: the source's size is unknown
@@ -49,13 +48,10 @@ func (j *Job) startProgress(ctx context.Context, src source.Source, s *runStats,
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowDescriptionAtLineEnd(),
 		progressbar.OptionSetRenderBlankState(true),
-		// The bar calls this when it reaches its total; a run that stops
-		// short ends its line below instead.
-		progressbar.OptionOnCompletion(func() { completed = true; fmt.Fprintln(j.Progress) }),
 	)
 	update := func() {
-		bar.Describe(j.detail(src, s, start))
 		bar.Set64(s.stored.Load())
+		bar.Describe(j.detail(src, s, start))
 	}
 	go func() {
 		defer close(done)
@@ -67,9 +63,7 @@ func (j *Job) startProgress(ctx context.Context, src source.Source, s *runStats,
 				// The final state as it is: never filled to 100% for a
 				// run that stopped before storing everything.
 				update()
-				if !completed {
-					fmt.Fprintln(j.Progress)
-				}
+				fmt.Fprintln(j.Progress)
 				return
 			case <-t.C:
 				update()

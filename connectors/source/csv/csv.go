@@ -64,6 +64,7 @@ func (s *Source) Next() (source.Record, error) {
 	if errors.Is(err, io.EOF) {
 		return source.Record{}, io.EOF
 	}
+	s.f.SetPosition(s.r.InputOffset())
 	s.row++
 	rec := source.Record{Seq: s.row}
 	var pe *csv.ParseError

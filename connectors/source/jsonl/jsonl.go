@@ -26,6 +26,7 @@ type Source struct {
 	line    int64
 	seq     int64
 	maxLine int
+	pos     int64 // bytes of the file consumed by readLine
 }
 
 var _ source.Source = (*Source)(nil)
@@ -49,6 +50,7 @@ func (s *Source) readLine() ([]byte, bool, error) {
 	tooLong := false
 	for {
 		chunk, err := s.r.ReadSlice('\n')
+		s.pos += int64(len(chunk))
 		if len(buf)+len(chunk) > s.maxLine {
 			tooLong = true
 			if len(buf) < source.MaxRaw {
@@ -81,6 +83,7 @@ func (s *Source) Next() (source.Record, error) {
 			return source.Record{}, fmt.Errorf("%s:%d: %w", s.name, s.line+1, err)
 		}
 		s.line++
+		s.f.SetPosition(s.pos)
 		if len(bytes.TrimSpace(line)) == 0 && !tooLong {
 			continue
 		}
@@ -115,7 +118,7 @@ func (s *Source) Next() (source.Record, error) {
 	}
 }
 
-// Progress reports bytes of the file read.
+// Progress reports bytes of the file parsed.
 func (s *Source) Progress() (int64, int64, string) {
 	d, t := s.f.Progress()
 	return d, t, "bytes"

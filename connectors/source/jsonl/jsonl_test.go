@@ -187,3 +187,25 @@ func FuzzNext(f *testing.F) {
 		t.Fatal("no EOF")
 	})
 }
+
+func TestProgressIsTheParsedPositionNotTheBytesBufferedAhead(t *testing.T) {
+	lines := []string{`{"id": "a", "text": "one"}`, `{"id": "b", "text": "two"}`, `{"id": "c", "text": "three"}`}
+	p := filepath.Join(t.TempDir(), "small.jsonl")
+	data := strings.Join(lines, "\n") + "\n"
+	os.WriteFile(p, []byte(data), 0o644)
+	s, err := Open(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := int64(0)
+	for i := range lines {
+		if _, err := s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		want += int64(len(lines[i]) + 1)
+		if got, total, _ := s.Progress(); got != want || total != int64(len(data)) {
+			t.Errorf("after record %d: progress %d of %d, want %d (the whole file is buffered after the first read)", i+1, got, total, want)
+		}
+	}
+}
