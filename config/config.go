@@ -111,7 +111,8 @@ type Vectorizer struct {
 	QueryMinWeight float64 `mapstructure:"query_min_weight" yaml:"query_min_weight"`
 	// BatchSize caps texts per forward pass. Default 32.
 	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
-	// TokenBudget caps padded tokens per forward pass. Default 4096.
+	// TokenBudget caps padded tokens per forward pass, bounding the logits
+	// buffer (4 bytes × tokens × vocabulary). Default 1024.
 	TokenBudget int `mapstructure:"token_budget" yaml:"token_budget"`
 	// MaxPadding caps the share of a forward pass's tokens that are
 	// padding; a text that would exceed it starts a new batch. In (0, 1];

@@ -156,7 +156,7 @@ func encoderOptions(vc config.Vectorizer) []splade.Option {
 		splade.WithPruning(splade.Pruning{TopK: vc.TopK, MinWeight: float32(vc.MinWeight)}),
 		splade.WithQueryPruning(splade.Pruning{TopK: vc.QueryTopK, MinWeight: float32(vc.QueryMinWeight)}),
 		splade.WithBatchSize(orDefault(vc.BatchSize, 32)),
-		splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
+		splade.WithTokenBudget(orDefault(vc.TokenBudget, splade.DefaultTokenBudget)),
 		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads),
 		splade.WithTokenGather(vc.GatherTokens == nil || *vc.GatherTokens),
@@ -296,7 +296,7 @@ func newONNXDense(model string, vc config.Vectorizer) (Vectorizer, error) {
 	}
 	normalize := vc.Normalize == nil || *vc.Normalize
 	enc, err := splade.NewDense(model, splade.WithONNXFile(vc.ONNXFile), splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
-		splade.WithBatchSize(orDefault(vc.BatchSize, 32)), splade.WithTokenBudget(orDefault(vc.TokenBudget, 4096)),
+		splade.WithBatchSize(orDefault(vc.BatchSize, 32)), splade.WithTokenBudget(orDefault(vc.TokenBudget, splade.DefaultTokenBudget)),
 		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads), splade.WithSpinning(false))
 	if err != nil {

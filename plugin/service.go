@@ -736,22 +736,37 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	req := qdrant.SearchRequest{Mode: qdrant.Mode(in.Mode), Fusion: qdrant.Fusion(in.Fusion), RRFK: in.RRFK, Alpha: alpha,
 		Filter: in.Filter, Limit: in.Limit, Offset: in.Offset, PrefetchLimit: in.PrefetchLimit, ScoreThreshold: in.ScoreThreshold,
 		WithPayload: withPayload, WithSideScores: in.Explain && in.Mode == "hybrid", WithSparseVector: in.Explain && needSparse}
+	// A hybrid query's two encodes run at once: its latency is the slower
+	// encode, not their sum (BENCHMARKS.md, BenchmarkHybridQueryEncode).
+	var sparseErr error
+	var wg sync.WaitGroup
 	if needSparse {
-		vecs, err := s.sparseQueries[ci.Sparse].Do(ctx, []string{in.Query})
-		if err != nil {
-			return SearchResult{}, fmt.Errorf("encode query with %s: %w", ci.Sparse, err)
-		}
-		req.Sparse = vecs[0]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vecs, err := s.sparseQueries[ci.Sparse].Do(ctx, []string{in.Query})
+			if err != nil {
+				sparseErr = fmt.Errorf("encode query with %s: %w", ci.Sparse, err)
+				return
+			}
+			req.Sparse = vecs[0]
+		}()
 	}
+	var denseErr error
 	if needDense {
 		req.Dense = in.Vector
 		if req.Dense == nil {
 			vecs, err := s.denseQueries[ci.Dense].Do(ctx, []string{in.Query})
 			if err != nil {
-				return SearchResult{}, fmt.Errorf("embed query with %s: %w", ci.Dense, err)
+				denseErr = fmt.Errorf("embed query with %s: %w", ci.Dense, err)
+			} else {
+				req.Dense = vecs[0]
 			}
-			req.Dense = vecs[0]
 		}
+	}
+	wg.Wait()
+	if err := errors.Join(sparseErr, denseErr); err != nil {
+		return SearchResult{}, err
 	}
 	start := time.Now()
 	hits, err := s.store.Search(ctx, collection, req, qdrant.WriteOptions{})

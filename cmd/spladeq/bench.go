@@ -30,8 +30,11 @@ func newBenchCmd() *cobra.Command {
 	iters := fs.Int("iterations", 5, "timed iterations of raw forward and full encoding")
 	docs := fs.Int("docs", 20000, "synthetic documents for the store search benchmark (0 skips it)")
 	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core)")
+	budget := fs.Int("token-budget", 0, "tokens per forward pass (batch × padded length; 0: the encoder's default, splade.DefaultTokenBudget)")
 	gather := fs.Bool("gather", true, "rewrite the graph so the vocabulary projection sees real tokens only (the encoder's default)")
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
+	denseModel := fs.String("dense-model", config.DefaultDenseModel, "dense model for the hybrid query section (\"\" skips it)")
+	clients := fs.IntSlice("clients", []int{1, 16}, "concurrent clients in the hybrid query section")
 	compare := fs.String("compare-onnx", "", "another graph in the model directory (e.g. model.int8.onnx): its speed and agreement with the default graph")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -44,7 +47,11 @@ func newBenchCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		enc, err := splade.New(*model, splade.WithIntraOpThreads(*threads), splade.WithSpinning(false), splade.WithTokenGather(*gather))
+		opts := []splade.Option{splade.WithIntraOpThreads(*threads), splade.WithSpinning(false), splade.WithTokenGather(*gather)}
+		if *budget > 0 {
+			opts = append(opts, splade.WithTokenBudget(*budget))
+		}
+		enc, err := splade.New(*model, opts...)
 		if err != nil {
 			return err
 		}
@@ -63,8 +70,21 @@ func newBenchCmd() *cobra.Command {
 		fmt.Fprintf(w, "\n## spladeq bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 		fmt.Fprintf(w, "Machine: %s, %d cores, %s; ONNX Runtime %s; model %s (%s, vocabulary %d).\n\n",
 			cpuModel(), runtime.NumCPU(), runtime.Version(), splade.RuntimeVersion(), *model, enc.Info().ModelType, enc.Info().VocabSize)
-		fmt.Fprintf(w, "Command: `spladeq bench %s`\n\n", strings.Join(os.Args[1:], " "))
+		fmt.Fprintf(w, "Command: `spladeq %s`\n\n", strings.Join(os.Args[1:], " "))
 
+		// The encoder's own peak memory, before the raw forward of the
+		// unmodified export (which writes [batch, seq, vocab] logits) runs.
+		encPeak, err := peakRSSDuring(func() error {
+			for i := 0; i < *iters; i++ {
+				if _, err := enc.Encode(ctx, texts); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		o, err := splade.MeasureOverhead(ctx, enc, texts, *iters)
 		if err != nil {
 			return err
@@ -74,6 +94,9 @@ func newBenchCmd() *cobra.Command {
 		fmt.Fprintf(w, "| raw forward of the export as on disk | %.1f docs/s, %.0f tokens/s |\n", o.RawDocsPerSec(), float64(o.Tokens*o.Iterations)/o.Raw.Seconds())
 		fmt.Fprintf(w, "| full encoder (%s) | %.1f docs/s, %.0f tokens/s |\n", graph, o.EncoderDocsPerSec(), o.EncoderTokensPerSec())
 		fmt.Fprintf(w, "| encoder / raw | **%.3f** |\n", o.Ratio())
+		if encPeak > 0 {
+			fmt.Fprintf(w, "| peak RSS of the process while the encoder alone runs (model loaded) | %.0f MB |\n", float64(encPeak)/(1<<20))
+		}
 
 		var qlat []time.Duration
 		for i := 0; i < 50; i++ {
@@ -117,6 +140,11 @@ func newBenchCmd() *cobra.Command {
 				fmt.Fprintf(w, "| %s search, %d docs | p50 %s, p99 %s |\n", m, *docs, pct(lat[m], 0.5), pct(lat[m], 0.99))
 			}
 			fmt.Fprintf(w, "| hybrid / dense p50 | %.2f |\n", float64(pct(lat[qdrant.ModeHybrid], 0.5))/float64(pct(lat[qdrant.ModeDense], 0.5)))
+		}
+		if *denseModel != "" {
+			if err := benchHybridQueries(ctx, w, *model, *denseModel, *threads, texts, *clients); err != nil {
+				return err
+			}
 		}
 		if *out != "" {
 			f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
