@@ -10,7 +10,6 @@ import (
 	qc "github.com/qdrant/go-client/qdrant"
 
 	"github.com/spladeq/spladeq/config"
-	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/plugin"
 )
@@ -58,14 +57,7 @@ func BenchmarkQdrantInferenceVsOwnPath(b *testing.B) {
 		wait := true
 		for lo := 0; lo < docs; lo += batch {
 			part := all[lo:min(lo+batch, docs)]
-			var pts []*qc.PointStruct
-			for _, d := range part {
-				pts = append(pts, &qc.PointStruct{Id: qc.NewID(qdrant.PointID(d.ID, 0)),
-					Payload: qc.NewValueMap(map[string]any{"doc_id": d.ID, "text": d.Text}),
-					Vectors: qc.NewVectorsMap(map[string]*qc.Vector{
-						"splade": qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/sparse"}),
-						"dense":  qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/dense"})})})
-			}
+			pts := documentPoints(part)
 			start := time.Now()
 			if _, err := client.Upsert(ctx, &qc.UpsertPoints{CollectionName: viaName, Wait: &wait, Points: pts}); err != nil {
 				b.Fatal(err)

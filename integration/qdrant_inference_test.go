@@ -408,15 +408,7 @@ func goClientInference(t *testing.T, addr, apiKey, collection string, limit, pre
 	if err != nil {
 		t.Fatal(err)
 	}
-	var points []*qc.PointStruct
-	for _, d := range inferenceDocs {
-		points = append(points, &qc.PointStruct{Id: qc.NewID(qdrant.PointID(d.ID, 0)),
-			Payload: qc.NewValueMap(map[string]any{"doc_id": d.ID, "text": d.Text}),
-			Vectors: qc.NewVectorsMap(map[string]*qc.Vector{
-				"splade": qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/sparse"}),
-				"dense":  qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/dense"}),
-			})})
-	}
+	points := documentPoints(inferenceDocs)
 	wait := true
 	if _, err := c.Upsert(ctx, &qc.UpsertPoints{CollectionName: collection, Wait: &wait, Points: points}); err != nil {
 		t.Fatal(err)
@@ -446,6 +438,21 @@ func goClientInference(t *testing.T, addr, apiKey, collection string, limit, pre
 		}
 	}
 	return out
+}
+
+// documentPoints are docs as points whose vectors are Documents for
+// spladeq's two models, with the ids and payload spladeq itself would give.
+func documentPoints(docs []plugin.DocumentInput) []*qc.PointStruct {
+	var points []*qc.PointStruct
+	for _, d := range docs {
+		points = append(points, &qc.PointStruct{Id: qc.NewID(qdrant.PointID(d.ID, 0)),
+			Payload: qc.NewValueMap(map[string]any{"doc_id": d.ID, "text": d.Text}),
+			Vectors: qc.NewVectorsMap(map[string]*qc.Vector{
+				"splade": qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/sparse"}),
+				"dense":  qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/dense"}),
+			})})
+	}
+	return points
 }
 
 // pythonClientInference runs integration/testdata/qdrant_client_inference.py

@@ -12,6 +12,7 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/spladeq/spladeq/internal/pbvalue"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -348,7 +349,7 @@ func (c *Client) Scroll(ctx context.Context, collection string, f *Filter, o Wri
 			return nil, err
 		}
 		for _, p := range page {
-			sp := StoredPoint{ID: idString(p.GetId()), Payload: fromValueMap(p.GetPayload())}
+			sp := StoredPoint{ID: idString(p.GetId()), Payload: pbvalue.Map(p.GetPayload())}
 			sp.Sparse, sp.Dense = vectorsOf(p.GetVectors(), o)
 			out = append(out, sp)
 		}
@@ -377,39 +378,4 @@ func vectorsOf(v *qc.VectorsOutput, o WriteOptions) (splade.SparseVector, []floa
 		dense = dv.GetData()
 	}
 	return sparse, dense
-}
-
-// fromValueMap converts a Qdrant payload to plain Go values.
-func fromValueMap(m map[string]*qc.Value) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = fromValue(v)
-	}
-	return out
-}
-
-func fromValue(v *qc.Value) any {
-	switch x := v.GetKind().(type) {
-	case *qc.Value_StringValue:
-		return x.StringValue
-	case *qc.Value_IntegerValue:
-		return x.IntegerValue
-	case *qc.Value_DoubleValue:
-		return x.DoubleValue
-	case *qc.Value_BoolValue:
-		return x.BoolValue
-	case *qc.Value_StructValue:
-		return fromValueMap(x.StructValue.GetFields())
-	case *qc.Value_ListValue:
-		vals := x.ListValue.GetValues()
-		out := make([]any, len(vals))
-		for i, e := range vals {
-			out[i] = fromValue(e)
-		}
-		return out
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/spladeq/spladeq/internal/pbvalue"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -270,7 +271,7 @@ func toHit(p *qc.ScoredPoint, o WriteOptions) Hit {
 	h := Hit{ID: idString(p.GetId()), Score: p.GetScore()}
 	h.Sparse, _ = vectorsOf(p.GetVectors(), o)
 	if pl := p.GetPayload(); pl != nil {
-		h.Payload = fromValueMap(pl)
+		h.Payload = pbvalue.Map(pl)
 		if s, ok := h.Payload[PayloadDocID].(string); ok {
 			h.DocID = s
 		}

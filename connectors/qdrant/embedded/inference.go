@@ -8,6 +8,8 @@ import (
 	pb "github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/spladeq/spladeq/internal/pbvalue"
 )
 
 // InferenceInput is one Document{text, model, options} a request carries
@@ -109,7 +111,7 @@ func (o *serverOptions) infer(ctx context.Context, slots []docSlot, query bool) 
 	for i, s := range slots {
 		opts := map[string]any{}
 		for k, v := range s.doc.GetOptions() {
-			opts[k] = plainValue(v)
+			opts[k] = pbvalue.Go(v)
 		}
 		inputs[i] = InferenceInput{Text: s.doc.GetText(), Model: s.doc.GetModel(), Options: opts}
 	}
@@ -180,31 +182,4 @@ func nonNilF(x []float32) []float32 {
 		return []float32{}
 	}
 	return x
-}
-
-// plainValue turns a protobuf Value into a Go value.
-func plainValue(v *pb.Value) any {
-	switch k := v.GetKind().(type) {
-	case *pb.Value_DoubleValue:
-		return k.DoubleValue
-	case *pb.Value_IntegerValue:
-		return k.IntegerValue
-	case *pb.Value_StringValue:
-		return k.StringValue
-	case *pb.Value_BoolValue:
-		return k.BoolValue
-	case *pb.Value_StructValue:
-		m := map[string]any{}
-		for key, f := range k.StructValue.GetFields() {
-			m[key] = plainValue(f)
-		}
-		return m
-	case *pb.Value_ListValue:
-		var l []any
-		for _, e := range k.ListValue.GetValues() {
-			l = append(l, plainValue(e))
-		}
-		return l
-	}
-	return nil
 }
