@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	qc "github.com/qdrant/go-client/qdrant"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -126,4 +127,69 @@ func runFirst(t *testing.T, bin, dir string, args []string) string {
 	cmd.Wait()
 	pw.Close()
 	return b.String()
+}
+
+// TestServeExposesTheEmbeddedStoreToQdrantClients starts `spladeq serve
+// --qdrant-grpc-listen` as a user would and talks to it with the go-client:
+// with the API key a Document upsert is vectorized in-process and found by
+// a Document query; without it the call is refused.
+func TestServeExposesTheEmbeddedStoreToQdrantClients(t *testing.T) {
+	realModelAbs(t, "splade-mini")
+	realModelAbs(t, "minilm-l6")
+	bin := filepath.Join(repoRoot, ".deps", "test-bin", "spladeq")
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(repoRoot, "cmd", "spladeq")).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	key := "grpc-test-key-0123456789"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve", "--qdrant-url", "embedded://"+filepath.Join(t.TempDir(), "store"),
+		"--listen", "127.0.0.1:0", "--qdrant-grpc-listen", "127.0.0.1:0")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), splade.RuntimeLibraryEnv+"="+splade.RuntimeLibraryPath(), "SPLADEQ_SERVER_API_KEYS="+key)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); go io.Copy(io.Discard, pr); cmd.Wait(); pw.Close() }()
+	var addr string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if m := regexp.MustCompile(`Qdrant gRPC API" addr=(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+		if strings.Contains(sc.Text(), "msg=serving") {
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatal("serve did not say where the Qdrant gRPC API listens")
+	}
+	client, err := rawClient(addr, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	err = client.CreateCollection(ctx, &qc.CreateCollection{CollectionName: "served",
+		VectorsConfig:       qc.NewVectorsConfigMap(map[string]*qc.VectorParams{"dense": {Size: 384, Distance: qc.Distance_Cosine}}),
+		SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := true
+	if _, err := client.Upsert(ctx, &qc.UpsertPoints{CollectionName: "served", Wait: &wait, Points: documentPoints(inferenceDocs)}); err != nil {
+		t.Fatal(err)
+	}
+	using, limit := "splade", uint64(1)
+	pts, err := client.Query(ctx, &qc.QueryPoints{CollectionName: "served", Using: &using, Limit: &limit, WithPayload: qc.NewWithPayload(true),
+		Query: qc.NewQueryNearest(qc.NewVectorInputDocument(&qc.Document{Text: "capital city of Japan", Model: "spladeq/sparse"}))})
+	if err != nil || len(pts) != 1 || pts[0].GetPayload()["doc_id"].GetStringValue() != "tokyo" {
+		t.Fatalf("Document query: %v, %v; want tokyo", pts, err)
+	}
+	anon, _ := rawClient(addr, "")
+	defer anon.Close()
+	if _, err := anon.ListCollections(ctx); err == nil || !strings.Contains(err.Error(), "PermissionDenied") {
+		t.Errorf("a call without the API key: %v, want PermissionDenied", err)
+	}
 }
