@@ -24,7 +24,7 @@ func TestAtNamesTheElementOfATypeError(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, body, want string
-		v             any
+		v                any
 	}{
 		{"a number for a string deep in an array", `{"documents": [` + strings.Join(docs, ",") + `]}`, "documents[517].text", &struct{ Documents []doc }{}},
 		{"an object for a string", `{"documents": [{"id": "a", "text": {"x": 1}}]}`, "documents[0].text", &struct{ Documents []doc }{}},
