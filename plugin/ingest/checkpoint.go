@@ -17,6 +17,7 @@ type checkpoint struct {
 	Source          string    `json:"source"`
 	Fingerprint     string    `json:"fingerprint,omitempty"`
 	Collection      string    `json:"collection"`
+	Store           string    `json:"store,omitempty"` // qdrant.url written to
 	Shard           string    `json:"shard,omitempty"` // "i/N" of a sharded run
 	Seq             int64     `json:"seq"`             // every record up to here is acknowledged or dead-lettered
 	Docs            int64     `json:"documents"`

@@ -144,13 +144,17 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	fp := fingerprint(cfg.Source)
+	store := j.Service.Config().Qdrant.URL
 	cp, err := loadCheckpoint(sum.Checkpoint)
 	if err != nil {
 		return sum, err
 	}
 	switch {
 	case j.Restart || cp == nil:
-		cp = &checkpoint{Version: 1, Source: cfg.Source.Path, Fingerprint: fp, Collection: j.Collection, Shard: sum.Shard}
+		cp = &checkpoint{Version: 1, Source: cfg.Source.Path, Fingerprint: fp, Collection: j.Collection, Shard: sum.Shard, Store: store}
+	case cp.Store != "" && cp.Store != store:
+		return sum, fmt.Errorf("checkpoint %s is for the store %s, not %s: resuming would skip records that store never got; use --restart, or set ingest.checkpoint",
+			sum.Checkpoint, cp.Store, store)
 	case cp.Source != cfg.Source.Path || cp.Collection != j.Collection:
 		return sum, fmt.Errorf("checkpoint %s is for source %s into %s, not %s into %s: use --restart, or set ingest.checkpoint",
 			sum.Checkpoint, cp.Source, cp.Collection, cfg.Source.Path, j.Collection)
@@ -161,6 +165,14 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		sum.Resumed = cp.Seq > 0
 	}
 	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
+	if cp.Done && !j.Restart && cp.Docs > 0 {
+		// A finished run whose collection is now empty (dropped, or a
+		// different store at the same address) must not report success.
+		if n, err := j.Service.Store().Count(ctx, j.Collection, nil); err == nil && n == 0 {
+			return sum, fmt.Errorf("checkpoint %s says %d documents were written, but collection %s is empty (dropped or recreated?): use --restart",
+				sum.Checkpoint, cp.Docs, j.Collection)
+		}
+	}
 	if cp.Done && !j.Restart {
 		sum.Complete = true
 		fmt.Fprintf(j.Progress, "already complete: %d documents written as %d chunks (checkpoint %s; --restart to run again)\n", cp.Docs, cp.Chunks, sum.Checkpoint)

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/plugin"
 )
 
@@ -140,5 +142,38 @@ func TestParseShard(t *testing.T) {
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) || (err == nil && got != tc.want) {
 			t.Errorf("ParseShard(%q) = %v, %v; want %v, error containing %q", tc.in, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+func TestACheckpointOfAnotherStoreOrAnEmptiedCollectionIsNotTrusted(t *testing.T) {
+	svc, cfg := testService(t)
+	path := writeJSONL(t, `{"id": "a", "text": "one"}`, `{"id": "b", "text": "two"}`)
+	if _, err := job(svc, cfg, path).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteCollection(context.Background(), "docs"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := job(svc, cfg, path).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "collection docs is empty") {
+		t.Errorf("a finished run over a dropped collection: %v, want a refusal", err)
+	}
+	if sum, err := func() (Summary, error) {
+		j := job(svc, cfg, path)
+		j.Restart = true
+		return j.Run(context.Background())
+	}(); err != nil || sum.Documents != 2 {
+		t.Fatalf("--restart: %+v, %v", sum, err)
+	}
+	cfg2 := *cfg
+	cfg2.Qdrant.URL = qdrant.EmbeddedScheme + filepath.Join(t.TempDir(), "other")
+	other, err := plugin.New(context.Background(), &cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = job(other, cfg, path).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "is for the store") {
+		t.Errorf("the same checkpoint with another store: %v, want a refusal naming the store", err)
 	}
 }
