@@ -61,14 +61,16 @@ func (s *Service) modelNames() string {
 	return strings.Join(names, ", ")
 }
 
-// resolveModel maps a model name to its vectorizer, case-insensitively.
-func (s *Service) resolveModel(model string) (string, bool) {
-	for name, vec := range s.InferenceModels() {
+// resolveModel maps a model name to its vectorizer, case-insensitively,
+// and returns the name as configured (metric labels use it, so a client
+// cannot mint label values by varying the case).
+func (s *Service) resolveModel(model string) (vec, canonical string, ok bool) {
+	for name, v := range s.InferenceModels() {
 		if strings.EqualFold(name, model) {
-			return vec, true
+			return v, name, true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // inferOptions are one input's validated options.
@@ -90,15 +92,16 @@ func (s *Service) Infer(ctx context.Context, inputs []InferenceInput, query bool
 		ps = append(ps, Problem{Field: "inputs", Message: "must not be empty"})
 	}
 	vecOf := make([]string, len(inputs))
+	nameOf := make([]string, len(inputs))
 	opts := make([]inferOptions, len(inputs))
 	for i, in := range inputs {
 		field := fmt.Sprintf("inputs[%d]", i)
-		vec, ok := s.resolveModel(in.Model)
+		vec, name, ok := s.resolveModel(in.Model)
 		if !ok {
 			ps = append(ps, Problem{Field: field + ".model", Message: fmt.Sprintf("unknown model %q (have %s)", in.Model, s.modelNames())})
 			continue
 		}
-		vecOf[i] = vec
+		vecOf[i], nameOf[i] = vec, name
 		ps = s.checkText(ps, field+".data", "", in.Text, s.cfg.Server.MaxTextBytes)
 		var bad []Problem
 		opts[i], bad = s.inferOptions(field+".options", vec, in.Options)
@@ -123,8 +126,8 @@ func (s *Service) Infer(ctx context.Context, inputs []InferenceInput, query bool
 	if query {
 		kind = "search"
 	}
-	for _, in := range inputs {
-		s.metrics.InferenceInputs.WithLabelValues(in.Model, kind).Inc()
+	for _, name := range nameOf {
+		s.metrics.InferenceInputs.WithLabelValues(name, kind).Inc()
 	}
 	out := make([]InferenceOutput, len(inputs))
 	for g, idx := range groups {
