@@ -116,7 +116,8 @@ func WithBatchSize(n int) Option {
 // logits a pass writes are 4 bytes × tokens × vocabulary (122 KB a token
 // for BERT's 30522): 1024 tokens keep that at 125 MB. Measured on the
 // trained small SPLADE, 256 texts: peak RSS 877 MB at 1024 against
-// 1,630 MB at 4096, throughput the same within noise (BENCHMARKS.md).
+// 1,630 MB at 4096, throughput the same within noise; on a BERT-base-sized
+// model neither depends on it (BENCHMARKS.md).
 const DefaultTokenBudget = 1024
 
 // WithTokenBudget caps batch size × padded length per forward pass, which
