@@ -2,10 +2,12 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/spladeq/spladeq/splade"
 )
@@ -73,6 +75,14 @@ func (s *Service) resolveModel(model string) (vec, canonical string, ok bool) {
 	return "", "", false
 }
 
+// group is one batcher call of Infer, per (vectorizer, max length): the
+// texts of a group share forward passes with each other and with
+// concurrent traffic.
+type group struct {
+	vec       string
+	maxLength int
+}
+
 // inferOptions are one input's validated options.
 type inferOptions struct {
 	maxLength int
@@ -111,12 +121,6 @@ func (s *Service) Infer(ctx context.Context, inputs []InferenceInput, query bool
 		return nil, err
 	}
 
-	// One batcher call per (vectorizer, max length): texts of a group
-	// share a forward pass with each other and with concurrent traffic.
-	type group struct {
-		vec       string
-		maxLength int
-	}
 	groups := map[group][]int{}
 	for i := range inputs {
 		g := group{vecOf[i], opts[i].maxLength}
@@ -129,27 +133,44 @@ func (s *Service) Infer(ctx context.Context, inputs []InferenceInput, query bool
 	for _, name := range nameOf {
 		s.metrics.InferenceInputs.WithLabelValues(name, kind).Inc()
 	}
+	// The groups (typically a sparse and a dense model) encode at once, as
+	// a hybrid Search does: a hybrid query through Qdrant costs the slower
+	// encode, not the sum. Each group fills its own inputs' places.
 	out := make([]InferenceOutput, len(inputs))
+	errs := make([]error, 0, len(groups))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for g, idx := range groups {
-		texts := make([]string, len(idx))
-		for k, i := range idx {
-			texts[k] = inputs[i].Text
-			if g.maxLength > 0 {
-				t, err := s.truncate(g.vec, inputs[i].Text, g.maxLength)
-				if err != nil {
-					return nil, fmt.Errorf("inputs[%d]: %w", i, err)
-				}
-				texts[k] = t
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.inferGroup(ctx, g, query, inputs, idx, opts, out); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
-		}
-		if err := s.inferGroup(ctx, g.vec, query, texts, idx, opts, out); err != nil {
-			return nil, err
-		}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func (s *Service) inferGroup(ctx context.Context, vec string, query bool, texts []string, idx []int, opts []inferOptions, out []InferenceOutput) error {
+func (s *Service) inferGroup(ctx context.Context, g group, query bool, inputs []InferenceInput, idx []int, opts []inferOptions, out []InferenceOutput) error {
+	vec := g.vec
+	texts := make([]string, len(idx))
+	for k, i := range idx {
+		texts[k] = inputs[i].Text
+		if g.maxLength > 0 {
+			t, err := s.truncate(vec, inputs[i].Text, g.maxLength)
+			if err != nil {
+				return fmt.Errorf("inputs[%d]: %w", i, err)
+			}
+			texts[k] = t
+		}
+	}
 	counter, _ := s.vecs[vec].(TokenCounter)
 	switch s.vecs[vec].(type) {
 	case Sparse:
