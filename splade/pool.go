@@ -41,14 +41,27 @@ func poolRows(logits []float32, starts, lengths []int, vocab int) {
 	wg.Wait()
 }
 
-// poolRow pools the first n rows of rows into its first row.
+// poolRow pools the first n rows of rows into its first row. Rows are
+// folded in eight at a time, then four, then one: the accumulator is read
+// and written once per eight rows instead of once per row, which made
+// pooling 2.8x faster (18,432 tokens: 586 ms -> ~200 ms on 2 cores;
+// BENCHMARKS.md). max is exact, commutative and associative (NaN
+// propagates either way), so the order changes no weight.
 func poolRow(rows []float32, n, vocab int) {
 	if n == 0 {
 		return
 	}
 	acc := rows[:vocab]
-	for t := 1; t < n; t++ {
-		maxInto(acc, rows[t*vocab:(t+1)*vocab])
+	r := func(i int) []float32 { return rows[i*vocab : (i+1)*vocab] }
+	t := 1
+	for ; t+8 <= n; t += 8 {
+		maxInto8(acc, r(t), r(t+1), r(t+2), r(t+3), r(t+4), r(t+5), r(t+6), r(t+7))
+	}
+	for ; t+4 <= n; t += 4 {
+		maxInto4(acc, r(t), r(t+1), r(t+2), r(t+3))
+	}
+	for ; t < n; t++ {
+		maxInto(acc, r(t))
 	}
 	for j, x := range acc {
 		if x > 0 {
@@ -65,6 +78,24 @@ func maxInto(acc, x []float32) {
 	x = x[:len(acc)]
 	for j := range acc {
 		acc[j] = max(acc[j], x[j])
+	}
+}
+
+// maxInto4 folds four rows into acc in one pass.
+func maxInto4(acc, a, b, c, d []float32) {
+	n := len(acc)
+	a, b, c, d = a[:n], b[:n], c[:n], d[:n]
+	for j := range acc {
+		acc[j] = max(acc[j], max(max(a[j], b[j]), max(c[j], d[j])))
+	}
+}
+
+// maxInto8 folds eight rows into acc in one pass.
+func maxInto8(acc, a, b, c, d, e, f, g, h []float32) {
+	n := len(acc)
+	a, b, c, d, e, f, g, h = a[:n], b[:n], c[:n], d[:n], e[:n], f[:n], g[:n], h[:n]
+	for j := range acc {
+		acc[j] = max(acc[j], max(max(max(a[j], b[j]), max(c[j], d[j])), max(max(e[j], f[j]), max(g[j], h[j]))))
 	}
 }
 

@@ -136,3 +136,36 @@ func toInt64(xs []int) []int64 {
 	}
 	return out
 }
+
+func TestPoolRowFoldsAnyNumberOfRowsExactly(t *testing.T) {
+	const vocab = 37
+	rng := rand.New(rand.NewSource(5))
+	for n := 1; n <= 21; n++ {
+		rows := make([]float32, n*vocab)
+		for i := range rows {
+			rows[i] = float32(rng.NormFloat64() * 3)
+		}
+		// The maximum of entry 3 sits in the last row, of entry 5 in row 8
+		// (the first of the second group of eight), to catch a skipped row.
+		rows[(n-1)*vocab+3] = 100
+		if n > 8 {
+			rows[8*vocab+5] = 99
+		}
+		want := make([]float32, vocab)
+		for j := range want {
+			m := rows[j]
+			for r := 1; r < n; r++ {
+				m = max(m, rows[r*vocab+j])
+			}
+			if m > 0 {
+				want[j] = float32(math.Log1p(float64(m)))
+			}
+		}
+		poolRow(rows, n, vocab)
+		for j := range want {
+			if rows[j] != want[j] {
+				t.Fatalf("%d rows: entry %d = %v, want %v", n, j, rows[j], want[j])
+			}
+		}
+	}
+}
