@@ -21,7 +21,8 @@ import (
 // 200 queries (40-term sparse, dense, hybrid RRF) on both, alternating:
 // p50/p99 per store and mode, their ratio, and the top-10 agreement
 // (overlap of the returned ids). $SPLADEQ_SEARCH_DOCS sets the size
-// (default 100000).
+// (default 100000); SPLADEQ_SEARCH_SPARSE_ONLY=1 loads and runs sparse only
+// (no dense vectors, so no HNSW index to build: the 1M run).
 //
 //	go test -run '^$' -bench SearchEmbeddedVsQdrant -benchtime 1x -timeout 60m ./integration/
 func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
@@ -30,6 +31,12 @@ func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
 		docs = n
 	}
 	const dim, queries = 384, 200
+	sparseOnly := os.Getenv("SPLADEQ_SEARCH_SPARSE_ONLY") == "1"
+	modes := []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid}
+	spec := qdrant.CollectionSpec{Name: "bench", Dense: &qdrant.DenseSpec{Size: dim}, Sparse: &qdrant.SparseSpec{}}
+	if sparseOnly {
+		modes, spec.Dense = modes[:1], nil
+	}
 	node := qdranttest.Start(b, qdranttest.Options{})
 	ctx := context.Background()
 	open := func(url string) *qdrant.Client {
@@ -38,7 +45,7 @@ func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { c.Close() })
-		if err := c.EnsureCollection(ctx, qdrant.CollectionSpec{Name: "bench", Dense: &qdrant.DenseSpec{Size: dim}, Sparse: &qdrant.SparseSpec{}}); err != nil {
+		if err := c.EnsureCollection(ctx, spec); err != nil {
 			b.Fatal(err)
 		}
 		return c
@@ -48,10 +55,16 @@ func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
 	for off := 0; off < docs; off += 10000 {
 		m := min(10000, docs-off)
 		sparse := synth.SparseVectorsFreqWeighted(m, 120, 30522, int64(off+1))
-		dense := synth.DenseVectors(m, dim, int64(off+2))
+		var dense [][]float32
+		if !sparseOnly {
+			dense = synth.DenseVectors(m, dim, int64(off+2))
+		}
 		batch := make([]qdrant.Document, m)
 		for i := range batch {
-			batch[i] = qdrant.Document{ID: fmt.Sprint("d", off+i), Sparse: splade.SparseVector(sparse[i]), Dense: dense[i]}
+			batch[i] = qdrant.Document{ID: fmt.Sprint("d", off+i), Sparse: splade.SparseVector(sparse[i])}
+			if !sparseOnly {
+				batch[i].Dense = dense[i]
+			}
 		}
 		for _, c := range stores {
 			if err := c.Upsert(ctx, "bench", batch, qdrant.WriteOptions{}); err != nil {
@@ -67,7 +80,7 @@ func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
 		lat := map[string][]time.Duration{}
 		agree := map[qdrant.Mode]float64{}
 		for i := 0; i < queries; i++ {
-			for _, m := range []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid} {
+			for _, m := range modes {
 				req := qdrant.SearchRequest{Mode: m, Sparse: splade.SparseVector(qs[i]), Dense: qd[i], Limit: 10}
 				ids := map[string][]string{}
 				for _, name := range []string{"embedded", "qdrant"} {
@@ -92,7 +105,7 @@ func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
 				agree[m] += float64(shared) / float64(max(len(ids["qdrant"]), 1)) / queries
 			}
 		}
-		for _, m := range []qdrant.Mode{qdrant.ModeSparse, qdrant.ModeDense, qdrant.ModeHybrid} {
+		for _, m := range modes {
 			e, q := lat["embedded "+string(m)], lat["qdrant "+string(m)]
 			b.ReportMetric(ms(pctl(e, 0.5)), "embedded-"+string(m)+"-p50-ms")
 			b.ReportMetric(ms(pctl(e, 0.99)), "embedded-"+string(m)+"-p99-ms")
