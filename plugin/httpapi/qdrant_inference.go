@@ -166,7 +166,17 @@ func (h *handler) qdrantInference(w http.ResponseWriter, r *http.Request) error 
 		u.Tokens += o.Tokens
 		resp.Usage.Models[inputs[i].Model] = u
 	}
-	h.log.Debug("qdrant inference", "inputs", len(inputs), "query", query, "models", len(resp.Usage.Models))
+	// One line per call, per model: inputs and tokens (the request line
+	// itself is logged by wrap).
+	for name, u := range resp.Usage.Models {
+		n := 0
+		for _, in := range inputs {
+			if in.Model == name {
+				n++
+			}
+		}
+		h.log.Info("qdrant inference", "model", name, "inference", map[bool]string{false: "update", true: "search"}[query], "inputs", n, "tokens", u.Tokens)
+	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
