@@ -137,12 +137,27 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 		return false
 	}
 
+	// fromMatMulInteger: t is Cast(MatMulInteger(...)), the int32 product of
+	// a dynamically quantized projection (onnxruntime's quantize_dynamic).
+	fromMatMulInteger := func(t string) bool {
+		c, ok := producer[t]
+		if !ok || nodes[c].op != "Cast" || len(nodes[c].inputs) != 1 {
+			return false
+		}
+		m, ok := producer[nodes[c].inputs[0]]
+		return ok && nodes[m].op == "MatMulInteger"
+	}
+
 	// Walk back from the logits through Identity and constant-bias Add to
-	// the MatMul with a constant weight. Every tensor on the way changes
-	// shape, so each must feed only the next step.
+	// the MatMul with a constant weight — or, in a dynamically quantized
+	// graph, through the Mul by the scales and the Cast to the
+	// MatMulInteger with a constant int8 weight, whose input comes from
+	// DynamicQuantizeLinear. Every tensor on the way changes shape, so each
+	// must feed only the next step.
 	chain := map[string]bool{}
 	t := output
 	matmul := -1
+	target := -1 // the node whose first input becomes the gathered rows
 	for matmul < 0 {
 		i, ok := producer[t]
 		if !ok {
@@ -161,7 +176,23 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 		case n.op == "Add" && len(n.inputs) == 2 && isConst(n.inputs[0], 0) && !isConst(n.inputs[1], 0):
 			t = n.inputs[1]
 		case n.op == "MatMul" && len(n.inputs) == 2 && isConst(n.inputs[1], 0) && !isConst(n.inputs[0], 0):
-			matmul = i
+			matmul, target = i, i
+		case n.op == "Mul" && len(n.inputs) == 2 && fromMatMulInteger(n.inputs[0]):
+			t = n.inputs[0]
+		case n.op == "Mul" && len(n.inputs) == 2 && fromMatMulInteger(n.inputs[1]):
+			t = n.inputs[1]
+		case n.op == "Cast" && len(n.inputs) == 1:
+			t = n.inputs[0]
+		case n.op == "MatMulInteger" && len(n.inputs) >= 2 && isConst(n.inputs[1], 0):
+			q, ok := producer[n.inputs[0]]
+			if !ok || nodes[q].op != "DynamicQuantizeLinear" || len(nodes[q].output) != 3 || nodes[q].output[0] != n.inputs[0] ||
+				consumers[n.inputs[0]] != 1 || consumers[nodes[q].output[1]] != 1 || consumers[nodes[q].output[2]] != 1 {
+				return nil, fmt.Errorf("the quantized vocabulary projection %q does not take its input straight from a DynamicQuantizeLinear used only by it", t)
+			}
+			// The rows are gathered before the quantization, so its
+			// per-tensor scale is taken over the real tokens only.
+			chain[n.inputs[0]] = true
+			matmul, target = i, q
 		default:
 			return nil, fmt.Errorf("no vocabulary projection found: walking back from %q met node %q (%s), want Identity, a constant-bias Add or a MatMul with a constant weight", output, t, n.op)
 		}
@@ -169,7 +200,7 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 
 	p := uniquePrefix(names)
 	id := func(s string) string { return p + s }
-	hidden := nodes[matmul].inputs[0]
+	hidden := nodes[target].inputs[0]
 	gathered := []([]byte){
 		node(id("mask_bool"), "Cast", []string{"attention_mask"}, []string{id("mask_bool")}, intAttr("to", 9)), // BOOL
 		node(id("mask_flat"), "Reshape", []string{id("mask_bool"), id("minus1")}, []string{id("mask_flat")}),
@@ -189,7 +220,7 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 		case graphNode:
 			i := nodeIndex
 			nodeIndex++
-			if i == matmul {
+			if i == target {
 				for _, g := range gathered {
 					newGraph = appendMessage(newGraph, graphNode, g)
 				}

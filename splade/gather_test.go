@@ -170,3 +170,48 @@ func TestGatherSkipsGraphsItDoesNotRecognise(t *testing.T) {
 		t.Error("rewrote bytes that are not ONNX")
 	}
 }
+
+// TestGatherRewritesADynamicallyQuantizedHead: the int8 fixture
+// (tools/genmodel/quantize.py over bert-tiny: the vocabulary projection is
+// MatMulInteger after DynamicQuantizeLinear) is gathered too. Gathering
+// moves the quantization's per-tensor scale from the padded batch to its
+// real tokens, so a text encoded alone (no padding) must come out exactly
+// as from the unmodified int8 graph, and a padded batch close to it (0.1
+// bounds the scale's shift, up to 0.066 here, while a mis-gathered row
+// changes weights by whole units).
+func TestGatherRewritesADynamicallyQuantizedHead(t *testing.T) {
+	ref := loadReference(t)
+	gathered := newTestEncoder(t, "bert-tiny", WithONNXFile("model.int8.onnx"))
+	plain := newTestEncoder(t, "bert-tiny", WithONNXFile("model.int8.onnx"), WithTokenGather(false))
+	if !gathered.Info().Gathered || gathered.Info().GatherSkipped != "" {
+		t.Fatalf("int8 graph not gathered: %+v", gathered.Info())
+	}
+	ctx := context.Background()
+	texts := ref.Texts[:12]
+	for i, text := range texts {
+		g, err := gathered.Encode(ctx, []string{text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := plain.Encode(ctx, []string{text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(g[0], p[0]); d != 0 {
+			t.Errorf("text %d alone: gathered int8 differs from the unmodified int8 graph by %g, want 0", i, d)
+		}
+	}
+	g, err := gathered.Encode(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plain.Encode(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if d := maxAbsDiff(g[i], p[i]); d > 0.1 {
+			t.Errorf("text %d in a padded batch: gathered vs unmodified int8 differ by %g (the scale moves with the padding), want <= 0.1 (a wrong row would differ by whole units)", i, d)
+		}
+	}
+}
