@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/spladeq/spladeq/internal/apikey"
 	"github.com/spladeq/spladeq/internal/text"
 	"github.com/spladeq/spladeq/plugin"
 )
@@ -71,19 +71,12 @@ func (h *handler) inferenceTokenOK(r *http.Request, token *string) (bool, string
 		got = *token
 	}
 	if got == "" {
-		got = r.Header.Get("X-API-Key")
-	}
-	if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		got = strings.TrimSpace(auth[7:])
+		got = apikey.FromRequest(r)
 	}
 	if got == "" {
 		return false, "missing token: set the same token in Qdrant's inference.token (QDRANT__INFERENCE__TOKEN) and in spladeq's server.inference_tokens"
 	}
-	ok := 0
-	for _, k := range keys {
-		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
-	}
-	if ok != 1 {
+	if !apikey.Match(got, keys) {
 		return false, "invalid token"
 	}
 	return true, ""

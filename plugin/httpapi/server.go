@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/apikey"
 	"github.com/spladeq/spladeq/internal/jsonpath"
 	"github.com/spladeq/spladeq/internal/text"
 	"github.com/spladeq/spladeq/plugin"
@@ -144,26 +144,17 @@ func (h *handler) authorize(r *http.Request, need access) (int, string) {
 	if len(h.cfg.APIKeys) == 0 && len(h.cfg.ReadOnlyAPIKeys) == 0 {
 		return 0, ""
 	}
-	key := r.Header.Get("X-API-Key")
-	if auth := r.Header.Get("Authorization"); key == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		key = strings.TrimSpace(auth[7:])
-	}
+	key := apikey.FromRequest(r)
 	if key == "" {
 		return http.StatusUnauthorized, "missing API key (Authorization: Bearer KEY or X-API-Key: KEY)"
 	}
-	writeOK, readOK := 0, 0
-	for _, k := range h.cfg.APIKeys {
-		writeOK |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-	}
-	for _, k := range h.cfg.ReadOnlyAPIKeys {
-		readOK |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-	}
+	readOnly := apikey.Match(key, h.cfg.ReadOnlyAPIKeys)
 	switch {
-	case writeOK == 1:
+	case apikey.Match(key, h.cfg.APIKeys):
 		return 0, ""
-	case readOK == 1 && need == read:
+	case readOnly && need == read:
 		return 0, ""
-	case readOK == 1:
+	case readOnly:
 		return http.StatusForbidden, "this API key is read-only"
 	}
 	return http.StatusUnauthorized, "invalid API key"

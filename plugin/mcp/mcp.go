@@ -6,7 +6,6 @@ package mcp
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/apikey"
 	"github.com/spladeq/spladeq/plugin"
 )
 
@@ -185,20 +185,10 @@ func HTTPHandler(s *sdk.Server, writeKeys, readKeys []string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del(readOnlyHeader)
-		key := r.Header.Get("X-API-Key")
-		if auth := r.Header.Get("Authorization"); key == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			key = strings.TrimSpace(auth[7:])
-		}
-		var wOK, rOK int
-		for _, k := range writeKeys {
-			wOK |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-		}
-		for _, k := range readKeys {
-			rOK |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-		}
+		key := apikey.FromRequest(r)
 		switch {
-		case key != "" && wOK == 1:
-		case key != "" && rOK == 1:
+		case apikey.Match(key, writeKeys):
+		case apikey.Match(key, readKeys):
 			r.Header.Set(readOnlyHeader, "1")
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="spladeq"`)

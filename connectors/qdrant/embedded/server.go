@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/spladeq/spladeq/internal/apikey"
 )
 
 // Version is the Qdrant version the server reports, so the go-client's
@@ -113,20 +114,15 @@ var readMethods = map[string]bool{
 func apiKeyInterceptor(write, read []string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
-		got := md.Get("api-key")
-		var w, r int
-		if len(got) == 1 {
-			for _, k := range write {
-				w |= subtle.ConstantTimeCompare([]byte(got[0]), []byte(k))
-			}
-			for _, k := range read {
-				r |= subtle.ConstantTimeCompare([]byte(got[0]), []byte(k))
-			}
+		key := ""
+		if got := md.Get("api-key"); len(got) == 1 {
+			key = got[0]
 		}
+		readOnly := apikey.Match(key, read)
 		switch {
-		case w == 1, r == 1 && readMethods[info.FullMethod]:
+		case apikey.Match(key, write), readOnly && readMethods[info.FullMethod]:
 			return handler(ctx, req)
-		case r == 1:
+		case readOnly:
 			return nil, status.Error(codes.PermissionDenied, "this api-key is read-only")
 		}
 		return nil, status.Error(codes.PermissionDenied, "Invalid api-key")
