@@ -38,26 +38,45 @@ type InferenceOutput struct {
 	Tokens int
 }
 
-// InferenceModels returns every model name Infer accepts, sorted, with the
-// vectorizer each names.
-func (s *Service) InferenceModels() map[string]string {
-	out := map[string]string{}
-	for name := range s.vecs {
-		if _, pre := s.vecs[name].(*precomputed); !pre {
-			out[ModelPrefix+name] = name
+// inferenceModel is a model name Infer accepts.
+type inferenceModel struct {
+	name string // as configured: "spladeq/sparse", or an alias
+	vec  string // the vectorizer it names
+}
+
+// indexInferenceModels builds the table of model names, keyed by lower
+// case (names match case-insensitively), once at New: every vectorizer that
+// encodes text as "spladeq/<name>", then server.inference_models aliases.
+func (s *Service) indexInferenceModels() {
+	s.inferModels = map[string]inferenceModel{}
+	add := func(name, vec string) {
+		if _, pre := s.vecs[vec].(*precomputed); !pre {
+			s.inferModels[strings.ToLower(name)] = inferenceModel{name, vec}
 		}
+	}
+	for vec := range s.vecs {
+		add(ModelPrefix+vec, vec)
 	}
 	for _, m := range s.cfg.Server.InferenceModels {
 		alias, vec, _ := strings.Cut(m, "=")
-		out[strings.TrimSpace(alias)] = strings.TrimSpace(vec)
+		add(strings.TrimSpace(alias), strings.TrimSpace(vec))
+	}
+}
+
+// InferenceModels returns every model name Infer accepts, with the
+// vectorizer each names.
+func (s *Service) InferenceModels() map[string]string {
+	out := make(map[string]string, len(s.inferModels))
+	for _, m := range s.inferModels {
+		out[m.name] = m.vec
 	}
 	return out
 }
 
 func (s *Service) modelNames() string {
-	names := make([]string, 0, len(s.vecs))
-	for n := range s.InferenceModels() {
-		names = append(names, n)
+	names := make([]string, 0, len(s.inferModels))
+	for _, m := range s.inferModels {
+		names = append(names, m.name)
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
@@ -67,12 +86,8 @@ func (s *Service) modelNames() string {
 // and returns the name as configured (metric labels use it, so a client
 // cannot mint label values by varying the case).
 func (s *Service) resolveModel(model string) (vec, canonical string, ok bool) {
-	for name, v := range s.InferenceModels() {
-		if strings.EqualFold(name, model) {
-			return v, name, true
-		}
-	}
-	return "", "", false
+	m, ok := s.inferModels[strings.ToLower(model)]
+	return m.vec, m.name, ok
 }
 
 // group is one batcher call of Infer, per (vectorizer, max length): the

@@ -75,6 +75,8 @@ type Service struct {
 
 	mu          sync.Mutex
 	collections map[string]CollectionInfo // cache of Collection()
+
+	inferModels map[string]inferenceModel // Infer's model names, by lower case
 }
 
 // Option configures New.
@@ -133,6 +135,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 		}
 	}
 	vecs := s.vecs
+	s.indexInferenceModels()
 	store, err := qdrant.Open(ctx, qdrant.Config{URL: cfg.Qdrant.URL, APIKey: cfg.Qdrant.APIKey, TLS: cfg.Qdrant.TLS,
 		CACertFile: cfg.Qdrant.CACertFile, Timeout: cfg.Qdrant.Timeout, MaxMessageSize: cfg.Qdrant.MaxMessageSize,
 		Retries: cfg.Qdrant.Retries, RetryBackoff: cfg.Qdrant.RetryBackoff, BatchSize: cfg.Qdrant.BatchSize, Concurrency: cfg.Qdrant.Concurrency,

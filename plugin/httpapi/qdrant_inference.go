@@ -129,11 +129,7 @@ func (h *handler) qdrantInference(w http.ResponseWriter, r *http.Request) error 
 	switch {
 	case errors.As(err, &ie):
 		h.svc.Metrics().Errors.WithLabelValues("invalid_input").Inc()
-		msgs := make([]string, len(ie.Problems))
-		for i, p := range ie.Problems {
-			msgs[i] = p.Field + ": " + p.Message
-		}
-		qdrantError(w, http.StatusBadRequest, strings.Join(msgs, "; "))
+		qdrantError(w, http.StatusBadRequest, ie.Error())
 		return nil
 	case errors.Is(err, plugin.ErrOverloaded):
 		h.svc.Metrics().Errors.WithLabelValues("overloaded").Inc()
@@ -145,6 +141,7 @@ func (h *handler) qdrantInference(w http.ResponseWriter, r *http.Request) error 
 	}
 	resp := qdrantInferenceResponse{Embeddings: make([]any, len(outs))}
 	resp.Usage.Models = map[string]qdrantModelUsage{}
+	perModel := map[string]int{} // inputs per model, for the log
 	for i, o := range outs {
 		if o.Sparse != nil {
 			sp := qdrantSparse{Indices: o.Sparse.Indices, Values: o.Sparse.Values}
@@ -158,17 +155,16 @@ func (h *handler) qdrantInference(w http.ResponseWriter, r *http.Request) error 
 		u := resp.Usage.Models[inputs[i].Model]
 		u.Tokens += o.Tokens
 		resp.Usage.Models[inputs[i].Model] = u
+		perModel[inputs[i].Model]++
 	}
 	// One line per call, per model: inputs and tokens (the request line
 	// itself is logged by wrap).
+	kind := "update"
+	if query {
+		kind = "search"
+	}
 	for name, u := range resp.Usage.Models {
-		n := 0
-		for _, in := range inputs {
-			if in.Model == name {
-				n++
-			}
-		}
-		h.log.Info("qdrant inference", "model", name, "inference", map[bool]string{false: "update", true: "search"}[query], "inputs", n, "tokens", u.Tokens)
+		h.log.Info("qdrant inference", "model", name, "inference", kind, "inputs", perModel[name], "tokens", u.Tokens)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
