@@ -60,13 +60,9 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, &Error{Op: "open", Err: err}
 		}
-		var sopts []embedded.ServerOption
-		sopts = append(sopts, embedded.WithMaxMessageSize(cfg.MaxMessageSize))
+		sopts := cfg.serverOptions()
 		if cfg.APIKey != "" {
 			sopts = append(sopts, embedded.WithAPIKey(cfg.APIKey))
-		}
-		if cfg.Inference != nil {
-			sopts = append(sopts, embedded.WithInference(cfg.Inference))
 		}
 		c.store, c.server, c.lis = store, embedded.NewServer(store, sopts...), bufconn.Listen(1<<20)
 		go c.server.Serve(c.lis)
@@ -102,6 +98,16 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// serverOptions are the embedded server's options both of its listeners
+// share: the message size and the inference hook.
+func (c Config) serverOptions() []embedded.ServerOption {
+	opts := []embedded.ServerOption{embedded.WithMaxMessageSize(c.MaxMessageSize)}
+	if c.Inference != nil {
+		opts = append(opts, embedded.WithInference(c.Inference))
+	}
+	return opts
+}
+
 // ErrNotEmbedded is returned by ServeEmbedded when the client talks to a
 // Qdrant server, whose API is its own to serve.
 var ErrNotEmbedded = errors.New("not the embedded store")
@@ -115,11 +121,7 @@ func (c *Client) ServeEmbedded(l net.Listener, writeKeys, readKeys []string) (st
 	if c.store == nil {
 		return nil, &Error{Op: "serve", Err: ErrNotEmbedded}
 	}
-	opts := []embedded.ServerOption{embedded.WithMaxMessageSize(c.cfg.MaxMessageSize), embedded.WithAPIKeys(writeKeys, readKeys)}
-	if c.cfg.Inference != nil {
-		opts = append(opts, embedded.WithInference(c.cfg.Inference))
-	}
-	srv := embedded.NewServer(c.store, opts...)
+	srv := embedded.NewServer(c.store, append(c.cfg.serverOptions(), embedded.WithAPIKeys(writeKeys, readKeys))...)
 	go srv.Serve(l)
 	return srv.Stop, nil
 }
