@@ -11,6 +11,7 @@ package qdranttest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -286,9 +287,15 @@ func (n *Node) peers() (int, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	// {"result":{"status":"enabled","peer_id":…,"peers":{"123":{"uri":…},…},…}}
-	return strings.Count(string(body), `"uri"`), nil
+	var info struct {
+		Result struct {
+			Peers map[string]json.RawMessage `json:"peers"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		return 0, err
+	}
+	return len(info.Result.Peers), nil
 }
 
 func freePorts(k int) ([]int, error) {

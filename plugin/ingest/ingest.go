@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"math"
@@ -629,14 +630,11 @@ func (s Shard) validate() error {
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Of) }
 
 // owns reports whether key (a document id or a record's place) belongs to
-// this shard: FNV-1a of the key, modulo the count.
+// this shard: 32-bit FNV-1a of the key, modulo the count.
 func (s Shard) owns(key string) bool {
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return int(h%uint32(s.Of)) == s.Index
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32()%uint32(s.Of)) == s.Index
 }
 
 // path is a file of this shard: "x.json" → "x.shard-1-of-3.json".
