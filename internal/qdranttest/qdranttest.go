@@ -67,17 +67,13 @@ func repoRoot() (string, error) {
 }
 
 // Options configure the servers a test starts. The zero value is a plain
-// node with no API key and no inference backend.
+// node with no inference backend; Env adds any other QDRANT__ setting.
 type Options struct {
-	// APIKey, when set, is required by the server (QDRANT__SERVICE__API_KEY).
-	APIKey string
 	// InferenceAddress is where the server sends Document objects for
 	// embedding (QDRANT__INFERENCE__ADDRESS); empty leaves inference off.
 	InferenceAddress string
 	// InferenceToken is sent in the body of every inference call.
 	InferenceToken string
-	// InferenceTimeout in seconds; 0 keeps Qdrant's default.
-	InferenceTimeout int
 	// Env adds QDRANT__... settings.
 	Env []string
 }
@@ -358,17 +354,11 @@ func nodeEnv(httpPort, grpcPort, p2pPort int, dir string, opts Options, cluster 
 		env = append(env, "QDRANT__CLUSTER__ENABLED=true",
 			"QDRANT__CLUSTER__P2P__PORT="+strconv.Itoa(p2pPort))
 	}
-	if opts.APIKey != "" {
-		env = append(env, "QDRANT__SERVICE__API_KEY="+opts.APIKey)
-	}
 	if opts.InferenceAddress != "" {
 		env = append(env, "QDRANT__INFERENCE__ADDRESS="+opts.InferenceAddress)
 	}
 	if opts.InferenceToken != "" {
 		env = append(env, "QDRANT__INFERENCE__TOKEN="+opts.InferenceToken)
-	}
-	if opts.InferenceTimeout > 0 {
-		env = append(env, "QDRANT__INFERENCE__TIMEOUT="+strconv.Itoa(opts.InferenceTimeout))
 	}
 	return append(env, opts.Env...)
 }
