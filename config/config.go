@@ -128,6 +128,12 @@ type Vectorizer struct {
 	// (splade, splade-idf). Default true; graphs it does not recognise run
 	// unmodified.
 	GatherTokens *bool `mapstructure:"gather_tokens" yaml:"gather_tokens"`
+	// HeadBlock is how many vocabulary entries the blocked head projects
+	// and max-pools at a time: a plain SPLADE export is rewritten at load
+	// time so the [batch, seq, vocab] logits are never written out
+	// (splade, splade-idf; exact). Default 0: 4096; -1 turns it off (the
+	// head is then gathered, gather_tokens).
+	HeadBlock int `mapstructure:"head_block" yaml:"head_block"`
 	// Pooling is mean or cls (onnx-dense). Default mean.
 	Pooling string `mapstructure:"pooling" yaml:"pooling"`
 	// Normalize L2-normalises dense vectors (onnx-dense). Default true.
@@ -511,6 +517,9 @@ func (v Vectorizer) validate(key string) []error {
 	}
 	if v.MinWeight < 0 || v.QueryMinWeight < 0 {
 		bad("min_weight", "must be >= 0")
+	}
+	if v.HeadBlock < -1 {
+		bad("head_block", "must be > 0, 0 for the default or -1 for off, got %d", v.HeadBlock)
 	}
 	if v.MaxPadding < 0 || v.MaxPadding > 1 {
 		bad("max_padding", "must be in (0, 1] (0: the default), got %v", v.MaxPadding)

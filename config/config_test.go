@@ -78,6 +78,7 @@ server:
 vectorizers:
   sparse:
     module: splade
+    head_block: -2
   dense:
     module: word2vec
     model: x
@@ -95,6 +96,7 @@ collection:
 		"search.alpha: must be in [0, 1], got 2",
 		`server.listen: must be host:port, got "nowhere"`,
 		"vectorizers.sparse.model: is required for module splade",
+		"vectorizers.sparse.head_block: must be > 0, 0 for the default or -1 for off, got -2",
 		`vectorizers.dense.module: unknown vectorizer module "word2vec"`,
 	} {
 		if !strings.Contains(err.Error(), want) {

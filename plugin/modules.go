@@ -160,9 +160,22 @@ func encoderOptions(vc config.Vectorizer) []splade.Option {
 		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads),
 		splade.WithTokenGather(vc.GatherTokens == nil || *vc.GatherTokens),
+		splade.WithHeadBlock(headBlock(vc.HeadBlock)),
 		// Off: the service runs other work on the same cores between passes.
 		splade.WithSpinning(false),
 	}
+}
+
+// headBlock maps vectorizers.NAME.head_block (0 default, -1 off) to
+// splade.WithHeadBlock's argument (0 off).
+func headBlock(n int) int {
+	switch {
+	case n == 0:
+		return splade.DefaultHeadBlock
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 func orDefault(n, d int) int {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/splade"
 )
 
 const (
@@ -314,5 +315,15 @@ func TestRequestTimeoutReachesTheStore(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	if _, err := s.EnsureCollection(ctx, "docs", CollectionConfig{}); err == nil {
 		t.Error("an expired context did not fail the call")
+	}
+}
+
+// TestHeadBlockSetting maps vectorizers.NAME.head_block to the encoder's
+// option: 0 is the default slice width, -1 turns the blocked head off.
+func TestHeadBlockSetting(t *testing.T) {
+	for in, want := range map[int]int{0: splade.DefaultHeadBlock, -1: 0, 1024: 1024} {
+		if got := headBlock(in); got != want {
+			t.Errorf("head_block %d: got %d, want %d", in, got, want)
+		}
 	}
 }

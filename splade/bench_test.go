@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -17,8 +18,11 @@ import (
 // benchModel is the model benchmarked: $SPLADEQ_BENCH_MODEL (for example a
 // BERT-base-sized model from `tools/genmodel/genmodel.py model --size base`)
 // or the committed tiny fixture.
+// benchOptions: SPLADEQ_BENCH_SPIN=1 turns spinning on,
+// SPLADEQ_BENCH_THREADS=N sets the intra-op threads.
 func benchOptions() []Option {
-	return []Option{WithSpinning(os.Getenv("SPLADEQ_BENCH_SPIN") == "1")}
+	threads, _ := strconv.Atoi(os.Getenv("SPLADEQ_BENCH_THREADS"))
+	return []Option{WithSpinning(os.Getenv("SPLADEQ_BENCH_SPIN") == "1"), WithIntraOpThreads(threads)}
 }
 
 func benchModel() string {
@@ -34,21 +38,24 @@ func benchModel() string {
 // encoder's own batches with prebuilt input tensors and a preallocated
 // output (MeasureOverhead). It reports docs/s for each and their ratio
 // (encoder/raw): 1.0 means the pipeline costs nothing beyond the model.
-// Sub-benchmarks: "gathered" is the default encoder (vocabulary projection
-// on real tokens only), "unmodified" runs the export as it is.
+// Sub-benchmarks: "blocked" is the default encoder (vocabulary head in
+// slices, max-pooled in the graph), "gathered" projects the real tokens only
+// and pools in Go, "unmodified" runs the export as it is.
 func BenchmarkEncoderVsRawForward(b *testing.B) {
 	for _, variant := range []struct {
-		name   string
-		gather bool
-	}{{"gathered", true}, {"unmodified", false}} {
+		name          string
+		block         int
+		gather        bool
+		blocked, gath bool
+	}{{"blocked", DefaultHeadBlock, true, true, false}, {"gathered", 0, true, false, true}, {"unmodified", 0, false, false, false}} {
 		b.Run(variant.name, func(b *testing.B) {
-			e, err := New(benchModel(), append(benchOptions(), WithTokenGather(variant.gather))...)
+			e, err := New(benchModel(), append(benchOptions(), WithHeadBlock(variant.block), WithTokenGather(variant.gather))...)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer e.Close()
-			if e.Info().Gathered != variant.gather {
-				b.Fatalf("gathered = %v: %s", e.Info().Gathered, e.Info().GatherSkipped)
+			if info := e.Info(); info.BlockedHead != variant.blocked || info.Gathered != variant.gath {
+				b.Fatalf("blocked = %v (%s), gathered = %v (%s)", info.BlockedHead, info.HeadSkipped, info.Gathered, info.GatherSkipped)
 			}
 			texts := synth.Texts(64, 20, 120, 1)
 			b.ResetTimer()
@@ -93,22 +100,26 @@ func BenchmarkGraphRewritesVsRawForward(b *testing.B) {
 		b.Cleanup(func() { e.Close() })
 		return e
 	}
-	plain := open(src, WithTokenGather(false))
+	plain := open(src, WithTokenGather(false), WithHeadBlock(0))
 	folded := open(dir, WithONNXFile("model.pooled.onnx"))
-	gathered := open(src)
+	gathered := open(src, WithHeadBlock(0))
 	if !gathered.Info().Gathered {
 		b.Fatalf("not gathered: %s", gathered.Info().GatherSkipped)
 	}
+	blocked := open(src)
+	if !blocked.Info().BlockedHead {
+		b.Fatalf("head not blocked: %s", blocked.Info().HeadSkipped)
+	}
 	texts := synth.Texts(64, 20, 120, 1)
 	ctx := context.Background()
-	for _, e := range []*Encoder{folded, gathered} {
+	for _, e := range []*Encoder{folded, gathered, blocked} {
 		if _, err := e.Encode(ctx, texts); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	var raw, o Overhead
-	var foldedTime, gatheredTime time.Duration
+	var foldedTime, gatheredTime, blockedTime time.Duration
 	for i := 0; i < b.N; i++ {
 		var err error
 		o, err = MeasureOverhead(ctx, plain, texts, 1)
@@ -120,7 +131,7 @@ func BenchmarkGraphRewritesVsRawForward(b *testing.B) {
 		for _, run := range []struct {
 			e *Encoder
 			t *time.Duration
-		}{{folded, &foldedTime}, {gathered, &gatheredTime}} {
+		}{{folded, &foldedTime}, {gathered, &gatheredTime}, {blocked, &blockedTime}} {
 			t0 := time.Now()
 			if _, err := run.e.Encode(ctx, texts); err != nil {
 				b.Fatal(err)
@@ -133,26 +144,37 @@ func BenchmarkGraphRewritesVsRawForward(b *testing.B) {
 	b.ReportMetric(docs/raw.Encoder.Seconds(), "encoder-unmodified-docs/s")
 	b.ReportMetric(docs/foldedTime.Seconds(), "encoder-folded-docs/s")
 	b.ReportMetric(docs/gatheredTime.Seconds(), "encoder-gathered-docs/s")
+	b.ReportMetric(docs/blockedTime.Seconds(), "encoder-blocked-docs/s")
 	b.ReportMetric(1-float64(o.Tokens)/float64(o.Padded), "padding-share")
 	b.ReportMetric(raw.Raw.Seconds()/raw.Encoder.Seconds(), "unmodified/raw")
 	b.ReportMetric(raw.Raw.Seconds()/foldedTime.Seconds(), "folded/raw")
 	b.ReportMetric(raw.Raw.Seconds()/gatheredTime.Seconds(), "gathered/raw")
+	b.ReportMetric(raw.Raw.Seconds()/blockedTime.Seconds(), "blocked/raw")
 }
 
-// BenchmarkQueryEncode measures single-query latency.
+// BenchmarkQueryEncode measures single-query latency with the blocked head
+// (slices of 1024, 2048 and 4096 entries) and with the gathered head pooled
+// in Go.
 func BenchmarkQueryEncode(b *testing.B) {
-	e, err := New(benchModel(), benchOptions()...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
-	q := []string{"what is learned sparse retrieval with splade"}
-	ctx := context.Background()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := e.EncodeQueries(ctx, q); err != nil {
-			b.Fatal(err)
-		}
+	for _, v := range []struct {
+		name  string
+		block int
+	}{{"blocked-1024", 1024}, {"blocked-2048", 2048}, {"blocked-4096", 4096}, {"gathered", 0}} {
+		b.Run(v.name, func(b *testing.B) {
+			e, err := New(benchModel(), append(benchOptions(), WithHeadBlock(v.block))...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			q := []string{"what is learned sparse retrieval with splade"}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := e.EncodeQueries(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

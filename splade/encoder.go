@@ -51,6 +51,7 @@ type options struct {
 	intraOpThreads int
 	spinning       bool
 	gatherTokens   bool
+	headBlock      int
 	docPruning     Pruning
 	queryPruning   Pruning
 	pooling        Pooling // dense encoder only
@@ -58,7 +59,7 @@ type options struct {
 }
 
 func defaults() options {
-	return options{batchSize: 32, tokenBudget: DefaultTokenBudget, maxPadding: DefaultMaxPadding, spinning: true, gatherTokens: true, normalize: true}
+	return options{batchSize: 32, tokenBudget: DefaultTokenBudget, maxPadding: DefaultMaxPadding, spinning: true, gatherTokens: true, headBlock: DefaultHeadBlock, normalize: true}
 }
 
 // Option configures an Encoder; it fails on a value it cannot accept.
@@ -179,6 +180,25 @@ func WithTokenGather(on bool) Option {
 	return func(o *options) error { o.gatherTokens = on; return nil }
 }
 
+// WithHeadBlock sets how many vocabulary entries the blocked head projects
+// and max-pools at a time: a plain SPLADE export is rewritten at load time so
+// the [batch, seq, vocab] logits are never written out, only one slice of
+// n entries at a time, each reduced to its max over the sequence in the
+// graph (blockHead; Info.BlockedHead). Exact: the vectors equal the
+// unmodified graph's (tested to 1e-5). Default DefaultHeadBlock; 0 turns
+// it off (the graph is then gathered, WithTokenGather). Graphs it does not
+// recognise, and quantized heads, are left to the gather rewrite, with the
+// reason in Info.HeadSkipped.
+func WithHeadBlock(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("head block %d: want vocabulary entries per slice > 0, or 0 for off", n)
+		}
+		o.headBlock = n
+		return nil
+	}
+}
+
 // WithPruning sets the pruning of document vectors. Default: none.
 func WithPruning(p Pruning) Option {
 	return func(o *options) error {
@@ -209,6 +229,12 @@ type Info struct {
 	Inputs    []string `json:"inputs"`
 	Output    string   `json:"output"`
 	Pooled    bool     `json:"pooled"`
+	// BlockedHead says the graph was rewritten at load time to project
+	// onto the vocabulary HeadBlock entries at a time, max-pooling each
+	// slice in the graph; HeadSkipped says why not, when wanted.
+	BlockedHead bool   `json:"blocked_head"`
+	HeadBlock   int    `json:"head_block,omitempty"`
+	HeadSkipped string `json:"head_skipped,omitempty"`
 	// Gathered says the graph was rewritten at load time to project only
 	// the real tokens onto the vocabulary; GatherSkipped says why not, when
 	// the rewrite was wanted but the graph did not allow it.
@@ -273,9 +299,13 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	}
 
 	e := &Encoder{runner: runner{opts: o, model: m, graph: g}}
-	var skipped string
-	if o.gatherTokens && !g.pooled && !g.gathered {
-		skipped = e.gather()
+	var skipped, headSkipped string
+	plain := !g.pooled && !g.gathered
+	if plain && o.headBlock > 0 {
+		headSkipped = e.rewrite(func(data []byte) ([]byte, error) { return blockHead(data, g.output, o.headBlock) }, MaxLogitsOutput)
+	}
+	if plain && o.gatherTokens && !e.graph.maxPooled {
+		skipped = e.rewrite(func(data []byte) ([]byte, error) { return gatherTokens(data, g.output) }, GatheredOutput)
 	}
 	if e.docTok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
 		return nil, err
@@ -284,35 +314,52 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		e.Close()
 		return nil, err
 	}
-	if err := e.openSession(); err != nil {
+	err = e.openSession()
+	if err != nil && e.graph.maxPooled {
+		// The runtime refused the blocked graph (a shape the rewrite did
+		// not foresee): run what would have run without it.
+		headSkipped = "the runtime refused the rewritten graph: " + err.Error()
+		e.graph, e.onnxData = g, nil
+		if o.gatherTokens {
+			skipped = e.rewrite(func(data []byte) ([]byte, error) { return gatherTokens(data, g.output) }, GatheredOutput)
+		}
+		err = e.openSession()
+	}
+	if err != nil {
 		e.Close()
 		return nil, err
 	}
 	e.info = Info{
 		Dir: m.Dir, ONNX: m.ONNX, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
-		Pooled: g.pooled, Gathered: e.graph.gathered, GatherSkipped: skipped,
+		Pooled: g.pooled, BlockedHead: e.graph.maxPooled, HeadSkipped: headSkipped,
+		Gathered: e.graph.gathered, GatherSkipped: skipped,
 		VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
 	}
 	if e.info.VocabSize < 0 {
 		e.info.VocabSize = int(e.docTok.tk.VocabSize())
 	}
+	if e.info.BlockedHead {
+		e.info.HeadBlock = o.headBlock
+	}
 	return e, nil
 }
 
-// gather rewrites the graph in memory so the vocabulary projection sees only
-// the real tokens (gatherTokens); the session is then created from the
-// rewritten bytes. It returns why it did not, or "".
-func (e *Encoder) gather() string {
+// rewrite rewrites the graph in memory (blockHead or gatherTokens) into one
+// whose output is output; the session is then created from the rewritten
+// bytes. It returns why it did not, or "".
+func (e *Encoder) rewrite(fn func(data []byte) ([]byte, error), output string) string {
 	data, err := os.ReadFile(e.model.ONNX)
 	if err != nil {
 		return err.Error()
 	}
-	out, err := gatherTokens(data, e.graph.output)
+	out, err := fn(data)
 	if err != nil {
 		return err.Error()
 	}
 	e.onnxData = out
-	e.graph.output, e.graph.gathered = GatheredOutput, true
+	e.graph.output = output
+	e.graph.gathered = output == GatheredOutput
+	e.graph.maxPooled = output == MaxLogitsOutput
 	return ""
 }
 
@@ -632,8 +679,12 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 	// straight into a reused Go buffer instead of allocating and copying.
 	var outShape ort.Shape
 	switch {
-	case e.graph.pooled:
+	case e.graph.pooled || e.graph.maxPooled:
 		outShape = ort.NewShape(int64(b), int64(e.graph.vocab))
+		if toks == 0 && e.graph.maxPooled { // every text empty: nothing to run
+			e.count(b, 0)
+			return post(nil, outShape, lengths)
+		}
 	case e.graph.gathered:
 		outShape = ort.NewShape(int64(toks), int64(e.graph.vocab))
 		if toks == 0 { // nothing to project; the runtime refuses empty tensors
@@ -684,6 +735,18 @@ func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 	vecs := make([]SparseVector, len(batch))
 	err := e.run(encs, batch, func(data []float32, shape ort.Shape, lengths []int) error {
 		vocab := int(shape[len(shape)-1])
+		if e.graph.maxPooled {
+			for k := range batch {
+				if lengths[k] == 0 {
+					vecs[k] = sparsify(nil)
+					continue
+				}
+				row := data[k*vocab : (k+1)*vocab]
+				activate(row)
+				vecs[k] = sparsify(row)
+			}
+			return nil
+		}
 		if e.graph.pooled {
 			for k := range batch {
 				vecs[k] = sparsify(data[k*vocab : (k+1)*vocab])

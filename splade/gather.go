@@ -27,32 +27,46 @@ type graphNodeInfo struct {
 	inputs, output []string
 }
 
-// gatherTokens rewrites a SPLADE export so the vocabulary projection — the
-// MatMul of the last hidden states [batch, seq, hidden] with the constant
-// [hidden, vocab] weight, the largest single cost of a SPLADE forward pass —
-// runs only on the real tokens: the hidden states are flattened to
-// [batch*seq, hidden], the rows whose attention mask is set are gathered
-// (NonZero → Gather), and the projection, its bias and anything else between
-// it and the logits output see [tokens, hidden] instead. Padding then costs
-// nothing in the head, and the runtime writes tokens×vocab floats instead of
-// batch×seq×vocab. The model is otherwise copied unchanged.
-//
-// It returns the rewritten model, or an error saying why the graph does not
-// have the shape it can rewrite (the caller then runs the graph unmodified).
-func gatherTokens(data []byte, output string) ([]byte, error) {
+// headGraph is a parsed SPLADE graph and the path from its vocabulary
+// projection to its logits output: what the load-time rewrites need.
+type headGraph struct {
+	graph, rest []byte // the GraphProto and the ModelProto's other fields
+	opset       int
+	nodes       []graphNodeInfo
+	names       []string // every node and tensor name, for a unique prefix
+	outDims     [][]byte // the logits output's dimensions
+	// chain holds the tensors between the projection and the output, and
+	// chainNodes the nodes producing them (the projection included).
+	chain      map[string]bool
+	chainNodes map[int]bool
+	matmul     int      // the projection: MatMul, or MatMulInteger when quantized
+	target     int      // the node whose first input is the last hidden state
+	quantized  bool     // DynamicQuantizeLinear → MatMulInteger → Cast → Mul(scales)
+	biases     []string // constants added between the projection and the output
+}
+
+// hidden is the last hidden state the projection reads.
+func (h *headGraph) hidden() string { return h.nodes[h.target].inputs[0] }
+
+// weight is the projection's constant [hidden, vocab] weight (for a plain
+// MatMul; tied embeddings reach it through a Transpose).
+func (h *headGraph) weight() string { return h.nodes[h.matmul].inputs[1] }
+
+// parseHead parses an encoded ModelProto and walks back from the logits
+// output to the vocabulary projection. It returns an error saying why the
+// graph does not have a shape the rewrites handle.
+func parseHead(data []byte, output string) (*headGraph, error) {
 	graph, rest, opset, err := splitModel(data)
 	if err != nil {
 		return nil, err
 	}
 	if opset < 11 {
-		return nil, fmt.Errorf("uses opset %d; gathering tokens needs 11 or later", opset)
+		return nil, fmt.Errorf("uses opset %d; the rewrites need 11 or later", opset)
 	}
+	h := &headGraph{graph: graph, rest: rest, opset: opset, chain: map[string]bool{}, chainNodes: map[int]bool{}, matmul: -1, target: -1}
 
-	var nodes []graphNodeInfo
 	constants := map[string]bool{} // initializers and Constant outputs
-	var names []string
 	external := false
-	var vocabDim []byte
 	err = eachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
 		switch num {
 		case graphNode:
@@ -63,15 +77,15 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 					n.inputs = append(n.inputs, string(v))
 				case nodeOutput:
 					n.output = append(n.output, string(v))
-					names = append(names, string(v))
+					h.names = append(h.names, string(v))
 				case nodeName:
-					names = append(names, string(v))
+					h.names = append(h.names, string(v))
 				case nodeOpType:
 					n.op = string(v)
 				}
 				return nil
 			})
-			nodes = append(nodes, n)
+			h.nodes = append(h.nodes, n)
 			if n.op == "Constant" {
 				for _, o := range n.output {
 					constants[o] = true
@@ -82,6 +96,7 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 				switch {
 				case f == tpName:
 					constants[string(v)] = true
+					h.names = append(h.names, string(v))
 				case f == tpDataLocation && t == protowire.VarintType:
 					if x, _ := protowire.ConsumeVarint(v); x == locationExtern {
 						external = true
@@ -94,7 +109,7 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 				if len(dims) != 3 {
 					return fmt.Errorf("output %q has %d dimensions, want [batch, seq, vocab]", name, len(dims))
 				}
-				vocabDim = dims[2]
+				h.outDims = dims
 			}
 		}
 		return nil
@@ -105,10 +120,11 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	if external {
 		return nil, fmt.Errorf("keeps its weights in external data files")
 	}
-	if vocabDim == nil {
+	if h.outDims == nil {
 		return nil, fmt.Errorf("output %q not found among the graph outputs", output)
 	}
 
+	nodes := h.nodes
 	producer := map[string]int{}
 	consumers := map[string]int{}
 	for i, n := range nodes {
@@ -154,11 +170,8 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	// MatMulInteger with a constant int8 weight, whose input comes from
 	// DynamicQuantizeLinear. Every tensor on the way changes shape, so each
 	// must feed only the next step.
-	chain := map[string]bool{}
 	t := output
-	matmul := -1
-	target := -1 // the node whose first input becomes the gathered rows
-	for matmul < 0 {
+	for h.matmul < 0 {
 		i, ok := producer[t]
 		if !ok {
 			return nil, fmt.Errorf("output %q: no node produces %q", output, t)
@@ -166,20 +179,25 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 		if t != output && consumers[t] != 1 {
 			return nil, fmt.Errorf("tensor %q between the vocabulary projection and the output is used %d times", t, consumers[t])
 		}
-		chain[t] = true
+		h.chain[t] = true
+		h.chainNodes[i] = true
 		n := nodes[i]
 		switch {
 		case n.op == "Identity" && len(n.inputs) == 1:
 			t = n.inputs[0]
 		case n.op == "Add" && len(n.inputs) == 2 && isConst(n.inputs[1], 0) && !isConst(n.inputs[0], 0):
+			h.biases = append(h.biases, n.inputs[1])
 			t = n.inputs[0]
 		case n.op == "Add" && len(n.inputs) == 2 && isConst(n.inputs[0], 0) && !isConst(n.inputs[1], 0):
+			h.biases = append(h.biases, n.inputs[0])
 			t = n.inputs[1]
 		case n.op == "MatMul" && len(n.inputs) == 2 && isConst(n.inputs[1], 0) && !isConst(n.inputs[0], 0):
-			matmul, target = i, i
+			h.matmul, h.target = i, i
 		case n.op == "Mul" && len(n.inputs) == 2 && fromMatMulInteger(n.inputs[0]):
+			h.quantized = true
 			t = n.inputs[0]
 		case n.op == "Mul" && len(n.inputs) == 2 && fromMatMulInteger(n.inputs[1]):
+			h.quantized = true
 			t = n.inputs[1]
 		case n.op == "Cast" && len(n.inputs) == 1:
 			t = n.inputs[0]
@@ -191,16 +209,39 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 			}
 			// The rows are gathered before the quantization, so its
 			// per-tensor scale is taken over the real tokens only.
-			chain[n.inputs[0]] = true
-			matmul, target = i, q
+			h.chain[n.inputs[0]] = true
+			h.quantized = true
+			h.matmul, h.target = i, q
 		default:
 			return nil, fmt.Errorf("no vocabulary projection found: walking back from %q met node %q (%s), want Identity, a constant-bias Add or a MatMul with a constant weight", output, t, n.op)
 		}
 	}
+	return h, nil
+}
+
+// gatherTokens rewrites a SPLADE export so the vocabulary projection — the
+// MatMul of the last hidden states [batch, seq, hidden] with the constant
+// [hidden, vocab] weight, the largest single cost of a SPLADE forward pass —
+// runs only on the real tokens: the hidden states are flattened to
+// [batch*seq, hidden], the rows whose attention mask is set are gathered
+// (NonZero → Gather), and the projection, its bias and anything else between
+// it and the logits output see [tokens, hidden] instead. Padding then costs
+// nothing in the head, and the runtime writes tokens×vocab floats instead of
+// batch×seq×vocab. The model is otherwise copied unchanged.
+//
+// It returns the rewritten model, or an error saying why the graph does not
+// have the shape it can rewrite (the caller then runs the graph unmodified).
+func gatherTokens(data []byte, output string) ([]byte, error) {
+	h, err := parseHead(data, output)
+	if err != nil {
+		return nil, err
+	}
+	graph, rest, names, chain, target := h.graph, h.rest, h.names, h.chain, h.target
+	vocabDim := h.outDims[2]
 
 	p := uniquePrefix(names)
 	id := func(s string) string { return p + s }
-	hidden := nodes[target].inputs[0]
+	hidden := h.hidden()
 	gathered := []([]byte){
 		node(id("mask_bool"), "Cast", []string{"attention_mask"}, []string{id("mask_bool")}, intAttr("to", 9)), // BOOL
 		node(id("mask_flat"), "Reshape", []string{id("mask_bool"), id("minus1")}, []string{id("mask_flat")}),

@@ -62,8 +62,8 @@ func TestGatheredGraphEqualsUnmodified(t *testing.T) {
 	for _, name := range []string{"bert-tiny", "distilbert-tiny"} {
 		modes := ref.Models[name]
 		qLen := WithQueryMaxLength(modes["query"].MaxLength)
-		gathered := newTestEncoder(t, name, qLen)
-		plain := newTestEncoder(t, name, qLen, WithTokenGather(false))
+		gathered := newTestEncoder(t, name, qLen, WithHeadBlock(0))
+		plain := newTestEncoder(t, name, qLen, WithTokenGather(false), WithHeadBlock(0))
 		if !gathered.Info().Gathered || gathered.Info().GatherSkipped != "" {
 			t.Fatalf("%s: not gathered: %+v", name, gathered.Info())
 		}
@@ -114,7 +114,7 @@ func TestGatheredGraphFileIsRecognised(t *testing.T) {
 	if info := e.Info(); !info.Gathered || info.Output != GatheredOutput {
 		t.Fatalf("gathered file not recognised: %+v", info)
 	}
-	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false))
+	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false), WithHeadBlock(0))
 	sameVectors(t, e, plain, []string{"a", "a much longer text about sparse retrieval and padding", ""}, 1e-5)
 	if _, err := gatherTokens(gathered, GatheredOutput); err == nil {
 		t.Error("gathered an already gathered graph")
@@ -157,10 +157,10 @@ func TestGatherSkipsGraphsItDoesNotRecognise(t *testing.T) {
 
 	e := newTestEncoder(t, dir)
 	info := e.Info()
-	if info.Gathered || !strings.Contains(info.GatherSkipped, "Relu") {
-		t.Fatalf("want the rewrite skipped because of the Relu, got %+v", info)
+	if info.Gathered || !strings.Contains(info.GatherSkipped, "Relu") || info.BlockedHead || !strings.Contains(info.HeadSkipped, "Relu") {
+		t.Fatalf("want both rewrites skipped because of the Relu, got %+v", info)
 	}
-	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false))
+	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false), WithHeadBlock(0))
 	sameVectors(t, e, plain, []string{"sparse retrieval", "a much longer text about sparse retrieval and padding"}, 1e-6)
 
 	if _, err := gatherTokens(data, "no_such_output"); err == nil || !strings.Contains(err.Error(), "no_such_output") {
@@ -183,8 +183,8 @@ func TestGatherRewritesADynamicallyQuantizedHead(t *testing.T) {
 	ref := loadReference(t)
 	gathered := newTestEncoder(t, "bert-tiny", WithONNXFile("model.int8.onnx"))
 	plain := newTestEncoder(t, "bert-tiny", WithONNXFile("model.int8.onnx"), WithTokenGather(false))
-	if !gathered.Info().Gathered || gathered.Info().GatherSkipped != "" {
-		t.Fatalf("int8 graph not gathered: %+v", gathered.Info())
+	if info := gathered.Info(); !info.Gathered || info.GatherSkipped != "" || info.BlockedHead || !strings.Contains(info.HeadSkipped, "quantized") {
+		t.Fatalf("int8 graph: want gathered, the blocked head skipped as quantized: %+v", info)
 	}
 	ctx := context.Background()
 	texts := ref.Texts[:12]

@@ -165,6 +165,7 @@ type graphSpec struct {
 	output    string
 	pooled    bool // output is [batch, vocab]
 	gathered  bool // output is [tokens, vocab]: real tokens only (gatherTokens)
+	maxPooled bool // output is [batch, vocab] max logits, not activated (blockHead)
 	vocab     int  // static vocabulary dimension, or -1 when dynamic
 	inputType ort.TensorElementDataType
 }

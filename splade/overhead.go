@@ -11,7 +11,8 @@ import (
 // Overhead compares, on the same texts and in the same run, the full
 // document encoder against the bare runtime forward pass of the unmodified
 // export over the encoder's own batches (input tensors built once, output
-// preallocated). When the encoder runs a rewritten graph (Info.Gathered),
+// preallocated). When the encoder runs a rewritten graph (Info.BlockedHead
+// or Info.Gathered),
 // the raw side still runs the export as it is on disk, so a ratio above 1
 // is what the rewrite gains.
 type Overhead struct {
@@ -47,7 +48,7 @@ func MeasureOverhead(ctx context.Context, e *Encoder, texts []string, iterations
 	// The raw side runs the export as it is on disk: the encoder's own
 	// session unless the encoder rewrote the graph at load time.
 	plain := &e.runner
-	if e.graph.gathered && e.info.Output != GatheredOutput {
+	if e.graph.output != e.info.Output {
 		g, err := inspectGraph(e.model.ONNX)
 		if err != nil {
 			return Overhead{}, err

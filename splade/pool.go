@@ -52,7 +52,12 @@ func poolRow(rows []float32, n, vocab int) {
 		return
 	}
 	foldRows(rows, n, vocab)
-	acc := rows[:vocab]
+	activate(rows[:vocab])
+}
+
+// activate applies log1p(ReLU(.)) to pooled max logits in place; NaN
+// becomes 0.
+func activate(acc []float32) {
 	for j, x := range acc {
 		if x > 0 {
 			acc[j] = float32(math.Log1p(float64(x)))

@@ -31,7 +31,8 @@ func newBenchCmd() *cobra.Command {
 	docs := fs.Int("docs", 20000, "synthetic documents for the store search benchmark (0 skips it)")
 	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core)")
 	budget := fs.Int("token-budget", 0, "tokens per forward pass (batch × padded length; 0: the encoder's default, splade.DefaultTokenBudget)")
-	gather := fs.Bool("gather", true, "rewrite the graph so the vocabulary projection sees real tokens only (the encoder's default)")
+	gather := fs.Bool("gather", true, "rewrite the graph so the vocabulary projection sees real tokens only (when the blocked head does not apply)")
+	headBlock := fs.Int("head-block", splade.DefaultHeadBlock, "vocabulary entries per slice of the blocked head (0: off, the gathered head pooled in Go); the default run also measures the gathered head beside it")
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
 	denseModel := fs.String("dense-model", config.DefaultDenseModel, "dense model for the hybrid query section (\"\" skips it)")
 	clients := fs.IntSlice("clients", []int{1, 16}, "concurrent clients in the hybrid query section")
@@ -51,6 +52,9 @@ func newBenchCmd() *cobra.Command {
 		if *budget > 0 {
 			opts = append(opts, splade.WithTokenBudget(*budget))
 		}
+		// The other head path, measured beside the one benchmarked.
+		otherHead := append(append([]splade.Option(nil), opts...), splade.WithHeadBlock(0))
+		opts = append(opts, splade.WithHeadBlock(*headBlock))
 		enc, err := splade.New(*model, opts...)
 		if err != nil {
 			return err
@@ -58,12 +62,17 @@ func newBenchCmd() *cobra.Command {
 		defer enc.Close()
 		graph := "unmodified export"
 		switch info := enc.Info(); {
+		case info.BlockedHead:
+			graph = fmt.Sprintf("vocabulary head in %d-wide slices, each max-pooled in the graph (load-time rewrite)", info.HeadBlock)
 		case info.Gathered:
 			graph = "vocabulary projection on real tokens only (load-time rewrite)"
 		case info.Pooled:
 			graph = "pooled [batch, vocab] output"
 		case info.GatherSkipped != "":
 			graph += " (not rewritten: " + info.GatherSkipped + ")"
+		}
+		if info := enc.Info(); info.HeadSkipped != "" && *headBlock > 0 {
+			graph += "; blocked head not applied: " + info.HeadSkipped
 		}
 		var md strings.Builder
 		w := io.MultiWriter(stdout, &md)
@@ -84,6 +93,25 @@ func newBenchCmd() *cobra.Command {
 		})
 		if err != nil {
 			return err
+		}
+		// The gathered head's peak too, before any raw forward runs.
+		var gathered *splade.Encoder
+		var gatheredPeak int64
+		if enc.Info().BlockedHead {
+			if gathered, err = splade.New(*model, otherHead...); err != nil {
+				return err
+			}
+			defer gathered.Close()
+			if gatheredPeak, err = peakRSSDuring(func() error {
+				for i := 0; i < *iters; i++ {
+					if _, err := gathered.Encode(ctx, texts); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		o, err := splade.MeasureOverhead(ctx, enc, texts, *iters)
 		if err != nil {
@@ -107,6 +135,12 @@ func newBenchCmd() *cobra.Command {
 			qlat = append(qlat, time.Since(t0))
 		}
 		fmt.Fprintf(w, "| query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
+
+		if gathered != nil {
+			if err := benchOtherHead(ctx, w, enc, gathered, texts, *iters, o, encPeak, gatheredPeak); err != nil {
+				return err
+			}
+		}
 
 		if *compare != "" {
 			other, err := splade.New(*model, splade.WithONNXFile(*compare), splade.WithIntraOpThreads(*threads), splade.WithSpinning(false))
@@ -159,6 +193,64 @@ func newBenchCmd() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// benchOtherHead reports the gathered head pooled in Go (the path before
+// the blocked head) beside the blocked one: throughput against the same raw
+// forward, peak RSS (measured by the caller before any raw forward ran),
+// single-query latency, and how far its vectors are from
+// the blocked head's (the rewrite is exact, so 0 up to float rounding).
+func benchOtherHead(ctx context.Context, w io.Writer, blocked, enc *splade.Encoder, texts []string, iters int, bo splade.Overhead, blockedPeak, peak int64) error {
+	o, err := splade.MeasureOverhead(ctx, enc, texts, iters)
+	if err != nil {
+		return err
+	}
+	var qlat []time.Duration
+	for i := 0; i < 50; i++ {
+		t0 := time.Now()
+		if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
+			return err
+		}
+		qlat = append(qlat, time.Since(t0))
+	}
+	a, err := blocked.Encode(ctx, texts)
+	if err != nil {
+		return err
+	}
+	b, err := enc.Encode(ctx, texts)
+	if err != nil {
+		return err
+	}
+	worst := 0.0
+	for i := range a {
+		worst = math.Max(worst, maxWeightDiff(a[i], b[i]))
+	}
+	overlap, _ := agreement(a, b, 10)
+	fmt.Fprintf(w, "| gathered head pooled in Go (blocked head off): full encoder | %.1f docs/s, encoder / raw %.3f; blocked / gathered **%.2f×** |\n", o.EncoderDocsPerSec(), o.Ratio(), bo.EncoderDocsPerSec()/o.EncoderDocsPerSec())
+	if peak > 0 && blockedPeak > 0 {
+		fmt.Fprintf(w, "| gathered head: peak RSS while it runs | %.0f MB (blocked: %.0f MB) |\n", float64(peak)/(1<<20), float64(blockedPeak)/(1<<20))
+	}
+	fmt.Fprintf(w, "| gathered head: query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
+	fmt.Fprintf(w, "| blocked vs gathered vectors | max weight difference %.2g, top-10 overlap %.3f (exact rewrite) |\n", worst, overlap)
+	return nil
+}
+
+// maxWeightDiff is the largest weight difference over the union of two
+// vectors' terms (a term missing from one counts as 0 there).
+func maxWeightDiff(a, b splade.SparseVector) float64 {
+	w := map[uint32]float64{}
+	for i, id := range a.Indices {
+		w[id] = float64(a.Values[i])
+	}
+	d := 0.0
+	for i, id := range b.Indices {
+		d = math.Max(d, math.Abs(w[id]-float64(b.Values[i])))
+		delete(w, id)
+	}
+	for _, x := range w {
+		d = math.Max(d, math.Abs(x))
+	}
+	return d
 }
 
 // agreement compares two encodings of the same texts: the mean fraction of
