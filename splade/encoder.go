@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -448,6 +449,10 @@ func (e *runner) openSession() error {
 	if e.onnxData != nil {
 		s, err = ort.NewDynamicAdvancedSessionWithONNXData(e.onnxData, e.graph.inputs, []string{e.graph.output}, so)
 		e.onnxData = nil
+		// The file and its rewrite (twice the model's size) are garbage
+		// now: hand the memory back instead of leaving it resident until
+		// the scavenger gets to it.
+		debug.FreeOSMemory()
 	} else {
 		s, err = ort.NewDynamicAdvancedSession(e.model.ONNX, e.graph.inputs, []string{e.graph.output}, so)
 	}
