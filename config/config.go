@@ -119,9 +119,11 @@ type Vectorizer struct {
 	// default 0: 0.1.
 	MaxPadding float64 `mapstructure:"max_padding" yaml:"max_padding"`
 	// Threads is the runtime's intra-op threads per forward pass. Default
-	// 0: one per core, passes one at a time per call. A smaller number runs
-	// cores/threads passes of a call at once; 1 measured fastest with many
-	// concurrent callers (BENCHMARKS.md).
+	// 0: automatic — half the cores each when a splade and an onnx-dense
+	// vectorizer are both configured (a hybrid query runs both encodes at
+	// once), else one per core with passes one at a time per call. A number
+	// below the cores runs cores/threads passes of a call at once; 1
+	// measured fastest with many concurrent callers (BENCHMARKS.md).
 	Threads int `mapstructure:"threads" yaml:"threads"`
 	// GatherTokens rewrites a plain SPLADE export at load time so the
 	// vocabulary projection runs on the real tokens only, not on padding

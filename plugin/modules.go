@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -25,8 +26,13 @@ func NewVectorizers(cfg *config.Config) (map[string]Vectorizer, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	auto := autoThreads(cfg.Vectorizers, runtime.NumCPU())
 	for _, name := range names {
-		v, err := newVectorizer(cfg.Vectorizers[name], cfg.Models.Dir)
+		vc := cfg.Vectorizers[name]
+		if vc.Threads == 0 && (vc.Module == config.ModuleSPLADE || vc.Module == config.ModuleONNXDense) {
+			vc.Threads = auto
+		}
+		v, err := newVectorizer(vc, cfg.Models.Dir)
 		if err != nil {
 			for _, built := range out {
 				built.Close()
@@ -36,6 +42,25 @@ func NewVectorizers(cfg *config.Config) (map[string]Vectorizer, error) {
 		out[name] = v
 	}
 	return out, nil
+}
+
+// autoThreads is the intra-op thread count of a local model whose threads
+// setting is 0: 0 (the runtime's default, one per core) unless a splade and
+// an onnx-dense vectorizer are both configured. A hybrid query then encodes
+// with both at once, and two passes each wanting every core slowed the
+// hybrid query to 1.46x its slower encode plus the search; with half the
+// cores each it was 1.14x, and documents encoded faster too (each call runs
+// cores/threads passes at once). BENCHMARKS.md, "Hybrid queries".
+func autoThreads(vcs map[string]config.Vectorizer, cores int) int {
+	var sparse, dense bool
+	for _, vc := range vcs {
+		sparse = sparse || vc.Module == config.ModuleSPLADE
+		dense = dense || vc.Module == config.ModuleONNXDense
+	}
+	if !sparse || !dense {
+		return 0
+	}
+	return max(1, cores/2)
 }
 
 func newVectorizer(vc config.Vectorizer, modelsDir string) (Vectorizer, error) {

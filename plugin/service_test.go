@@ -327,3 +327,32 @@ func TestHeadBlockSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoThreads: a splade and an onnx-dense vectorizer together get half
+// the cores each (a hybrid query runs both at once); anything else keeps
+// the runtime's default.
+func TestAutoThreads(t *testing.T) {
+	vc := func(modules ...string) map[string]config.Vectorizer {
+		m := map[string]config.Vectorizer{}
+		for i, mod := range modules {
+			m[string(rune('a'+i))] = config.Vectorizer{Module: mod}
+		}
+		return m
+	}
+	for _, c := range []struct {
+		vcs   map[string]config.Vectorizer
+		cores int
+		want  int
+	}{
+		{vc(config.ModuleSPLADE, config.ModuleONNXDense), 2, 1},
+		{vc(config.ModuleSPLADE, config.ModuleONNXDense), 16, 8},
+		{vc(config.ModuleSPLADE, config.ModuleONNXDense), 1, 1},
+		{vc(config.ModuleSPLADE), 16, 0},
+		{vc(config.ModuleSPLADEIDF, config.ModuleONNXDense), 16, 0},
+		{vc(config.ModuleSPLADE, config.ModuleOpenAI), 16, 0},
+	} {
+		if got := autoThreads(c.vcs, c.cores); got != c.want {
+			t.Errorf("%v on %d cores: got %d, want %d", c.vcs, c.cores, got, c.want)
+		}
+	}
+}
