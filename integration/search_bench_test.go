@@ -73,8 +73,14 @@ func BenchmarkSearchEmbeddedVsQdrant(b *testing.B) {
 		}
 	}
 	b.Logf("loaded %d documents into both stores in %v", docs, time.Since(load).Round(time.Second))
-	// Let Qdrant finish indexing before timing it.
+	// Let Qdrant finish indexing before timing it: its optimizer would
+	// take cores from both stores' searches.
+	idle := time.Now()
+	if err := node.WaitIdle("bench", 30*time.Minute); err != nil {
+		b.Fatal(err)
+	}
 	time.Sleep(2 * time.Second)
+	b.Logf("Qdrant idle after %v more", time.Since(idle).Round(time.Second))
 	qs, qd := synth.SparseVectorsFreqWeighted(queries, 40, 30522, 999), synth.DenseVectors(queries, dim, 998)
 	for n := 0; n < b.N; n++ {
 		lat := map[string][]time.Duration{}

@@ -273,6 +273,38 @@ func (n *Node) Restart(t testing.TB) {
 	}
 }
 
+// WaitIdle waits until collection's status is green and its optimizers
+// are idle (Qdrant indexes and merges segments in the background after
+// upserts: a benchmark timed before that measures both at once), or until
+// timeout.
+func (n *Node) WaitIdle(collection string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.HTTPURL()+"/collections/"+collection, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var info struct {
+				Result struct {
+					Status          string          `json:"status"`
+					OptimizerStatus json.RawMessage `json:"optimizer_status"`
+				} `json:"result"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&info)
+			resp.Body.Close()
+			last = info.Result.Status + " " + string(info.Result.OptimizerStatus)
+			if err == nil && info.Result.Status == "green" && string(info.Result.OptimizerStatus) == `"ok"` {
+				cancel()
+				return nil
+			}
+		}
+		cancel()
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("collection %s not idle after %v (last: %s)", collection, timeout, last)
+}
+
 // peers is how many peers the node's cluster view holds.
 func (n *Node) peers() (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

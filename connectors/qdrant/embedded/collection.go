@@ -36,6 +36,9 @@ type collection struct {
 	// prunedRanges counts worker slot ranges of sparse searches where
 	// MaxScore skipped non-essential lists in some window.
 	prunedRanges atomic.Int64
+	// skippedWindows counts windows block-max skipped without reading a
+	// posting.
+	skippedWindows atomic.Int64
 }
 
 type denseSpace struct {
@@ -48,14 +51,19 @@ type sparseSpace struct {
 	postings map[uint32][]posting
 	// maxW is the largest weight each list ever held (deletions leave it
 	// as an upper bound): MaxScore's per-term bound.
-	maxW     map[uint32]float32
+	maxW map[uint32]float32
+	// blockMax[idx][b] is the largest weight list idx ever held in the
+	// window-aligned block b of slots (slots b×window to (b+1)×window):
+	// block-max MaxScore's per-window bound; 0 where it has none.
+	blockMax map[uint32][]float32
 	negative bool           // some stored weight was < 0: no pruning
 	df       map[uint32]int // live points containing each index
 	n        int            // live points with this vector
 }
 
 func newSparseSpace(idf bool) *sparseSpace {
-	return &sparseSpace{idf: idf, postings: map[uint32][]posting{}, maxW: map[uint32]float32{}, df: map[uint32]int{}}
+	return &sparseSpace{idf: idf, postings: map[uint32][]posting{}, maxW: map[uint32]float32{},
+		blockMax: map[uint32][]float32{}, df: map[uint32]int{}}
 }
 
 type posting struct {
@@ -319,6 +327,12 @@ func (c *collection) put(p *point) {
 			if m, ok := sp.maxW[idx]; !ok || w > m {
 				sp.maxW[idx] = w
 			}
+			bm, blk := sp.blockMax[idx], int(slot/window)
+			if len(bm) <= blk {
+				bm = append(bm, make([]float32, blk+1-len(bm))...)
+				sp.blockMax[idx] = bm
+			}
+			bm[blk] = max(bm[blk], w)
 			if w < 0 {
 				sp.negative = true
 			}

@@ -33,6 +33,14 @@ import (
 // add each document's terms in the same order, so even the float64 sums
 // are identical.
 //
+// Block-max: each list also knows its largest weight per window-aligned
+// block of slots, so in each window a term's bound is w_j × (its max in
+// that block), usually far below its global bound: a window where even the
+// sum of these cannot reach θ is skipped without reading a posting, and
+// in the others fewer terms are essential. The term order stays the
+// global-bound order (so sums are added in the same order as without
+// pruning); only the cut moves.
+//
 // Pruning applies when every query weight and every stored weight of the
 // space is non-negative (SPLADE's are) and there is no filter (a
 // filtered-out document would not enter the top k, so θ could not rise).
@@ -49,6 +57,7 @@ type plannedTerm struct {
 	list []posting
 	w    float64
 	ub   float64
+	bmax []float32 // the list's largest weight per block of slots
 }
 
 // planTerms returns the query terms with postings and whether MaxScore may
@@ -65,7 +74,7 @@ func planTerms(sp *sparseSpace, q sparseVec, weights []float64, n node) ([]plann
 		if weights[j] < 0 || math.IsNaN(weights[j]) {
 			prunable = false
 		}
-		terms = append(terms, plannedTerm{list: list, w: weights[j], ub: weights[j] * float64(sp.maxW[idx])})
+		terms = append(terms, plannedTerm{list: list, w: weights[j], ub: weights[j] * float64(sp.maxW[idx]), bmax: sp.blockMax[idx]})
 	}
 	if prunable {
 		sort.SliceStable(terms, func(a, b int) bool { return terms[a].ub > terms[b].ub })
@@ -73,7 +82,9 @@ func planTerms(sp *sparseSpace, q sparseVec, weights []float64, n node) ([]plann
 	return terms, prunable
 }
 
-// windowBuf is one worker's accumulator, pooled across queries.
+// windowBuf is one worker's accumulator, pooled across queries. Between
+// windows every sum is 0 and every bit clear: a slot's sum is reset when
+// it is offered or dropped.
 type windowBuf struct {
 	sums  [window]float64
 	seen  [window / 64]uint64
@@ -92,8 +103,10 @@ func (c *collection) searchSparseIndex(n node, sp *sparseSpace, q sparseVec, wei
 	workers := min(runtime.GOMAXPROCS(0), 1+nslots/50000)
 	tops := make([]*topK, workers)
 	var wg sync.WaitGroup
+	// Ranges start on block boundaries, so each window is one block.
+	blocks := (nslots + window - 1) / window
 	for w := range tops {
-		lo, hi := int32(w*nslots/workers), int32((w+1)*nslots/workers)
+		lo, hi := int32(w*blocks/workers*window), int32(min((w+1)*blocks/workers*window, nslots))
 		tops[w] = &topK{k: n.limit}
 		wg.Add(1)
 		go func(t *topK) {
@@ -114,22 +127,31 @@ func (c *collection) searchSparseIndex(n node, sp *sparseSpace, q sparseVec, wei
 // searchRange scores the slots [lo, hi) into t, window by window.
 func (c *collection) searchRange(n node, all []plannedTerm, prunable bool, lo, hi int32, t *topK) {
 	terms := make([]plannedTerm, len(all))
-	rest := make([]float64, len(all)+1)
-	for j := len(all) - 1; j >= 0; j-- {
+	for j := range all {
 		terms[j] = all[j]
 		terms[j].list = rangeOf(all[j].list, lo, hi)
-		rest[j] = rest[j+1] + terms[j].ub
 	}
 	buf := windowPool.Get().(*windowBuf)
 	defer windowPool.Put(buf)
 	pos := make([]int, len(terms))
 	pruned := false
+	// rest[j] bounds what terms[j:] can add to a document of the current
+	// window: the sum of their block-max bounds.
+	rest := make([]float64, len(terms)+1)
 
 	for a := lo; a < hi; a += window {
 		b := min(a+window, hi)
 		// Terms from e on are non-essential for this window.
 		e := len(terms)
 		if theta := t.kth(); prunable && theta > 0 {
+			blk := int(a / window)
+			for j := len(terms) - 1; j >= 0; j-- {
+				ub := 0.0
+				if bm := terms[j].bmax; blk < len(bm) {
+					ub = terms[j].w * float64(bm[blk])
+				}
+				rest[j] = rest[j+1] + ub
+			}
 			for e > 0 && rest[e-1] < theta*(1-pruneMargin) {
 				e--
 			}
@@ -140,17 +162,16 @@ func (c *collection) searchRange(n node, all []plannedTerm, prunable bool, lo, h
 				for j := range terms {
 					pos[j] = advance(terms[j].list, pos[j], b)
 				}
+				c.skippedWindows.Add(1)
 				continue
 			}
 		}
 		for j := 0; j < e; j++ {
 			list, w, p := terms[j].list, terms[j].w, pos[j]
 			for ; p < len(list) && list[p].slot < b; p++ {
-				r := list[p].slot - a
-				if buf.seen[r/64]&(1<<(r%64)) == 0 {
-					buf.seen[r/64] |= 1 << (r % 64)
-					buf.sums[r] = 0
-				}
+				// Branchless: sums are 0 outside a window's marked slots.
+				r := uint32(list[p].slot - a)
+				buf.seen[r/64] |= 1 << (r % 64)
 				buf.sums[r] += w * float64(list[p].w)
 			}
 			pos[j] = p
@@ -163,6 +184,7 @@ func (c *collection) searchRange(n node, all []plannedTerm, prunable bool, lo, h
 				r := int32(wi*64) + int32(bits.TrailingZeros64(word))
 				word &= word - 1
 				c.offerSlot(n, t, a+r, buf.sums[r])
+				buf.sums[r] = 0
 			}
 			buf.seen[wi] = 0
 		}
@@ -216,6 +238,7 @@ func (c *collection) probeNonEssential(buf *windowBuf, terms []plannedTerm, rest
 					kept = append(kept, r)
 				} else {
 					buf.seen[r/64] &^= 1 << (r % 64)
+					buf.sums[r] = 0
 				}
 			}
 			buf.cands, live = kept, len(kept)

@@ -290,3 +290,69 @@ func TestMaxScoreKeepsDocumentsAtTheBound(t *testing.T) {
 		t.Error("the second window was not pruned: the test proves nothing")
 	}
 }
+
+// TestBlockMaxSkipsWindows: ten documents in the first block of slots
+// match the query far more strongly than anything stored after them, so
+// once they are held every later block's bounds (each term's largest weight
+// in that block) sum below the 10th score and block-max must skip those
+// windows without reading a posting — while returning exactly the
+// exhaustive top 10, and a later document that does beat them (put last,
+// in the last block) must still be found.
+func TestBlockMaxSkipsWindows(t *testing.T) {
+	c, err := newCollection(&pb.CreateCollection{CollectionName: "b",
+		SparseVectorsConfig: pb.NewSparseVectorsConfig(map[string]*pb.SparseVectorParams{"s": {}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uint64(0)
+	put := func(v synth.Sparse) {
+		p, err := c.pointFromStruct(&pb.PointStruct{Id: pb.NewIDNum(id),
+			Vectors: pb.NewVectorsMap(map[string]*pb.Vector{"s": pb.NewVectorSparse(v.Indices, v.Values)})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id++
+		c.put(p)
+	}
+	query := synth.Sparse{Indices: []uint32{3, 10, 42, 77, 100}, Values: []float32{1, 1, 1, 1, 1}}
+	strong := func(w float32) synth.Sparse {
+		v := synth.Sparse{Indices: query.Indices}
+		for range query.Indices {
+			v.Values = append(v.Values, w)
+		}
+		return v
+	}
+	for i := 0; i < 10; i++ {
+		put(strong(50 + float32(i)))
+	}
+	for _, v := range synth.SparseVectors(8*window, 60, 2000, 21) {
+		put(v) // weights in (0, 1]: at most 5 for the query
+	}
+	put(strong(1000)) // the best document, in the last block
+	sv := sparseVec{idx: query.Indices, val: query.Values}
+	n := node{using: "s", limit: 10}
+	c.exhaustive = true
+	want := c.nearestSparse(n, c.sparse["s"], sv, nil).points
+	c.exhaustive = false
+	before := c.skippedWindows.Load()
+	got := c.nearestSparse(n, c.sparse["s"], sv, nil).points
+	skipped := c.skippedWindows.Load() - before
+	if len(got) != len(want) {
+		t.Fatalf("%d results, exhaustive %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].p.key != want[i].p.key || got[i].score != want[i].score {
+			t.Fatalf("rank %d: block-max %s %v, exhaustive %s %v", i, got[i].p.key, got[i].score, want[i].p.key, want[i].score)
+		}
+	}
+	if last, _ := pointKey(pb.NewIDNum(id - 1)); got[0].p.key != last {
+		t.Errorf("the strongest document (last block) is not first: %s", got[0].p.key)
+	}
+	// 9 blocks, at most two workers: the first starts with the strong ten
+	// and skips the rest of its at least 4 blocks; another worker's first
+	// window fills its own top 10.
+	if skipped < 3 {
+		t.Errorf("block-max skipped %d windows, want at least 3 of 9", skipped)
+	}
+	t.Logf("skipped %d of 9 windows", skipped)
+}
