@@ -15,6 +15,10 @@ const MaxLogitsOutput = "spladeq_max_logits"
 // head projects at a time (BENCHMARKS.md, "A blocked vocabulary head").
 const DefaultHeadBlock = 4096
 
+// blockHeadRewrite is blockHead; tests replace it to see a rewrite that
+// loads but fails at run time fall back.
+var blockHeadRewrite = blockHead
+
 // padLogit is what the mask column adds to a padding position's logits: far
 // below any real logit, so the max over a sequence never picks padding.
 const padLogit = -1e9

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // TestBlockedHeadEqualsUnmodified checks the default load-time rewrite that
@@ -117,4 +119,49 @@ func TestBlockHeadRefusesWhatItCannotRewrite(t *testing.T) {
 	if _, err := New(modelDir("bert-tiny"), WithHeadBlock(-1)); err == nil || !strings.Contains(err.Error(), "head block -1") {
 		t.Errorf("negative head block: got %v", err)
 	}
+}
+
+// TestBlockedHeadFallsBackWhenItsGraphFailsAProbe: a rewritten graph that
+// loads but returns the wrong shape (here the gathered graph's [tokens,
+// vocab] under the blocked head's output name) fails the probe batch New
+// runs, and the encoder falls back to the gathered head, saying why — the
+// mistake surfaces at load, never on a request.
+func TestBlockedHeadFallsBackWhenItsGraphFailsAProbe(t *testing.T) {
+	saved := blockHeadRewrite
+	t.Cleanup(func() { blockHeadRewrite = saved })
+	blockHeadRewrite = func(data []byte, output string, _ int) ([]byte, error) {
+		gathered, err := gatherTokens(data, output)
+		if err != nil {
+			return nil, err
+		}
+		graph, rest, _, err := splitModel(gathered)
+		if err != nil {
+			return nil, err
+		}
+		var g []byte
+		var dims [][]byte
+		eachField(graph, func(num protowire.Number, _ protowire.Type, raw, value []byte) error {
+			if num == graphOutput {
+				if name, d := valueInfo(value); name == GatheredOutput {
+					dims = d
+					return nil
+				}
+			}
+			g = append(g, raw...)
+			return nil
+		})
+		g = appendMessage(g, graphNode, node("wrong", "Identity", []string{GatheredOutput}, []string{MaxLogitsOutput}))
+		g = appendMessage(g, graphOutput, floatValueInfo(MaxLogitsOutput, dims...))
+		return appendMessage(rest, modelGraph, g), nil
+	}
+	e := newTestEncoder(t, "bert-tiny")
+	info := e.Info()
+	if info.BlockedHead || !info.Gathered || !strings.Contains(info.HeadSkipped, "probe") {
+		t.Fatalf("want the blocked head dropped after its probe and the gathered head used: %+v", info)
+	}
+	if s := e.Stats(); s.Texts != 0 || s.Batches != 0 {
+		t.Errorf("the probe counted as work: %+v", s)
+	}
+	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false), WithHeadBlock(0))
+	sameVectors(t, e, plain, []string{"a", "a much longer text about sparse retrieval and padding"}, 1e-5)
 }

@@ -300,14 +300,6 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	}
 
 	e := &Encoder{runner: runner{opts: o, model: m, graph: g}}
-	var skipped, headSkipped string
-	plain := !g.pooled && !g.gathered
-	if plain && o.headBlock > 0 {
-		headSkipped = e.rewrite(func(data []byte) ([]byte, error) { return blockHead(data, g.output, o.headBlock) }, MaxLogitsOutput)
-	}
-	if plain && o.gatherTokens && !e.graph.maxPooled {
-		skipped = e.rewrite(func(data []byte) ([]byte, error) { return gatherTokens(data, g.output) }, GatheredOutput)
-	}
 	if e.docTok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
 		return nil, err
 	}
@@ -315,20 +307,48 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		e.Close()
 		return nil, err
 	}
-	err = e.openSession()
-	if err != nil && e.graph.maxPooled {
-		// The runtime refused the blocked graph (a shape the rewrite did
-		// not foresee): run what would have run without it.
-		headSkipped = "the runtime refused the rewritten graph: " + err.Error()
-		e.graph, e.onnxData = g, nil
-		if o.gatherTokens {
-			skipped = e.rewrite(func(data []byte) ([]byte, error) { return gatherTokens(data, g.output) }, GatheredOutput)
-		}
-		err = e.openSession()
+	// The graphs to try, best first: the blocked head, the gathered head,
+	// the export as it is. A rewrite that does not apply, or whose session
+	// fails to load or to run a probe batch, says why and the next is tried.
+	var skipped, headSkipped string
+	plain := !g.pooled && !g.gathered
+	type attempt struct {
+		fn     func(data []byte) ([]byte, error)
+		output string
+		why    *string
 	}
-	if err != nil {
-		e.Close()
-		return nil, err
+	var attempts []attempt
+	if plain && o.headBlock > 0 {
+		attempts = append(attempts, attempt{func(data []byte) ([]byte, error) { return blockHeadRewrite(data, g.output, o.headBlock) }, MaxLogitsOutput, &headSkipped})
+	}
+	if plain && o.gatherTokens {
+		attempts = append(attempts, attempt{func(data []byte) ([]byte, error) { return gatherTokens(data, g.output) }, GatheredOutput, &skipped})
+	}
+	opened := false
+	for _, a := range attempts {
+		e.graph = g
+		if *a.why = e.rewrite(a.fn, a.output); *a.why != "" {
+			continue
+		}
+		if err := e.openSession(); err != nil {
+			*a.why = "the runtime refused the rewritten graph: " + err.Error()
+			continue
+		}
+		if err := e.probe(); err != nil {
+			*a.why = "the rewritten graph failed a probe batch: " + err.Error()
+			e.session.Destroy()
+			e.session = nil
+			continue
+		}
+		opened = true
+		break
+	}
+	if !opened {
+		e.graph, e.onnxData = g, nil
+		if err := e.openSession(); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	e.info = Info{
 		Dir: m.Dir, ONNX: m.ONNX, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
@@ -343,6 +363,21 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		e.info.HeadBlock = o.headBlock
 	}
 	return e, nil
+}
+
+// probe runs two texts of different lengths (so one is padded) through a
+// rewritten graph, then zeroes the work counters: a graph the rewrite got
+// wrong for this export fails here, at load, not on the first request.
+func (e *Encoder) probe() error {
+	encs := tokenizeAll(e.docTok, []string{"probe", "a longer probe of the rewritten graph"})
+	vecs, err := e.forward(encs, []int{0, 1})
+	e.texts.Store(0)
+	e.tokens.Store(0)
+	e.batches.Store(0)
+	if err == nil && len(vecs) != 2 {
+		err = fmt.Errorf("%d vectors for 2 texts", len(vecs))
+	}
+	return err
 }
 
 // rewrite rewrites the graph in memory (blockHead or gatherTokens) into one

@@ -71,7 +71,7 @@ func planTerms(sp *sparseSpace, q sparseVec, weights []float64, n node) ([]plann
 		if len(list) == 0 {
 			continue
 		}
-		if weights[j] < 0 || math.IsNaN(weights[j]) {
+		if weights[j] < 0 || math.IsNaN(weights[j]) || math.IsInf(weights[j], 0) {
 			prunable = false
 		}
 		terms = append(terms, plannedTerm{list: list, w: weights[j], ub: weights[j] * float64(sp.maxW[idx]), bmax: sp.blockMax[idx]})
@@ -216,10 +216,13 @@ func (c *collection) probeNonEssential(buf *windowBuf, terms []plannedTerm, rest
 		switch {
 		case live == 0 || end == p:
 		case end-p <= 4*live:
+			// Branchless: an unmarked document gains 0 × (w·x) = 0 (the
+			// product is finite and non-negative when pruning applies),
+			// a marked one exactly w·x.
 			for _, post := range list[p:end] {
-				if r := post.slot - a; buf.seen[r/64]&(1<<(r%64)) != 0 {
-					buf.sums[r] += w * float64(post.w)
-				}
+				r := uint32(post.slot - a)
+				m := float64(buf.seen[r/64] >> (r % 64) & 1)
+				buf.sums[r] += m * (w * float64(post.w))
 			}
 		default:
 			if !listed {
