@@ -129,3 +129,43 @@ func bruteForce(c *collection, q synth.Sparse, k int) []scored {
 	sortScored(all, false)
 	return all[:min(k, len(all))]
 }
+
+// BenchmarkDenseSearch: exact top-10 over $SPLADEQ_BENCH_DOCS (default
+// 200000) 384-d cosine vectors, the full scan the embedded store does.
+func BenchmarkDenseSearch(b *testing.B) {
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("SPLADEQ_BENCH_DOCS")); err == nil && v > 0 {
+		n = v
+	}
+	const dim = 384
+	c, err := newCollection(&pb.CreateCollection{CollectionName: "d",
+		VectorsConfig: pb.NewVectorsConfigMap(map[string]*pb.VectorParams{"d": {Size: dim, Distance: pb.Distance_Cosine}})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for off := 0; off < n; off += 50_000 {
+		for i, v := range synth.DenseVectors(min(50_000, n-off), dim, int64(off+1)) {
+			p, err := c.pointFromStruct(&pb.PointStruct{Id: pb.NewIDNum(uint64(off + i)),
+				Vectors: pb.NewVectorsMap(map[string]*pb.Vector{"d": pb.NewVectorDense(v)})})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.put(p)
+		}
+	}
+	queries := synth.DenseVectors(20, dim, 99)
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		res := c.nearestDense(node{using: "d", limit: 10}, c.dense["d"], queries[i%len(queries)], nil)
+		lat = append(lat, time.Since(t0))
+		if len(res.points) != 10 {
+			b.Fatalf("%d results", len(res.points))
+		}
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(n*dim*4)/lat[len(lat)/2].Seconds()/1e9, "GB/s")
+}
