@@ -81,7 +81,7 @@ var defaults = map[string]any{
 	"server.request_timeout":    30 * time.Second,
 	"server.queue_size":         1024,
 	"server.batch_max_delay":    time.Duration(0),
-	"server.batch_max_size":     32,
+	"server.batch_max_size":     64,
 	"server.read_timeout":       30 * time.Second,
 	"server.write_timeout":      60 * time.Second,
 	"server.idle_timeout":       120 * time.Second,
