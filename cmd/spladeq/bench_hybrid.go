@@ -69,7 +69,10 @@ func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseMode
 	if err != nil {
 		return err
 	}
-	req := qdrant.SearchRequest{Mode: qdrant.ModeHybrid, Fusion: qdrant.FusionRRF, Sparse: enc[0].Sparse.SparseVector, Dense: enc[0].Dense, Limit: 10}
+	// The store search alone is the request Service.Search sends: the same
+	// prefetch limit and RRF k, payloads included.
+	req := qdrant.SearchRequest{Mode: qdrant.ModeHybrid, Fusion: qdrant.FusionRRF, Sparse: enc[0].Sparse.SparseVector, Dense: enc[0].Dense, Limit: 10,
+		RRFK: cfg.Search.RRFK, PrefetchLimit: cfg.Search.PrefetchLimit, WithPayload: true}
 	fmt.Fprintf(w, "\nHybrid query latency (p50, %d docs; each part measured alone at the same concurrency):\n\n", len(texts))
 	fmt.Fprintf(w, "| clients | sparse encode | dense encode | store search | hybrid Search | hybrid / (max(encodes) + search) |\n|---|---|---|---|---|---|\n")
 	for _, c := range clients {
