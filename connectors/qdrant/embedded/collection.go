@@ -44,6 +44,39 @@ type collection struct {
 type denseSpace struct {
 	size int
 	dist pb.Distance
+	// chunks hold the space's vectors by slot, denseChunk slots a chunk,
+	// so a full scan reads contiguous memory instead of chasing each
+	// point's map and slice; points' dense entries alias them. has marks
+	// the slots holding a live vector.
+	chunks [][]float32
+	has    []uint64
+}
+
+// denseChunk is how many vectors one allocation of a dense space holds.
+const denseChunk = 256
+
+// store copies v into slot's place and returns that place.
+func (ds *denseSpace) store(slot int32, v []float32) []float32 {
+	k, off := int(slot)/denseChunk, int(slot)%denseChunk
+	for len(ds.chunks) <= k {
+		ds.chunks = append(ds.chunks, make([]float32, denseChunk*ds.size))
+	}
+	dst := ds.chunks[k][off*ds.size : (off+1)*ds.size : (off+1)*ds.size]
+	copy(dst, v)
+	for len(ds.has) <= int(slot)/64 {
+		ds.has = append(ds.has, 0)
+	}
+	ds.has[slot/64] |= 1 << (slot % 64)
+	return dst
+}
+
+// vector is slot's vector, or nil.
+func (ds *denseSpace) vector(slot int32) []float32 {
+	if int(slot)/64 >= len(ds.has) || ds.has[slot/64]&(1<<(slot%64)) == 0 {
+		return nil
+	}
+	k, off := int(slot)/denseChunk, int(slot)%denseChunk
+	return ds.chunks[k][off*ds.size : (off+1)*ds.size : (off+1)*ds.size]
 }
 
 type sparseSpace struct {
@@ -317,6 +350,11 @@ func (c *collection) put(p *point) {
 	slot := int32(len(c.slots))
 	c.slots = append(c.slots, p)
 	c.byKey[p.key] = slot
+	for name, d := range p.dense {
+		if ds := c.dense[name]; ds != nil {
+			p.dense[name] = ds.store(slot, d)
+		}
+	}
 	for name, sv := range p.sparse {
 		sp := c.sparse[name]
 		sp.n++
@@ -347,6 +385,11 @@ func (c *collection) del(key string) {
 		return
 	}
 	p := c.slots[slot]
+	for name := range p.dense {
+		if ds := c.dense[name]; ds != nil {
+			ds.has[slot/64] &^= 1 << (slot % 64)
+		}
+	}
 	for name, sv := range p.sparse {
 		sp := c.sparse[name]
 		sp.n--
@@ -372,6 +415,9 @@ func (c *collection) maybeCompact() {
 	c.byKey = make(map[string]int32, live)
 	for name, sp := range c.sparse {
 		c.sparse[name] = newSparseSpace(sp.idf)
+	}
+	for name, ds := range c.dense {
+		c.dense[name] = &denseSpace{size: ds.size, dist: ds.dist}
 	}
 	for _, p := range old {
 		if p != nil {

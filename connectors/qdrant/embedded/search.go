@@ -342,9 +342,11 @@ func (c *collection) nearestDense(n node, ds *denseSpace, q []float32, cands []*
 		}
 		return result{points: top.sorted(), ascending: ascending}
 	}
-	// A full scan is memory-bound: split the slots across cores, each with
-	// its own top-k, then merge.
-	workers := min(runtime.GOMAXPROCS(0), 1+len(c.slots)/20000)
+	// A full scan reads the space's vectors in slot order, contiguous in
+	// memory, split across cores, each with its own top-k, then merged; a
+	// point is looked at only when its score could enter the top k.
+	nslots := len(c.slots)
+	workers := min(runtime.GOMAXPROCS(0), 1+nslots/20000)
 	tops := make([]*topK, workers)
 	var wg sync.WaitGroup
 	for w := range tops {
@@ -352,12 +354,25 @@ func (c *collection) nearestDense(n node, ds *denseSpace, q []float32, cands []*
 		wg.Add(1)
 		go func(t *topK, lo, hi int) {
 			defer wg.Done()
-			for _, p := range c.slots[lo:hi] {
-				if p != nil {
-					score(t, p)
+			for slot := lo; slot < hi; slot++ {
+				v := ds.vector(int32(slot))
+				if v == nil {
+					continue
 				}
+				s := float32(denseScore(ds.dist, q, v))
+				if len(t.h) == t.k && t.k > 0 && ((ascending && s > t.h[0].score) || (!ascending && s < t.h[0].score)) {
+					continue // cannot enter
+				}
+				if n.threshold != nil && ((ascending && s > *n.threshold) || (!ascending && s < *n.threshold)) {
+					continue
+				}
+				p := c.slots[slot]
+				if p == nil || !n.filter.match(p) {
+					continue
+				}
+				t.offer(scored{p: p, score: s})
 			}
-		}(tops[w], w*len(c.slots)/workers, (w+1)*len(c.slots)/workers)
+		}(tops[w], w*nslots/workers, (w+1)*nslots/workers)
 	}
 	wg.Wait()
 	for _, t := range tops {
