@@ -118,30 +118,12 @@ func blockHead(data []byte, output string, block int) ([]byte, error) {
 	}
 	nodes = append(nodes, node(id("output"), "Identity", []string{last}, []string{MaxLogitsOutput}))
 
-	newGraph := make([]byte, 0, len(h.graph)+4096+4*vocab)
-	for _, t := range inits {
-		newGraph = appendMessage(newGraph, graphInitializer, t)
-	}
-	nodeIndex := 0
-	err = eachField(h.graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
-		switch num {
-		case graphNode:
-			i := nodeIndex
-			nodeIndex++
-			if h.chainNodes[i] { // the projection and what follows it are replaced
-				return nil
-			}
-		case graphValueInfo:
-			if name, _ := valueInfo(value); h.chain[name] {
-				return nil
-			}
-		case graphOutput:
-			if name, _ := valueInfo(value); name == output {
-				return nil
-			}
+	// The projection and what follows it are replaced.
+	newGraph, err := h.copyGraph(output, 4096+4*vocab, inits, func(i int, value []byte) [][]byte {
+		if h.chainNodes[i] {
+			return nil
 		}
-		newGraph = append(newGraph, raw...)
-		return nil
+		return [][]byte{value}
 	})
 	if err != nil {
 		return nil, err

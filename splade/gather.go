@@ -236,7 +236,7 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	graph, rest, names, chain, target := h.graph, h.rest, h.names, h.chain, h.target
+	rest, names, target := h.rest, h.names, h.target
 	vocabDim := h.outDims[2]
 
 	p := uniquePrefix(names)
@@ -251,36 +251,14 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 		node(id("hidden_tokens"), "Gather", []string{id("hidden_flat"), id("rows")}, []string{id("hidden_tokens")}, intAttr("axis", 0)),
 	}
 
-	// Sized up front: the graph holds the weights (hundreds of MB), and
-	// growing by append would copy them several times.
-	newGraph := make([]byte, 0, len(graph)+4096)
-	newGraph = appendMessage(newGraph, graphInitializer, tensorProto(id("minus1"), onnxInt64, []int64{1}, int64Bytes(-1)))
-	nodeIndex := 0
-	err = eachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
-		switch num {
-		case graphNode:
-			i := nodeIndex
-			nodeIndex++
-			if i == target {
-				for _, g := range gathered {
-					newGraph = appendMessage(newGraph, graphNode, g)
-				}
-				newGraph = appendMessage(newGraph, graphNode, replaceFirstInput(value, id("hidden_tokens")))
-				return nil
+	newGraph, err := h.copyGraph(output, 4096,
+		[][]byte{tensorProto(id("minus1"), onnxInt64, []int64{1}, int64Bytes(-1))},
+		func(i int, value []byte) [][]byte {
+			if i != target {
+				return [][]byte{value}
 			}
-		case graphValueInfo:
-			// Declared shapes of the chain's tensors no longer hold.
-			if name, _ := valueInfo(value); chain[name] {
-				return nil
-			}
-		case graphOutput:
-			if name, _ := valueInfo(value); name == output {
-				return nil
-			}
-		}
-		newGraph = append(newGraph, raw...)
-		return nil
-	})
+			return append(gathered, replaceFirstInput(value, id("hidden_tokens")))
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +270,41 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	out := make([]byte, 0, len(rest)+len(newGraph)+16)
 	out = append(out, rest...)
 	return appendMessage(out, modelGraph, newGraph), nil
+}
+
+// copyGraph copies the graph with extra initializers first, each node
+// replaced by what nodes returns for it (its index and encoding; nil drops
+// it), without the declared shapes of the chain's tensors (they no longer
+// hold) and without the old logits output. extra sizes the copy up front:
+// the graph holds the weights (hundreds of MB), and growing by append would
+// copy them several times.
+func (h *headGraph) copyGraph(output string, extra int, inits [][]byte, nodes func(i int, value []byte) [][]byte) ([]byte, error) {
+	out := make([]byte, 0, len(h.graph)+extra)
+	for _, t := range inits {
+		out = appendMessage(out, graphInitializer, t)
+	}
+	nodeIndex := 0
+	err := eachField(h.graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+		switch num {
+		case graphNode:
+			for _, n := range nodes(nodeIndex, value) {
+				out = appendMessage(out, graphNode, n)
+			}
+			nodeIndex++
+			return nil
+		case graphValueInfo:
+			if name, _ := valueInfo(value); h.chain[name] {
+				return nil
+			}
+		case graphOutput:
+			if name, _ := valueInfo(value); name == output {
+				return nil
+			}
+		}
+		out = append(out, raw...)
+		return nil
+	})
+	return out, err
 }
 
 // replaceFirstInput returns the NodeProto msg with its first input renamed.

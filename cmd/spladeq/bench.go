@@ -83,14 +83,7 @@ func newBenchCmd() *cobra.Command {
 
 		// The encoder's own peak memory, before the raw forward of the
 		// unmodified export (which writes [batch, seq, vocab] logits) runs.
-		encPeak, err := peakRSSDuring(func() error {
-			for i := 0; i < *iters; i++ {
-				if _, err := enc.Encode(ctx, texts); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		encPeak, err := peakRSSDuring(encodeTimes(ctx, enc, texts, *iters))
 		if err != nil {
 			return err
 		}
@@ -102,14 +95,7 @@ func newBenchCmd() *cobra.Command {
 				return err
 			}
 			defer gathered.Close()
-			if gatheredPeak, err = peakRSSDuring(func() error {
-				for i := 0; i < *iters; i++ {
-					if _, err := gathered.Encode(ctx, texts); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
+			if gatheredPeak, err = peakRSSDuring(encodeTimes(ctx, gathered, texts, *iters)); err != nil {
 				return err
 			}
 		}
@@ -126,13 +112,9 @@ func newBenchCmd() *cobra.Command {
 			fmt.Fprintf(w, "| peak RSS of the process while the encoder alone runs (model loaded) | %.0f MB |\n", float64(encPeak)/(1<<20))
 		}
 
-		var qlat []time.Duration
-		for i := 0; i < 50; i++ {
-			t0 := time.Now()
-			if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
-				return err
-			}
-			qlat = append(qlat, time.Since(t0))
+		qlat, err := queryLatencies(ctx, enc, texts)
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(w, "| query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
 
@@ -205,13 +187,9 @@ func benchOtherHead(ctx context.Context, w io.Writer, blocked, enc *splade.Encod
 	if err != nil {
 		return err
 	}
-	var qlat []time.Duration
-	for i := 0; i < 50; i++ {
-		t0 := time.Now()
-		if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
-			return err
-		}
-		qlat = append(qlat, time.Since(t0))
+	qlat, err := queryLatencies(ctx, enc, texts)
+	if err != nil {
+		return err
 	}
 	a, err := blocked.Encode(ctx, texts)
 	if err != nil {
@@ -233,6 +211,31 @@ func benchOtherHead(ctx context.Context, w io.Writer, blocked, enc *splade.Encod
 	fmt.Fprintf(w, "| gathered head: query encode, one query | p50 %s, p99 %s |\n", pct(qlat, 0.5), pct(qlat, 0.99))
 	fmt.Fprintf(w, "| blocked vs gathered vectors | max weight difference %.2g, top-10 overlap %.3f (exact rewrite) |\n", worst, overlap)
 	return nil
+}
+
+// encodeTimes returns a function encoding texts iters times.
+func encodeTimes(ctx context.Context, enc *splade.Encoder, texts []string, iters int) func() error {
+	return func() error {
+		for i := 0; i < iters; i++ {
+			if _, err := enc.Encode(ctx, texts); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// queryLatencies times 50 single-query encodes, cycling through texts.
+func queryLatencies(ctx context.Context, enc *splade.Encoder, texts []string) ([]time.Duration, error) {
+	var lat []time.Duration
+	for i := 0; i < 50; i++ {
+		t0 := time.Now()
+		if _, err := enc.EncodeQueries(ctx, []string{texts[i%len(texts)]}); err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return lat, nil
 }
 
 // maxWeightDiff is the largest weight difference over the union of two
