@@ -165,3 +165,43 @@ func TestBlockedHeadFallsBackWhenItsGraphFailsAProbe(t *testing.T) {
 	plain := newTestEncoder(t, "bert-tiny", WithTokenGather(false), WithHeadBlock(0))
 	sameVectors(t, e, plain, []string{"a", "a much longer text about sparse retrieval and padding"}, 1e-5)
 }
+
+// TestBlockedHeadAtOpset18: from opset 18 ReduceMax takes its axes as an
+// input, not an attribute. The BERT fixture uses no operator that changed
+// in 18, so declaring it opset 18 is a valid model; the blocked head must
+// apply there too (the probe would otherwise drop it) and equal the
+// unmodified graph.
+func TestBlockedHeadAtOpset18(t *testing.T) {
+	dir := copyDir(t, modelDir("bert-tiny"))
+	path := dir + "/model.onnx"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	eachField(data, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+		if num == modelOpsetImport && typ == protowire.BytesType {
+			if d, v := opsetEntry(value); (d == "" || d == "ai.onnx") && v < 18 {
+				var e []byte
+				e = protowire.AppendTag(e, opsetVersion, protowire.VarintType)
+				e = protowire.AppendVarint(e, 18)
+				out = appendMessage(out, modelOpsetImport, e)
+				return nil
+			}
+		}
+		out = append(out, raw...)
+		return nil
+	})
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, opset, _ := splitModel(out); opset != 18 {
+		t.Fatalf("opset %d after the rewrite, want 18", opset)
+	}
+	blocked := newTestEncoder(t, dir)
+	if info := blocked.Info(); !info.BlockedHead || info.HeadSkipped != "" {
+		t.Fatalf("opset 18: blocked head not applied: %+v", info)
+	}
+	plain := newTestEncoder(t, dir, WithTokenGather(false), WithHeadBlock(0))
+	sameVectors(t, blocked, plain, []string{"a", "", "a much longer text about sparse retrieval and padding"}, 1e-5)
+}
