@@ -18,9 +18,12 @@ import (
 func TestDenseArenaSurvivesDeletesReputsAndCompaction(t *testing.T) {
 	c, err := newCollection(&pb.CreateCollection{CollectionName: "a",
 		VectorsConfig: pb.NewVectorsConfigMap(map[string]*pb.VectorParams{
-			"dot": {Size: 8, Distance: pb.Distance_Dot}, "l2": {Size: 3, Distance: pb.Distance_Euclid}})})
+			"dot": {Size: 1024, Distance: pb.Distance_Dot}, "l2": {Size: 3, Distance: pb.Distance_Euclid}})})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if perChunk(1024) != 64 {
+		t.Fatalf("perChunk(1024) = %d; the test wants many chunks", perChunk(1024))
 	}
 	rng := rand.New(rand.NewSource(5))
 	vec := func(n int) []float32 {
@@ -35,7 +38,7 @@ func TestDenseArenaSurvivesDeletesReputsAndCompaction(t *testing.T) {
 		vs := map[string]*pb.Vector{}
 		w := map[string][]float32{}
 		if id%3 != 0 {
-			w["dot"] = vec(8)
+			w["dot"] = vec(1024)
 			vs["dot"] = pb.NewVectorDense(w["dot"])
 		}
 		if id%2 == 0 || len(vs) == 0 {
@@ -55,7 +58,7 @@ func TestDenseArenaSurvivesDeletesReputsAndCompaction(t *testing.T) {
 		c.del(k)
 		delete(want, id)
 	}
-	const n = 3000 // several chunks
+	const n = 3000 // dozens of 64-vector chunks of "dot"
 	for id := uint64(0); id < n; id++ {
 		put(id)
 	}
@@ -86,7 +89,7 @@ func TestDenseArenaSurvivesDeletesReputsAndCompaction(t *testing.T) {
 			dim    int
 			filter *filter
 			thr    *float32
-		}{{"dot", 8, nil, nil}, {"l2", 3, nil, nil}, {"dot", 8, even, nil}, {"dot", 8, nil, &thr}} {
+		}{{"dot", 1024, nil, nil}, {"l2", 3, nil, nil}, {"dot", 1024, even, nil}, {"dot", 1024, nil, &thr}} {
 			q := vec(tc.dim)
 			got := c.nearestDense(node{using: tc.using, limit: 10, filter: tc.filter, threshold: tc.thr}, c.dense[tc.using], q, nil).points
 			// Brute force over what was put.
