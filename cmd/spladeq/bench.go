@@ -35,6 +35,7 @@ func newBenchCmd() *cobra.Command {
 	headBlock := fs.Int("head-block", splade.DefaultHeadBlock, "vocabulary entries per slice of the blocked head (0: off, the gathered head pooled in Go); the default run also measures the gathered head beside it")
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
 	denseModel := fs.String("dense-model", config.DefaultDenseModel, "dense model for the hybrid query section (\"\" skips it)")
+	denseThreads := fs.Int("dense-threads", -1, "intra-op threads of the dense model in the hybrid query section (-1: as --threads)")
 	clients := fs.IntSlice("clients", []int{1, 16}, "concurrent clients in the hybrid query section")
 	compare := fs.String("compare-onnx", "", "another graph in the model directory (e.g. model.int8.onnx): its speed and agreement with the default graph")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -158,7 +159,7 @@ func newBenchCmd() *cobra.Command {
 			fmt.Fprintf(w, "| hybrid / dense p50 | %.2f |\n", float64(pct(lat[qdrant.ModeHybrid], 0.5))/float64(pct(lat[qdrant.ModeDense], 0.5)))
 		}
 		if *denseModel != "" {
-			if err := benchHybridQueries(ctx, w, *model, *denseModel, *threads, texts, *clients); err != nil {
+			if err := benchHybridQueries(ctx, w, *model, *denseModel, *threads, *denseThreads, texts, *clients); err != nil {
 				return err
 			}
 		}

@@ -25,8 +25,9 @@ import (
 // run at once. It also times both encodes at once without the service
 // (two goroutines): how much two models slow each other down on this
 // machine, the floor under the hybrid figure. threads is each model's
-// intra-op thread count (0: automatic, plugin.autoThreads).
-func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseModel string, threads int, texts []string, clients []int) error {
+// intra-op thread count (0: automatic, plugin.autoThreads); denseThreads,
+// when >= 0, sets the dense model's apart.
+func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseModel string, threads, denseThreads int, texts []string, clients []int) error {
 	dense := plugin.ResolveModel(denseModel, "models")
 	if st, err := os.Stat(dense); err != nil || !st.IsDir() {
 		fmt.Fprintf(w, "\nHybrid queries skipped: dense model %q not found (--dense-model).\n", denseModel)
@@ -45,6 +46,11 @@ func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseMode
 	cfg.Vectorizers = map[string]config.Vectorizer{
 		"sparse": {Module: config.ModuleSPLADE, Model: sparseModel, Threads: threads},
 		"dense":  {Module: config.ModuleONNXDense, Model: dense, MaxLength: 256, Threads: threads},
+	}
+	if denseThreads >= 0 {
+		d := cfg.Vectorizers["dense"]
+		d.Threads = denseThreads
+		cfg.Vectorizers["dense"] = d
 	}
 	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
