@@ -33,6 +33,7 @@ vet: setup
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 test: setup models pytools vet
+	@bash scripts/check-large-files.sh
 	@bash scripts/qdrant-status.sh
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -count=1 ./...) || exit 1; done
