@@ -1,0 +1,173 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spladeq/spladeq/connectors/qdrant"
+)
+
+// CollectionConfig is how a collection is created.
+type CollectionConfig struct {
+	// Sparse names the sparse vectorizer; "" uses collection.sparse from
+	// the configuration, "none" makes a dense-only collection.
+	Sparse string `json:"sparse,omitempty"`
+	// Dense names the dense vectorizer; "" uses collection.dense, "none"
+	// makes a sparse-only collection.
+	Dense string `json:"dense,omitempty"`
+	// DenseSize must match the dense vectorizer's dimension when given.
+	DenseSize int `json:"dense_size,omitempty"`
+	// IDF turns on Qdrant's IDF modifier. Default collection.idf.
+	IDF *bool `json:"idf,omitempty"`
+	// Distance of the dense vector. Default collection.distance.
+	Distance string `json:"distance,omitempty"`
+}
+
+// CollectionInfo describes a collection.
+type CollectionInfo struct {
+	Name      string `json:"name"`
+	Points    uint64 `json:"points"`
+	Sparse    string `json:"sparse"`
+	Dense     string `json:"dense"`
+	DenseSize int    `json:"dense_size,omitempty"`
+	IDF       bool   `json:"idf"`
+	Distance  string `json:"distance,omitempty"`
+}
+
+// EnsureCollection creates a collection, or checks that an existing one
+// matches.
+func (s *Service) EnsureCollection(ctx context.Context, name string, cc CollectionConfig) (CollectionInfo, error) {
+	var ps []Problem
+	if name == "" || len(name) > 255 || strings.ContainsAny(name, "/\\\x00") {
+		ps = append(ps, Problem{Field: "name", Message: "must be 1..255 characters without / \\ or NUL"})
+	}
+	if cc.Sparse == "" {
+		cc.Sparse = orNone(s.cfg.Collection.Sparse)
+	}
+	if cc.Dense == "" {
+		cc.Dense = orNone(s.cfg.Collection.Dense)
+	}
+	if cc.Distance == "" {
+		cc.Distance = s.cfg.Collection.Distance
+	}
+	idf := s.cfg.Collection.IDF
+	if cc.IDF != nil {
+		idf = *cc.IDF
+	}
+	col := s.cfg.Collection
+	spec := qdrant.CollectionSpec{Name: name, Metadata: map[string]string{MetaSparse: cc.Sparse, MetaDense: cc.Dense},
+		ShardNumber: uint32(col.ShardNumber), ReplicationFactor: uint32(col.ReplicationFactor),
+		WriteConsistencyFactor: uint32(col.WriteConsistencyFactor), OnDiskPayload: col.OnDiskPayload}
+	if cc.Sparse != None {
+		if _, ok := s.vecs[cc.Sparse].(Sparse); !ok {
+			ps = append(ps, Problem{Field: "sparse", Message: fmt.Sprintf("no sparse vectorizer named %q (have %s)", cc.Sparse, s.names(true))})
+		}
+		spec.Sparse = &qdrant.SparseSpec{IDF: idf, OnDisk: col.SparseOnDisk}
+	}
+	if cc.Dense != None {
+		d, ok := s.vecs[cc.Dense].(Dense)
+		switch {
+		case !ok:
+			ps = append(ps, Problem{Field: "dense", Message: fmt.Sprintf("no dense vectorizer named %q (have %s)", cc.Dense, s.names(false))})
+		case cc.DenseSize != 0 && cc.DenseSize != d.Dimension():
+			ps = append(ps, Problem{Field: "dense_size", Message: fmt.Sprintf("vectorizer %q gives %d dimensions, not %d", cc.Dense, d.Dimension(), cc.DenseSize)})
+		default:
+			spec.Dense = &qdrant.DenseSpec{Size: d.Dimension(), Distance: cc.Distance}
+		}
+	}
+	if cc.Sparse == None && cc.Dense == None {
+		ps = append(ps, Problem{Field: "sparse", Message: "a collection needs a sparse or a dense vectorizer"})
+	}
+	if err := problems(ps...); err != nil {
+		return CollectionInfo{}, err
+	}
+	start := time.Now()
+	err := s.store.EnsureCollection(ctx, spec)
+	s.metrics.observeStore("ensure_collection", start)
+	if err != nil {
+		return CollectionInfo{}, err
+	}
+	s.forget(name)
+	return s.Collection(ctx, name)
+}
+
+func orNone(name string) string {
+	if name == "" {
+		return None
+	}
+	return name
+}
+
+func (s *Service) names(sparse bool) string {
+	var out []string
+	for n, v := range s.vecs {
+		if _, ok := v.(Sparse); ok == sparse {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+// Collection describes an existing collection; the vectorizers come from
+// its metadata, or from the configuration for collections made elsewhere.
+func (s *Service) Collection(ctx context.Context, name string) (CollectionInfo, error) {
+	start := time.Now()
+	info, err := s.store.Info(ctx, name)
+	s.metrics.observeStore("collection_info", start)
+	if err != nil {
+		return CollectionInfo{}, err
+	}
+	ci := CollectionInfo{Name: name, Points: info.Points, Sparse: None, Dense: None}
+	if sp := info.Spec.Sparse; sp != nil {
+		ci.IDF = sp.IDF
+		ci.Sparse = orNone(s.cfg.Collection.Sparse)
+		if m := info.Spec.Metadata[MetaSparse]; m != "" {
+			ci.Sparse = m
+		}
+	}
+	if d := info.Spec.Dense; d != nil {
+		ci.DenseSize, ci.Distance = d.Size, d.Distance
+		ci.Dense = orNone(s.cfg.Collection.Dense)
+		if m := info.Spec.Metadata[MetaDense]; m != "" {
+			ci.Dense = m
+		}
+	}
+	s.mu.Lock()
+	s.collections[name] = ci
+	s.mu.Unlock()
+	return ci, nil
+}
+
+// cached returns a collection's info, asking Qdrant on a miss.
+func (s *Service) cached(ctx context.Context, name string) (CollectionInfo, error) {
+	s.mu.Lock()
+	ci, ok := s.collections[name]
+	s.mu.Unlock()
+	if ok {
+		return ci, nil
+	}
+	return s.Collection(ctx, name)
+}
+
+func (s *Service) forget(name string) {
+	s.mu.Lock()
+	delete(s.collections, name)
+	s.mu.Unlock()
+}
+
+// DeleteCollection drops a collection.
+func (s *Service) DeleteCollection(ctx context.Context, name string) error {
+	defer s.forget(name)
+	defer s.metrics.observeStore("delete_collection", time.Now())
+	if _, err := s.store.Info(ctx, name); err != nil {
+		return err
+	}
+	return s.store.DeleteCollection(ctx, name)
+}
