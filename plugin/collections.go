@@ -7,35 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spladeq/spladeq/api"
+
 	"github.com/spladeq/spladeq/connectors/qdrant"
 )
 
 // CollectionConfig is how a collection is created.
-type CollectionConfig struct {
-	// Sparse names the sparse vectorizer; "" uses collection.sparse from
-	// the configuration, "none" makes a dense-only collection.
-	Sparse string `json:"sparse,omitempty"`
-	// Dense names the dense vectorizer; "" uses collection.dense, "none"
-	// makes a sparse-only collection.
-	Dense string `json:"dense,omitempty"`
-	// DenseSize must match the dense vectorizer's dimension when given.
-	DenseSize int `json:"dense_size,omitempty"`
-	// IDF turns on Qdrant's IDF modifier. Default collection.idf.
-	IDF *bool `json:"idf,omitempty"`
-	// Distance of the dense vector. Default collection.distance.
-	Distance string `json:"distance,omitempty"`
-}
+type CollectionConfig = api.CollectionConfig
 
 // CollectionInfo describes a collection.
-type CollectionInfo struct {
-	Name      string `json:"name"`
-	Points    uint64 `json:"points"`
-	Sparse    string `json:"sparse"`
-	Dense     string `json:"dense"`
-	DenseSize int    `json:"dense_size,omitempty"`
-	IDF       bool   `json:"idf"`
-	Distance  string `json:"distance,omitempty"`
-}
+type CollectionInfo = api.CollectionInfo
 
 // EnsureCollection creates a collection, or checks that an existing one
 // matches.

@@ -8,26 +8,17 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spladeq/spladeq/api"
+
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/splade"
 )
 
 // DocumentInput is a document to store.
-type DocumentInput struct {
-	ID      string         `json:"id"`
-	Text    string         `json:"text"`
-	Payload map[string]any `json:"payload,omitempty"`
-	// Vector is a precomputed dense vector (required with the precomputed
-	// module; it replaces the dense vectorizer's otherwise). A document with
-	// a vector is stored as one chunk.
-	Vector []float32 `json:"vector,omitempty"`
-}
+type DocumentInput = api.DocumentInput
 
 // UpsertResult says what an upsert stored.
-type UpsertResult struct {
-	Documents int `json:"documents"`
-	Chunks    int `json:"chunks"`
-}
+type UpsertResult = api.UpsertResult
 
 // checkText validates one text, appending problems for field.
 func (s *Service) checkText(ps []Problem, field, id, text string, maxBytes int) []Problem {

@@ -4,33 +4,17 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/spladeq/spladeq/splade"
+	"github.com/spladeq/spladeq/api"
 )
 
 // EncodeInput asks for vectors of texts.
-type EncodeInput struct {
-	Texts []string `json:"texts"`
-	// Sparse and Dense name vectorizers; "" uses collection.sparse and
-	// collection.dense; "none" skips that side.
-	Sparse string `json:"sparse,omitempty"`
-	Dense  string `json:"dense,omitempty"`
-	// Query encodes as queries.
-	Query bool `json:"query,omitempty"`
-	// Terms adds the N heaviest decoded terms of each sparse vector.
-	Terms int `json:"terms,omitempty"`
-}
+type EncodeInput = api.EncodeRequest
 
 // EncodedSparse is a sparse vector with optional decoded terms.
-type EncodedSparse struct {
-	splade.SparseVector
-	Terms []splade.Term `json:"terms,omitempty"`
-}
+type EncodedSparse = api.EncodedSparse
 
 // Encoded is one text's vectors.
-type Encoded struct {
-	Sparse *EncodedSparse `json:"sparse,omitempty"`
-	Dense  []float32      `json:"dense,omitempty"`
-}
+type Encoded = api.Encoded
 
 // Encode returns sparse and/or dense vectors for texts.
 func (s *Service) Encode(ctx context.Context, in EncodeInput) ([]Encoded, error) {

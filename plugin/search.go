@@ -9,54 +9,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spladeq/spladeq/api"
+
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/splade"
 )
 
 // SearchInput is one search. Zero fields take the configured defaults.
-type SearchInput struct {
-	Query string `json:"query"`
-	// Vector is the dense query vector, required with the precomputed
-	// module and used instead of the dense vectorizer otherwise.
-	Vector         []float32      `json:"vector,omitempty"`
-	Mode           string         `json:"mode,omitempty"`
-	Fusion         string         `json:"fusion,omitempty"`
-	Alpha          *float64       `json:"alpha,omitempty"`
-	RRFK           int            `json:"rrf_k,omitempty"`
-	Limit          int            `json:"limit,omitempty"`
-	Offset         int            `json:"offset,omitempty"`
-	PrefetchLimit  int            `json:"prefetch_limit,omitempty"`
-	ScoreThreshold *float32       `json:"score_threshold,omitempty"`
-	Filter         *qdrant.Filter `json:"filter,omitempty"`
-	// Explain returns the query's expanded terms and, per hit, the terms
-	// that contributed most to its sparse score.
-	Explain bool `json:"explain,omitempty"`
-	// WithPayload returns payloads. Default true.
-	WithPayload *bool `json:"with_payload,omitempty"`
-}
+type SearchInput = api.SearchRequest
 
 // MatchedTerm is a term shared by the query and a hit.
-type MatchedTerm struct {
-	Token        string  `json:"token"`
-	QueryWeight  float32 `json:"query_weight"`
-	DocWeight    float32 `json:"doc_weight"`
-	Contribution float32 `json:"contribution"`
-}
+type MatchedTerm = api.MatchedTerm
 
 // SearchHit is one hit, with its explanation when asked for.
-type SearchHit struct {
-	qdrant.Hit
-	MatchedTerms []MatchedTerm `json:"matched_terms,omitempty"`
-}
+type SearchHit = api.SearchHit
 
 // SearchResult is a search's answer.
-type SearchResult struct {
-	Hits []SearchHit `json:"hits"`
-	// QueryTerms are the query's expanded terms, heaviest first (explain).
-	QueryTerms []splade.Term `json:"query_terms,omitempty"`
-	Mode       string        `json:"mode"`
-	Fusion     string        `json:"fusion,omitempty"`
-}
+type SearchResult = api.SearchResult
 
 // maxExplainTerms bounds the terms an explanation lists.
 const (
@@ -137,7 +106,7 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	if in.RRFK < 1 {
 		ps = append(ps, Problem{Field: "rrf_k", Message: fmt.Sprintf("must be >= 1, got %d", in.RRFK)})
 	}
-	if err := in.Filter.Validate(); err != nil {
+	if err := qdrant.ValidateFilter(in.Filter); err != nil {
 		ps = append(ps, Problem{Field: "filter", Message: err.Error()})
 	}
 	if err := problems(ps...); err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spladeq/spladeq/api"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spladeq/spladeq/config"
@@ -28,13 +30,7 @@ const (
 const None = "none"
 
 // Problem is one thing wrong with a request.
-type Problem struct {
-	// Field is the JSON path of the bad field ("documents[2].text").
-	Field string `json:"field"`
-	// ID is the document id concerned, when there is one.
-	ID      string `json:"id,omitempty"`
-	Message string `json:"message"`
-}
+type Problem = api.Problem
 
 // InputError lists everything wrong with a request; nothing was stored.
 type InputError struct{ Problems []Problem }

@@ -285,7 +285,7 @@ func TestTermsDecodeVocabulary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Term{{"the", 2}, {"quick", 1}, {"[CLS]", 0.5}}
+	want := []Term{{Token: "the", Weight: 2}, {Token: "quick", Weight: 1}, {Token: "[CLS]", Weight: 0.5}}
 	if len(got) != len(want) {
 		t.Fatalf("Terms = %v, want %v", got, want)
 	}

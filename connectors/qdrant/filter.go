@@ -5,41 +5,28 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/spladeq/spladeq/api"
+
 	qc "github.com/qdrant/go-client/qdrant"
 )
 
-// Filter selects points by payload. All Must conditions, at least one
-// Should condition (when any) and no MustNot condition must hold.
-type Filter struct {
-	Must    []Condition `json:"must,omitempty"`
-	Should  []Condition `json:"should,omitempty"`
-	MustNot []Condition `json:"must_not,omitempty"`
-}
+// Filter selects points by payload (the API's wire type).
+type Filter = api.Filter
 
-// Condition tests one payload key: Match for equality (a string, integer or
-// bool; a list of strings or integers matches any of them), Range for
-// numbers. Exactly one of Match and Range is set.
-type Condition struct {
-	Key   string `json:"key"`
-	Match any    `json:"match,omitempty"`
-	Range *Range `json:"range,omitempty"`
-}
+// Condition tests one payload key.
+type Condition = api.Condition
 
 // Range bounds a numeric payload value; nil bounds are open.
-type Range struct {
-	Gt  *float64 `json:"gt,omitempty"`
-	Gte *float64 `json:"gte,omitempty"`
-	Lt  *float64 `json:"lt,omitempty"`
-	Lte *float64 `json:"lte,omitempty"`
-}
+type Range = api.Range
 
-// Validate reports every bad condition, naming its place ("must[1]").
-func (f *Filter) Validate() error {
-	_, err := f.proto()
+// ValidateFilter reports every bad condition of f, naming its place
+// ("must[1]"). A nil filter is valid.
+func ValidateFilter(f *Filter) error {
+	_, err := filterProto(f)
 	return err
 }
 
-func (f *Filter) proto() (*qc.Filter, error) {
+func filterProto(f *Filter) (*qc.Filter, error) {
 	if f == nil {
 		return nil, nil
 	}
@@ -47,7 +34,7 @@ func (f *Filter) proto() (*qc.Filter, error) {
 	conv := func(where string, cs []Condition) []*qc.Condition {
 		out := make([]*qc.Condition, 0, len(cs))
 		for i, c := range cs {
-			pc, err := c.proto()
+			pc, err := conditionProto(c)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("filter.%s[%d]: %v", where, i, err))
 				continue
@@ -60,7 +47,7 @@ func (f *Filter) proto() (*qc.Filter, error) {
 	return pf, errors.Join(errs...)
 }
 
-func (c Condition) proto() (*qc.Condition, error) {
+func conditionProto(c Condition) (*qc.Condition, error) {
 	if c.Key == "" {
 		return nil, errors.New("key: must not be empty")
 	}

@@ -12,8 +12,8 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/spladeq/spladeq/api"
 	"github.com/spladeq/spladeq/internal/pbvalue"
-	"github.com/spladeq/spladeq/splade"
 )
 
 // Payload keys spladeq writes on every point; user payload may not use them.
@@ -57,7 +57,7 @@ type Document struct {
 	// Payload holds user fields; keys doc_id, chunk and text are reserved.
 	Payload map[string]any
 	// Sparse is the SPLADE vector; may be empty.
-	Sparse splade.SparseVector
+	Sparse api.SparseVector
 	// Dense is the dense vector; nil when the collection has none.
 	Dense []float32
 }
@@ -302,7 +302,7 @@ func (c *Client) deleteByFilter(ctx context.Context, collection string, f *qc.Fi
 
 // Count returns the exact number of points matching f (all when nil).
 func (c *Client) Count(ctx context.Context, collection string, f *Filter) (uint64, error) {
-	pf, err := f.proto()
+	pf, err := filterProto(f)
 	if err != nil {
 		return 0, &Error{Op: "count", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
@@ -320,7 +320,7 @@ func (c *Client) Count(ctx context.Context, collection string, f *Filter) (uint6
 type StoredPoint struct {
 	ID      string
 	Payload map[string]any
-	Sparse  splade.SparseVector
+	Sparse  api.SparseVector
 	Dense   []float32
 }
 
@@ -328,7 +328,7 @@ type StoredPoint struct {
 // vectors. It pages through the collection pageSize points at a time.
 func (c *Client) Scroll(ctx context.Context, collection string, f *Filter, o WriteOptions) ([]StoredPoint, error) {
 	o = o.withDefaults()
-	pf, err := f.proto()
+	pf, err := filterProto(f)
 	if err != nil {
 		return nil, &Error{Op: "scroll", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
@@ -367,12 +367,12 @@ func idString(id *qc.PointId) string {
 	return strconv.FormatUint(id.GetNum(), 10)
 }
 
-func vectorsOf(v *qc.VectorsOutput, o WriteOptions) (splade.SparseVector, []float32) {
-	var sparse splade.SparseVector
+func vectorsOf(v *qc.VectorsOutput, o WriteOptions) (api.SparseVector, []float32) {
+	var sparse api.SparseVector
 	var dense []float32
 	named := v.GetVectors().GetVectors()
 	if sv := named[o.SparseName].GetSparse(); sv != nil {
-		sparse = splade.SparseVector{Indices: sv.GetIndices(), Values: sv.GetValues()}
+		sparse = api.SparseVector{Indices: sv.GetIndices(), Values: sv.GetValues()}
 	}
 	if dv := named[o.DenseName].GetDense(); dv != nil {
 		dense = dv.GetData()

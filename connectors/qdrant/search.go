@@ -9,8 +9,8 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/spladeq/spladeq/api"
 	"github.com/spladeq/spladeq/internal/pbvalue"
-	"github.com/spladeq/spladeq/splade"
 )
 
 // Mode selects which vectors a search uses.
@@ -52,7 +52,7 @@ type SearchRequest struct {
 	// weight is 1 − Alpha.
 	Alpha float64
 	// Sparse is the query's SPLADE vector (sparse and hybrid modes).
-	Sparse splade.SparseVector
+	Sparse api.SparseVector
 	// Dense is the query's dense vector (dense and hybrid modes).
 	Dense []float32
 	// Filter restricts the candidates (both sides of a hybrid search).
@@ -76,21 +76,8 @@ type SearchRequest struct {
 	WithSparseVector bool
 }
 
-// Hit is one search result.
-type Hit struct {
-	ID      string         `json:"id"`
-	DocID   string         `json:"doc_id,omitempty"`
-	Chunk   int            `json:"chunk"`
-	Text    string         `json:"text,omitempty"`
-	Score   float32        `json:"score"`
-	Payload map[string]any `json:"payload,omitempty"`
-	// SparseScore and DenseScore are each side's raw score when asked for
-	// and the hit was among that side's candidates.
-	SparseScore *float32 `json:"sparse_score,omitempty"`
-	DenseScore  *float32 `json:"dense_score,omitempty"`
-	// Sparse is the hit's sparse vector when asked for.
-	Sparse splade.SparseVector `json:"-"`
-}
+// Hit is one search result (the API's wire type).
+type Hit = api.Hit
 
 func (r *SearchRequest) normalise() error {
 	var errs []error
@@ -147,7 +134,7 @@ func (r *SearchRequest) normalise() error {
 			}
 		}
 	}
-	if err := r.Filter.Validate(); err != nil {
+	if err := ValidateFilter(r.Filter); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -169,7 +156,7 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 	if err := req.normalise(); err != nil {
 		return nil, &Error{Op: "search", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
-	filter, _ := req.Filter.proto()
+	filter, _ := filterProto(req.Filter)
 	sparseQ := func(limit int) *qc.QueryPoints {
 		return &qc.QueryPoints{CollectionName: collection, Query: qc.NewQuerySparse(req.Sparse.Indices, req.Sparse.Values),
 			Using: &o.SparseName, Filter: filter, Limit: u64(limit), WithPayload: qc.NewWithPayload(req.WithPayload)}

@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/api"
 )
 
 // FuzzDecode feeds any bytes to the request decoder of every JSON route:
@@ -24,7 +24,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, v := range []any{&upsertRequest{}, &plugin.SearchInput{}, &plugin.EncodeInput{}, &plugin.CollectionConfig{}} {
+		for _, v := range []any{&api.UpsertRequest{}, &api.SearchRequest{}, &api.EncodeRequest{}, &api.CollectionConfig{}} {
 			r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
 			err := decode(r, v, false)
 			if err != nil {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spladeq/spladeq/api"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spladeq/spladeq/config"
@@ -160,19 +162,8 @@ func (h *handler) authorize(r *http.Request, need access) (int, string) {
 	return http.StatusUnauthorized, "invalid API key"
 }
 
-// errorBody is every error response.
-type errorBody struct {
-	Error struct {
-		Code     string           `json:"code"`
-		Message  string           `json:"message"`
-		Problems []plugin.Problem `json:"problems,omitempty"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string, problems []plugin.Problem) {
-	var b errorBody
-	b.Error.Code, b.Error.Message, b.Error.Problems = code, msg, problems
-	writeJSON(w, status, b)
+func writeError(w http.ResponseWriter, status int, code, msg string, problems []api.Problem) {
+	writeJSON(w, status, api.ErrorResponse{Error: api.ErrorDetail{Code: code, Message: msg, Problems: problems}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -192,11 +183,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status  int
 		code    string
 		msg     = err.Error()
-		details []plugin.Problem
+		details []api.Problem
 	)
 	switch {
 	case errors.As(err, &body):
-		status, code, details = http.StatusBadRequest, "invalid_json", []plugin.Problem{{Field: body.field, Message: body.msg}}
+		status, code, details = http.StatusBadRequest, "invalid_json", []api.Problem{{Field: body.field, Message: body.msg}}
 	case errors.As(err, &maxErr):
 		status, code, msg = http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is over the %d-byte limit", maxErr.Limit)
 	case errors.As(err, &ie):
@@ -286,16 +277,16 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 }
 
 func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 	return nil
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := h.svc.Ready(r.Context()); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, api.Health{Status: "unavailable", Error: err.Error()})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, api.Health{Status: "ready"})
 	return nil
 }
 
@@ -306,7 +297,7 @@ func (h *handler) openapi(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (h *handler) putCollection(w http.ResponseWriter, r *http.Request) error {
-	var cc plugin.CollectionConfig
+	var cc api.CollectionConfig
 	if err := decode(r, &cc, true); err != nil {
 		return err
 	}
@@ -331,16 +322,12 @@ func (h *handler) deleteCollection(w http.ResponseWriter, r *http.Request) error
 	if err := h.svc.DeleteCollection(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": r.PathValue("name")})
+	writeJSON(w, http.StatusOK, api.Deleted{Deleted: r.PathValue("name")})
 	return nil
 }
 
-type upsertRequest struct {
-	Documents []plugin.DocumentInput `json:"documents"`
-}
-
 func (h *handler) upsertDocuments(w http.ResponseWriter, r *http.Request) error {
-	var req upsertRequest
+	var req api.UpsertRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
 	}
@@ -357,12 +344,12 @@ func (h *handler) deleteDocument(w http.ResponseWriter, r *http.Request) error {
 	if err := h.svc.DeleteDocument(r.Context(), r.PathValue("name"), id); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
+	writeJSON(w, http.StatusOK, api.Deleted{Deleted: id})
 	return nil
 }
 
 func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
-	var in plugin.SearchInput
+	var in api.SearchRequest
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
@@ -375,7 +362,7 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handler) encode(w http.ResponseWriter, r *http.Request) error {
-	var in plugin.EncodeInput
+	var in api.EncodeRequest
 	if err := decode(r, &in, false); err != nil {
 		return err
 	}
@@ -383,7 +370,7 @@ func (h *handler) encode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	writeJSON(w, http.StatusOK, api.EncodeResult{Results: res})
 	return nil
 }
 

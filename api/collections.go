@@ -1,0 +1,36 @@
+package api
+
+// CollectionConfig is the body of PUT /v1/collections/{name}: how a
+// collection is created. Every field may be left out.
+type CollectionConfig struct {
+	// Sparse names the sparse vectorizer; "" uses collection.sparse from
+	// the configuration, "none" makes a dense-only collection.
+	Sparse string `json:"sparse,omitempty"`
+	// Dense names the dense vectorizer; "" uses collection.dense, "none"
+	// makes a sparse-only collection.
+	Dense string `json:"dense,omitempty"`
+	// DenseSize must match the dense vectorizer's dimension when given.
+	DenseSize int `json:"dense_size,omitempty"`
+	// IDF turns on Qdrant's IDF modifier. Default collection.idf.
+	IDF *bool `json:"idf,omitempty"`
+	// Distance of the dense vector. Default collection.distance.
+	Distance string `json:"distance,omitempty"`
+}
+
+// CollectionInfo describes a collection: the answer of PUT and GET
+// /v1/collections/{name}.
+type CollectionInfo struct {
+	Name      string `json:"name"`
+	Points    uint64 `json:"points"`
+	Sparse    string `json:"sparse"`
+	Dense     string `json:"dense"`
+	DenseSize int    `json:"dense_size,omitempty"`
+	IDF       bool   `json:"idf"`
+	Distance  string `json:"distance,omitempty"`
+}
+
+// Deleted is the answer of DELETE /v1/collections/{name} (the collection's
+// name) and DELETE /v1/collections/{name}/documents/{id} (the document id).
+type Deleted struct {
+	Deleted string `json:"deleted"`
+}

@@ -1,0 +1,18 @@
+package api
+
+// Hit is one search result.
+type Hit struct {
+	ID      string         `json:"id"`
+	DocID   string         `json:"doc_id,omitempty"`
+	Chunk   int            `json:"chunk"`
+	Text    string         `json:"text,omitempty"`
+	Score   float32        `json:"score"`
+	Payload map[string]any `json:"payload,omitempty"`
+	// SparseScore and DenseScore are each side's raw score when asked for
+	// and the hit was among that side's candidates.
+	SparseScore *float32 `json:"sparse_score,omitempty"`
+	DenseScore  *float32 `json:"dense_score,omitempty"`
+	// Sparse is the hit's sparse vector when asked for (server side only:
+	// it is not sent).
+	Sparse SparseVector `json:"-"`
+}
