@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	og "github.com/spladeq/spladeq/splade/onnxgraph"
 )
 
 // TestBlockedHeadEqualsUnmodified checks the default load-time rewrite that
@@ -134,15 +136,15 @@ func TestBlockedHeadFallsBackWhenItsGraphFailsAProbe(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		graph, rest, _, err := splitModel(gathered)
+		graph, rest, _, err := og.SplitModel(gathered)
 		if err != nil {
 			return nil, err
 		}
 		var g []byte
-		var dims [][]byte
-		eachField(graph, func(num protowire.Number, _ protowire.Type, raw, value []byte) error {
-			if num == graphOutput {
-				if name, d := valueInfo(value); name == GatheredOutput {
+		var dims []og.Dim
+		og.EachField(graph, func(num protowire.Number, _ protowire.Type, raw, value []byte) error {
+			if num == og.GraphOutput {
+				if name, d := og.ValueInfo(value); name == GatheredOutput {
 					dims = d
 					return nil
 				}
@@ -150,9 +152,9 @@ func TestBlockedHeadFallsBackWhenItsGraphFailsAProbe(t *testing.T) {
 			g = append(g, raw...)
 			return nil
 		})
-		g = appendMessage(g, graphNode, node("wrong", "Identity", []string{GatheredOutput}, []string{MaxLogitsOutput}))
-		g = appendMessage(g, graphOutput, floatValueInfo(MaxLogitsOutput, dims...))
-		return appendMessage(rest, modelGraph, g), nil
+		g = og.AppendMessage(g, og.GraphNode, og.NodeProto("wrong", "Identity", []string{GatheredOutput}, []string{MaxLogitsOutput}))
+		g = og.AppendMessage(g, og.GraphOutput, og.ValueInfoProto(MaxLogitsOutput, og.Float, dims...))
+		return og.AppendMessage(rest, og.ModelGraph, g), nil
 	}
 	e := newTestEncoder(t, "bert-tiny")
 	info := e.Info()
@@ -179,13 +181,13 @@ func TestBlockedHeadAtOpset18(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out []byte
-	eachField(data, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
-		if num == modelOpsetImport && typ == protowire.BytesType {
-			if d, v := opsetEntry(value); (d == "" || d == "ai.onnx") && v < 18 {
+	og.EachField(data, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+		if num == og.ModelOpsetImport && typ == protowire.BytesType {
+			if d, v := og.OpsetEntry(value); (d == "" || d == "ai.onnx") && v < 18 {
 				var e []byte
-				e = protowire.AppendTag(e, opsetVersion, protowire.VarintType)
+				e = protowire.AppendTag(e, og.OpsetVersion, protowire.VarintType)
 				e = protowire.AppendVarint(e, 18)
-				out = appendMessage(out, modelOpsetImport, e)
+				out = og.AppendMessage(out, og.ModelOpsetImport, e)
 				return nil
 			}
 		}
@@ -195,7 +197,7 @@ func TestBlockedHeadAtOpset18(t *testing.T) {
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, opset, _ := splitModel(out); opset != 18 {
+	if _, _, opset, _ := og.SplitModel(out); opset != 18 {
 		t.Fatalf("opset %d after the rewrite, want 18", opset)
 	}
 	blocked := newTestEncoder(t, dir)

@@ -5,19 +5,14 @@ import (
 	"os"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	og "github.com/spladeq/spladeq/splade/onnxgraph"
 )
 
 // GatheredOutput is the output of a graph rewritten by gatherTokens: the
 // logits of the real (attention mask 1) tokens only, [tokens, vocab], rows in
 // batch-major order (sequence 0's tokens, then sequence 1's, ...).
 const GatheredOutput = "spladeq_token_logits"
-
-// More onnx.proto field numbers, beside those in optimize.go.
-const (
-	graphValueInfo = 13
-	tpDataLocation = 14
-	locationExtern = 1 // TensorProto.EXTERNAL
-)
 
 // graphNodeInfo is one NodeProto: its encoding and the fields the rewrite
 // reads.
@@ -34,7 +29,7 @@ type headGraph struct {
 	opset       int
 	nodes       []graphNodeInfo
 	names       []string // every node and tensor name, for a unique prefix
-	outDims     [][]byte // the logits output's dimensions
+	outDims     []og.Dim // the logits output's dimensions
 	// chain holds the tensors between the projection and the output, and
 	// chainNodes the nodes producing them (the projection included).
 	chain      map[string]bool
@@ -56,7 +51,7 @@ func (h *headGraph) weight() string { return h.nodes[h.matmul].inputs[1] }
 // output to the vocabulary projection. It returns an error saying why the
 // graph does not have a shape the rewrites handle.
 func parseHead(data []byte, output string) (*headGraph, error) {
-	graph, rest, opset, err := splitModel(data)
+	graph, rest, opset, err := og.SplitModel(data)
 	if err != nil {
 		return nil, err
 	}
@@ -67,20 +62,20 @@ func parseHead(data []byte, output string) (*headGraph, error) {
 
 	constants := map[string]bool{} // initializers and Constant outputs
 	external := false
-	err = eachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+	err = og.EachField(graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
 		switch num {
-		case graphNode:
+		case og.GraphNode:
 			n := graphNodeInfo{raw: raw}
-			eachField(value, func(f protowire.Number, _ protowire.Type, _, v []byte) error {
+			og.EachField(value, func(f protowire.Number, _ protowire.Type, _, v []byte) error {
 				switch f {
-				case nodeInput:
+				case og.NodeInput:
 					n.inputs = append(n.inputs, string(v))
-				case nodeOutput:
+				case og.NodeOutput:
 					n.output = append(n.output, string(v))
 					h.names = append(h.names, string(v))
-				case nodeName:
+				case og.NodeName:
 					h.names = append(h.names, string(v))
-				case nodeOpType:
+				case og.NodeOpType:
 					n.op = string(v)
 				}
 				return nil
@@ -91,21 +86,21 @@ func parseHead(data []byte, output string) (*headGraph, error) {
 					constants[o] = true
 				}
 			}
-		case graphInitializer:
-			eachField(value, func(f protowire.Number, t protowire.Type, _, v []byte) error {
+		case og.GraphInitializer:
+			og.EachField(value, func(f protowire.Number, t protowire.Type, _, v []byte) error {
 				switch {
-				case f == tpName:
+				case f == og.TensorName:
 					constants[string(v)] = true
 					h.names = append(h.names, string(v))
-				case f == tpDataLocation && t == protowire.VarintType:
-					if x, _ := protowire.ConsumeVarint(v); x == locationExtern {
+				case f == og.TensorDataLocation && t == protowire.VarintType:
+					if x, _ := protowire.ConsumeVarint(v); x == og.LocationExternal {
 						external = true
 					}
 				}
 				return nil
 			})
-		case graphOutput:
-			if name, dims := valueInfo(value); name == output {
+		case og.GraphOutput:
+			if name, dims := og.ValueInfo(value); name == output {
 				if len(dims) != 3 {
 					return fmt.Errorf("output %q has %d dimensions, want [batch, seq, vocab]", name, len(dims))
 				}
@@ -236,124 +231,63 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rest, names, target := h.rest, h.names, h.target
-	vocabDim := h.outDims[2]
+	b := og.NewBuilder(uniquePrefix(h.names), h.opset)
+	maskBool := b.Named("mask_bool", "Cast", []string{"attention_mask"}, og.IntAttr("to", og.Bool))
+	maskFlat := b.Named("mask_flat", "Reshape", []string{maskBool, b.Ints(-1)})
+	nonzero := b.Named("nonzero", "NonZero", []string{maskFlat})
+	rows := b.Named("rows", "Reshape", []string{nonzero, b.Ints(-1)})
+	hiddenFlat := b.Named("hidden_flat", "Flatten", []string{h.hidden()}, og.IntAttr("axis", 2))
+	hiddenTokens := b.Named("hidden_tokens", "Gather", []string{hiddenFlat, rows}, og.IntAttr("axis", 0))
+	gathered := b.Nodes
+	b.Nodes = nil
+	b.Output(output, GatheredOutput)
 
-	p := uniquePrefix(names)
-	id := func(s string) string { return p + s }
-	hidden := h.hidden()
-	gathered := []([]byte){
-		node(id("mask_bool"), "Cast", []string{"attention_mask"}, []string{id("mask_bool")}, intAttr("to", 9)), // BOOL
-		node(id("mask_flat"), "Reshape", []string{id("mask_bool"), id("minus1")}, []string{id("mask_flat")}),
-		node(id("nonzero"), "NonZero", []string{id("mask_flat")}, []string{id("nonzero")}),
-		node(id("rows"), "Reshape", []string{id("nonzero"), id("minus1")}, []string{id("rows")}),
-		node(id("hidden_flat"), "Flatten", []string{hidden}, []string{id("hidden_flat")}, intAttr("axis", 2)),
-		node(id("hidden_tokens"), "Gather", []string{id("hidden_flat"), id("rows")}, []string{id("hidden_tokens")}, intAttr("axis", 0)),
-	}
-
-	newGraph, err := h.copyGraph(output, 4096,
-		[][]byte{tensorProto(id("minus1"), onnxInt64, []int64{1}, int64Bytes(-1))},
-		func(i int, value []byte) [][]byte {
-			if i != target {
-				return [][]byte{value}
-			}
-			return append(gathered, replaceFirstInput(value, id("hidden_tokens")))
-		})
+	newGraph, err := h.copyGraph(output, 4096, b, func(i int, value []byte) [][]byte {
+		if i != h.target {
+			return [][]byte{value}
+		}
+		return append(gathered, og.ReplaceFirstInput(value, hiddenTokens))
+	})
 	if err != nil {
 		return nil, err
 	}
-	newGraph = appendMessage(newGraph, graphNode, node(id("output"), "Identity", []string{output}, []string{GatheredOutput}))
-	var tokensDim []byte
-	tokensDim = protowire.AppendTag(tokensDim, 2, protowire.BytesType) // dim_param
-	tokensDim = protowire.AppendString(tokensDim, "tokens")
-	newGraph = appendMessage(newGraph, graphOutput, floatValueInfo(GatheredOutput, tokensDim, vocabDim))
-	out := make([]byte, 0, len(rest)+len(newGraph)+16)
-	out = append(out, rest...)
-	return appendMessage(out, modelGraph, newGraph), nil
+	newGraph = og.AppendMessage(newGraph, og.GraphOutput, og.ValueInfoProto(GatheredOutput, og.Float, og.Symbolic("tokens"), h.outDims[2]))
+	out := make([]byte, 0, len(h.rest)+len(newGraph)+16)
+	out = append(out, h.rest...)
+	return og.AppendMessage(out, og.ModelGraph, newGraph), nil
 }
 
-// copyGraph copies the graph with extra initializers first, each node
+// copyGraph copies the graph with b's initializers first, each node
 // replaced by what nodes returns for it (its index and encoding; nil drops
-// it), without the declared shapes of the chain's tensors (they no longer
-// hold) and without the old logits output. extra sizes the copy up front:
-// the graph holds the weights (hundreds of MB), and growing by append would
-// copy them several times.
-func (h *headGraph) copyGraph(output string, extra int, inits [][]byte, nodes func(i int, value []byte) [][]byte) ([]byte, error) {
+// it), then b's nodes, without the declared shapes of the chain's tensors
+// (they no longer hold) and without the old logits output. extra sizes the
+// copy up front: the graph holds the weights (hundreds of MB), and growing
+// by append would copy them several times.
+func (h *headGraph) copyGraph(output string, extra int, b *og.Builder, nodes func(i int, value []byte) [][]byte) ([]byte, error) {
 	out := make([]byte, 0, len(h.graph)+extra)
-	for _, t := range inits {
-		out = appendMessage(out, graphInitializer, t)
-	}
+	out = b.AppendInits(out)
 	nodeIndex := 0
-	err := eachField(h.graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
+	err := og.EachField(h.graph, func(num protowire.Number, typ protowire.Type, raw, value []byte) error {
 		switch num {
-		case graphNode:
+		case og.GraphNode:
 			for _, n := range nodes(nodeIndex, value) {
-				out = appendMessage(out, graphNode, n)
+				out = og.AppendMessage(out, og.GraphNode, n)
 			}
 			nodeIndex++
 			return nil
-		case graphValueInfo:
-			if name, _ := valueInfo(value); h.chain[name] {
+		case og.GraphValueInfo:
+			if name, _ := og.ValueInfo(value); h.chain[name] {
 				return nil
 			}
-		case graphOutput:
-			if name, _ := valueInfo(value); name == output {
+		case og.GraphOutput:
+			if name, _ := og.ValueInfo(value); name == output {
 				return nil
 			}
 		}
 		out = append(out, raw...)
 		return nil
 	})
-	return out, err
-}
-
-// replaceFirstInput returns the NodeProto msg with its first input renamed.
-func replaceFirstInput(msg []byte, name string) []byte {
-	var b []byte
-	done := false
-	eachField(msg, func(num protowire.Number, _ protowire.Type, raw, _ []byte) error {
-		if num == nodeInput && !done {
-			done = true
-			b = protowire.AppendTag(b, nodeInput, protowire.BytesType)
-			b = protowire.AppendString(b, name)
-			return nil
-		}
-		b = append(b, raw...)
-		return nil
-	})
-	return b
-}
-
-// opsetEntry reads an OperatorSetIdProto.
-func opsetEntry(msg []byte) (domain string, version int) {
-	eachField(msg, func(n protowire.Number, t protowire.Type, _, v []byte) error {
-		switch {
-		case n == opsetDomain && t == protowire.BytesType:
-			domain = string(v)
-		case n == opsetVersion && t == protowire.VarintType:
-			x, _ := protowire.ConsumeVarint(v)
-			version = int(x)
-		}
-		return nil
-	})
-	return domain, version
-}
-
-// floatValueInfo encodes a ValueInfoProto of a float tensor whose
-// dimensions are the given encoded TensorShapeProto.Dimension messages.
-func floatValueInfo(name string, dims ...[]byte) []byte {
-	var shape []byte
-	for _, d := range dims {
-		shape = appendMessage(shape, shapeDim, d)
-	}
-	var tensor []byte
-	tensor = protowire.AppendTag(tensor, tensorElemType, protowire.VarintType)
-	tensor = protowire.AppendVarint(tensor, onnxFloat)
-	tensor = appendMessage(tensor, tensorShape, shape)
-	var vi []byte
-	vi = protowire.AppendTag(vi, valueName, protowire.BytesType)
-	vi = protowire.AppendString(vi, name)
-	return appendMessage(vi, valueType, appendMessage(nil, typeTensor, tensor))
+	return b.AppendNodes(out), err
 }
 
 // writeModel writes an ONNX model atomically and checks that it loads.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	og "github.com/spladeq/spladeq/splade/onnxgraph"
 )
 
 // maxAbsDiff is the largest weight difference over the union of two
@@ -133,15 +135,15 @@ func TestGatherSkipsGraphsItDoesNotRecognise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	graph, rest, _, err := splitModel(data)
+	graph, rest, _, err := og.SplitModel(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var g []byte
-	var vocabDims [][]byte
-	eachField(graph, func(num protowire.Number, _ protowire.Type, raw, value []byte) error {
-		if num == graphOutput {
-			if name, dims := valueInfo(value); name == "logits" {
+	var vocabDims []og.Dim
+	og.EachField(graph, func(num protowire.Number, _ protowire.Type, raw, value []byte) error {
+		if num == og.GraphOutput {
+			if name, dims := og.ValueInfo(value); name == "logits" {
 				vocabDims = dims
 				return nil
 			}
@@ -149,9 +151,9 @@ func TestGatherSkipsGraphsItDoesNotRecognise(t *testing.T) {
 		g = append(g, raw...)
 		return nil
 	})
-	g = appendMessage(g, graphNode, node("relu", "Relu", []string{"logits"}, []string{"relu_logits"}))
-	g = appendMessage(g, graphOutput, floatValueInfo("relu_logits", vocabDims...))
-	if err := os.WriteFile(path, appendMessage(rest, modelGraph, g), 0o644); err != nil {
+	g = og.AppendMessage(g, og.GraphNode, og.NodeProto("relu", "Relu", []string{"logits"}, []string{"relu_logits"}))
+	g = og.AppendMessage(g, og.GraphOutput, og.ValueInfoProto("relu_logits", og.Float, vocabDims...))
+	if err := os.WriteFile(path, og.AppendMessage(rest, og.ModelGraph, g), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
