@@ -82,10 +82,10 @@ type Builder struct {
 	Prefix string
 	// Opset is the default-domain opset the nodes are written for; ops whose
 	// signature changed (ReduceMax's axes) follow it.
-	Opset int
-	Nodes [][]byte
-	Inits []Tensor
-	n     int
+	Opset  int
+	Nodes  [][]byte
+	Inits  []Tensor
+	n      int
 	consts map[string]string
 }
 
