@@ -1,0 +1,121 @@
+package bm25_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"go/parser"
+	"go/token"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// goDocComments returns up to n doc comments of the Go standard library
+// (real English prose written by the Go authors), in a fixed order:
+// packages in the order listed, comments in file order.
+func goDocComments(t testing.TB, n int) []string {
+	t.Helper()
+	root := filepath.Join(runtime.GOROOT(), "src")
+	pkgs := []string{"strings", "bytes", "fmt", "io", "os", "bufio", "sort", "strconv", "time", "context",
+		"sync", "net/http", "net", "encoding/json", "regexp", "math", "path/filepath", "reflect",
+		"text/template", "database/sql", "crypto/tls", "flag", "log/slog", "archive/tar", "compress/gzip",
+		"go/ast", "unicode/utf8", "image", "os/exec", "runtime", "testing", "errors", "html/template"}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range pkgs {
+		files, err := filepath.Glob(filepath.Join(root, p, "*.go"))
+		if err != nil || len(files) == 0 {
+			continue
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ParseComments)
+			if err != nil {
+				continue
+			}
+			for _, cg := range af.Comments {
+				text := strings.TrimSpace(cg.Text())
+				if len(text) < 60 || seen[text] || strings.HasPrefix(text, "Copyright") || strings.HasPrefix(text, "go:") {
+					continue
+				}
+				seen[text] = true
+				out = append(out, text)
+				if len(out) == n {
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
+
+// manParagraphs returns up to n paragraphs of the manual pages under
+// /usr/share/man/<dir> (real text, in that directory's language where the
+// page is translated, written by the authors and translators), rendered
+// to plain UTF-8 by groff, in a fixed order. None when groff is absent.
+func manParagraphs(t testing.TB, dir string, n int) []string {
+	t.Helper()
+	groff, err := exec.LookPath("groff")
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, sec := range []string{"man1", "man5", "man8", "man7", "man3"} {
+		fs, _ := filepath.Glob(filepath.Join("/usr/share/man", dir, sec, "*.gz"))
+		sort.Strings(fs)
+		files = append(files, fs...)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			continue
+		}
+		src, err := io.ReadAll(zr)
+		if err != nil {
+			continue
+		}
+		cmd := exec.Command(groff, "-k", "-man", "-Tutf8", "-P-cbou", "-rLL=2000n")
+		cmd.Stdin = bytes.NewReader(src)
+		page, err := cmd.Output()
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(string(page), "\n")
+		var para []string
+		flush := func() {
+			text := strings.Join(para, " ")
+			para = para[:0]
+			if len(text) >= 80 && !seen[text] && len(out) < n {
+				seen[text] = true
+				out = append(out, text)
+			}
+		}
+		for i, line := range lines {
+			line = strings.TrimSpace(line)
+			if i == 0 || line == "" || i >= len(lines)-3 {
+				flush()
+				continue
+			}
+			para = append(para, line)
+		}
+		flush()
+		if len(out) >= n {
+			break
+		}
+	}
+	return out
+}

@@ -1,0 +1,328 @@
+package bm25_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spladeq/spladeq/connectors/qdrant/bm25"
+	"github.com/spladeq/spladeq/internal/qdranttest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/documents.json from the real Qdrant binary")
+
+const goldenPath = "testdata/documents.json"
+
+// goldenCase is one set of Document options and the vectors Qdrant 1.17.1
+// stored for texts sent with them.
+type goldenCase struct {
+	Name    string         `json:"name"`
+	Options map[string]any `json:"options,omitempty"`
+	Docs    []goldenDoc    `json:"docs"`
+}
+
+type goldenDoc struct {
+	Text    string    `json:"text"`
+	Indices []uint32  `json:"indices"`
+	Values  []float32 `json:"values"`
+}
+
+// optionCase is one option set and where its texts come from: live is
+// how many texts the live test sends, golden how many of them are kept in
+// testdata.
+type optionCase struct {
+	name    string
+	options map[string]any
+	texts   func(t testing.TB, n int) []string
+	live    int
+	golden  int
+}
+
+func goDocs(t testing.TB, n int) []string { return goDocComments(t, n) }
+
+func goDocsFrom(skip int) func(testing.TB, int) []string {
+	return func(t testing.TB, n int) []string { return goDocComments(t, skip+n)[skip:] }
+}
+
+func man(dir string) func(testing.TB, int) []string {
+	return func(t testing.TB, n int) []string { return manParagraphs(t, dir, n) }
+}
+
+func fixed(texts ...string) func(testing.TB, int) []string {
+	return func(testing.TB, int) []string { return texts }
+}
+
+// edgeTexts are short strings written for the stages' corner cases (case
+// mapping, digits of other scripts, marks, apostrophes); their vectors
+// still come from the binary.
+var edgeTexts = []string{
+	"İstanbul İSTANBUL", "ΟΔΟΣ ΣΟΦΟΣ Σ ΌΣΟΣ ΑΣ", "naïve café ÉCOLE résumé", "x² ½ ٣ ⅷ ⅰⅱ 10th", "don't can't it's O'Reilly",
+	"", "   ", "the and of a", "Straße STRASSE strasse", "ǅemal ǈ ǋ", "ﬁle ﬂow", "running runs ran runner",
+	"generously generous generate general", "ȺȾ ⱥ", "Ωmega ÅNGSTRÖM", "क्षत्रिय हिन्दी", "日本語のテキスト 中文", "ÀÉÎÕÜ àéîõü",
+	"a a a a a a a a b", "Caring CARING cared", "e-mail e_mail e.mail", "ſtraße", "ΣΑΣ·ΣΑΣ", "K K Å", "ǰ ẞ",
+}
+
+func optionCases() []optionCase {
+	few := func(name string, opts map[string]any, texts func(testing.TB, int) []string) optionCase {
+		return optionCase{name: name, options: opts, texts: texts, live: 40, golden: 12}
+	}
+	cases := []optionCase{
+		{name: "default", texts: goDocs, live: 1200, golden: 200},
+		{name: "edge cases", texts: fixed(edgeTexts...), live: 100, golden: 100},
+		few("stemmer off (language none, English stop words)", map[string]any{"language": "none", "stopwords": "english"}, goDocsFrom(1200)),
+		few("no stop words, no stemmer", map[string]any{"language": "none"}, goDocsFrom(1240)),
+		few("lowercase off", map[string]any{"lowercase": false}, goDocsFrom(1280)),
+		few("lowercase off, edge cases", map[string]any{"lowercase": false}, fixed(edgeTexts...)),
+		few("k, b, avg_len", map[string]any{"k": 2.0, "b": 0.3, "avg_len": 40.5}, goDocsFrom(1320)),
+		few("integer k, b, avg_len", map[string]any{"k": 1, "b": 1, "avg_len": 10}, goDocsFrom(1360)),
+		few("whitespace tokenizer", map[string]any{"tokenizer": "whitespace"}, goDocsFrom(1400)),
+		few("whitespace tokenizer, edge cases", map[string]any{"tokenizer": "whitespace"}, fixed(edgeTexts...)),
+		few("prefix tokenizer with lengths", map[string]any{"tokenizer": "prefix", "min_token_len": 3, "max_token_len": 5}, goDocsFrom(1440)),
+		few("word lengths", map[string]any{"min_token_len": 4, "max_token_len": 9}, goDocsFrom(1480)),
+		few("stop-word set", map[string]any{"stopwords": map[string]any{"languages": []any{"english", "fr"}, "custom": []any{"Function", "returns"}}}, goDocsFrom(1520)),
+		few("custom stop words, lowercase off", map[string]any{"lowercase": false, "stopwords": map[string]any{"custom": []any{"The", "function"}}}, goDocsFrom(1560)),
+		few("French stemmer on English text", map[string]any{"stemmer": map[string]any{"type": "snowball", "language": "fr"}}, goDocsFrom(1600)),
+		few("language names are case-sensitive", map[string]any{"language": "English"}, goDocsFrom(1640)),
+		few("language alias", map[string]any{"language": "en"}, goDocsFrom(1680)),
+	}
+	for _, l := range []struct{ lang, dir string }{
+		{"german", "de"}, {"french", "fr"}, {"spanish", "es"}, {"russian", "ru"}, {"swedish", "sv"}, {"italian", "it"},
+		{"dutch", "nl"}, {"portuguese", "pt"}, {"danish", "da"}, {"finnish", "fi"}, {"hungarian", "hu"},
+		{"romanian", "ro"}, {"turkish", "tr"},
+	} {
+		cases = append(cases, few("language "+l.lang, map[string]any{"language": l.lang}, man(l.dir)))
+	}
+	return cases
+}
+
+// TestDocumentsEqualGolden checks the encoder against the vectors Qdrant
+// 1.17.1 stored for the texts of testdata/documents.json (written by
+// TestDocumentsEqualQdrant -update), so the equality is checked where the
+// binary is absent.
+func TestDocumentsEqualGolden(t *testing.T) {
+	cases := readGolden(t)
+	total := 0
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			enc := encoderOf(t, c.Options)
+			for _, d := range c.Docs {
+				compareDoc(t, enc, d)
+			}
+		})
+		total += len(c.Docs)
+	}
+	if total < 300 {
+		t.Errorf("golden file holds %d texts, want at least 300", total)
+	}
+}
+
+// TestDocumentsEqualQdrant sends every case's texts to a real Qdrant as
+// Document{model: "qdrant/bm25", options}, reads the stored sparse vectors
+// back and compares them with the encoder's.
+func TestDocumentsEqualQdrant(t *testing.T) {
+	node := qdranttest.Start(t, qdranttest.Options{})
+	var golden []goldenCase
+	for i, c := range optionCases() {
+		texts := c.texts(t, c.live)
+		if len(texts) == 0 {
+			t.Logf("%s: no texts on this machine, skipped", c.name)
+			continue
+		}
+		if c.live >= 1000 && len(texts) < 1000 {
+			t.Fatalf("%s: %d texts, want at least 1000", c.name, len(texts))
+		}
+		docs := qdrantDocuments(t, node.HTTPURL(), fmt.Sprintf("bm25_%d", i), texts, c.options)
+		t.Run(c.name, func(t *testing.T) {
+			enc := encoderOf(t, c.options)
+			for _, d := range docs {
+				compareDoc(t, enc, d)
+			}
+		})
+		golden = append(golden, goldenCase{Name: c.name, Options: c.options, Docs: docs[:min(len(docs), c.golden)]})
+	}
+	if *update {
+		writeGolden(t, golden)
+	}
+}
+
+func encoderOf(t *testing.T, options map[string]any) *bm25.Encoder {
+	t.Helper()
+	opts, err := bm25.ParseOptions(options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := bm25.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
+
+// compareDoc fails when the encoder's vector for d.Text differs from
+// Qdrant's: other indices, or a value off by more than float32 rounding.
+func compareDoc(t *testing.T, enc *bm25.Encoder, d goldenDoc) {
+	t.Helper()
+	got := enc.Document(d.Text)
+	if !slices.Equal(got.Indices, d.Indices) {
+		t.Errorf("text %q:\ntokens %q\ngot indices  %v\nwant indices %v", short(d.Text), enc.Analyzer().Analyze(d.Text), got.Indices, d.Indices)
+		return
+	}
+	for i := range got.Values {
+		g, w := float64(got.Values[i]), float64(d.Values[i])
+		if math.Abs(g-w) > 1e-6*math.Abs(w) {
+			t.Errorf("text %q: index %d: got value %v, want %v", short(d.Text), got.Indices[i], g, w)
+		}
+	}
+}
+
+func short(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "…"
+	}
+	return s
+}
+
+// qdrantDocuments upserts texts as BM25 Documents into a new collection
+// (a sparse vector "bm25" with the IDF modifier) and returns the vectors
+// Qdrant stored, in text order.
+func qdrantDocuments(t testing.TB, base, collection string, texts []string, options map[string]any) []goldenDoc {
+	t.Helper()
+	rest(t, http.MethodPut, base+"/collections/"+collection, map[string]any{
+		"sparse_vectors": map[string]any{"bm25": map[string]any{"modifier": "idf"}},
+	}, nil)
+	for start := 0; start < len(texts); start += 200 {
+		var points []map[string]any
+		for i := start; i < min(start+200, len(texts)); i++ {
+			doc := map[string]any{"text": texts[i], "model": "qdrant/bm25"}
+			if options != nil {
+				doc["options"] = options
+			}
+			points = append(points, map[string]any{"id": i, "vector": map[string]any{"bm25": doc}})
+		}
+		rest(t, http.MethodPut, base+"/collections/"+collection+"/points?wait=true", map[string]any{"points": points}, nil)
+	}
+	var scroll struct {
+		Result struct {
+			Points []struct {
+				ID     int `json:"id"`
+				Vector map[string]struct {
+					Indices []uint32  `json:"indices"`
+					Values  []float32 `json:"values"`
+				} `json:"vector"`
+			} `json:"points"`
+		} `json:"result"`
+	}
+	rest(t, http.MethodPost, base+"/collections/"+collection+"/points/scroll",
+		map[string]any{"limit": len(texts) + 1, "with_vector": true, "with_payload": false}, &scroll)
+	docs := make([]goldenDoc, len(texts))
+	for i := range docs {
+		docs[i] = goldenDoc{Text: texts[i], Indices: []uint32{}, Values: []float32{}}
+	}
+	for _, p := range scroll.Result.Points {
+		v, ok := p.Vector["bm25"]
+		if !ok {
+			continue // an empty sparse vector is not returned
+		}
+		idx := make([]int, len(v.Indices))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int { return int(int64(v.Indices[a]) - int64(v.Indices[b])) })
+		d := &docs[p.ID]
+		for _, i := range idx {
+			d.Indices = append(d.Indices, v.Indices[i])
+			d.Values = append(d.Values, v.Values[i])
+		}
+	}
+	return docs
+}
+
+func rest(t testing.TB, method, url string, body, out any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s: %s", method, url, resp.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+}
+
+func readGolden(t *testing.T) []goldenCase {
+	t.Helper()
+	b, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []goldenCase
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatalf("%s: %v", goldenPath, err)
+	}
+	return cases
+}
+
+// writeGolden writes one case header a line and one document a line, so
+// a diff of the file shows which texts changed.
+func writeGolden(t *testing.T, cases []goldenCase) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i, c := range cases {
+		opts, _ := json.Marshal(c.Options)
+		fmt.Fprintf(&b, "{\"name\": %s, \"options\": %s, \"docs\": [\n", jsonString(c.Name), opts)
+		for j, d := range c.Docs {
+			line, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(line)
+			if j < len(c.Docs)-1 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("]}")
+		if i < len(cases)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("]\n")
+	if err := os.MkdirAll(filepath.Dir(goldenPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goldenPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", goldenPath)
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
