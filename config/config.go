@@ -85,6 +85,9 @@ const (
 // Modules lists the known vectorizer modules, sparse ones first.
 var Modules = []string{ModuleSPLADE, ModuleSPLADEIDF, ModuleONNXDense, ModuleOpenAI, ModulePrecomputed}
 
+// OutputKinds are the values of vectorizers.NAME.output.
+var OutputKinds = []string{"auto", "logits", "pooled", "token_weights"}
+
 // Vectorizer configures one named vectorizer.
 type Vectorizer struct {
 	// Module is splade, splade-idf, onnx-dense, openai or precomputed.
@@ -97,6 +100,11 @@ type Vectorizer struct {
 	// model.pooled.onnx from `spladeq model optimize`. Default: model.onnx,
 	// else onnx/model.onnx.
 	ONNXFile string `mapstructure:"onnx_file" yaml:"onnx_file"`
+	// Output says what the graph's output holds (splade, splade-idf):
+	// logits [batch, seq, vocab], pooled [batch, vocab] or token_weights
+	// (one weight per token, [batch, seq] or [batch, seq, 1], as BGE-M3's
+	// sparse head). Default "" or auto: read from the output shapes.
+	Output string `mapstructure:"output" yaml:"output"`
 	// MaxLength is the document max length in tokens. Default 0: the
 	// model's (at most 512).
 	MaxLength int `mapstructure:"max_length" yaml:"max_length"`
@@ -528,6 +536,13 @@ func (v Vectorizer) validate(key string) []error {
 	}
 	if v.MaxPadding < 0 || v.MaxPadding > 1 {
 		bad("max_padding", "must be in (0, 1] (0: the default), got %v", v.MaxPadding)
+	}
+	if v.Output != "" {
+		if !oneOf(v.Output, OutputKinds...) {
+			bad("output", "must be %s, got %q", strings.Join(OutputKinds, ", "), v.Output)
+		} else if !v.IsSparse() {
+			bad("output", "applies to modules %s and %s only, not %s", ModuleSPLADE, ModuleSPLADEIDF, v.Module)
+		}
 	}
 	if v.Pooling != "" && !oneOf(v.Pooling, "mean", "cls") {
 		bad("pooling", "must be mean or cls, got %q", v.Pooling)

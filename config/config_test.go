@@ -79,9 +79,14 @@ vectorizers:
   sparse:
     module: splade
     head_block: -2
+    output: colbert
   dense:
     module: word2vec
     model: x
+  dense2:
+    module: onnx-dense
+    model: x
+    output: token_weights
 collection:
   sparse: sparse
   dense: dense
@@ -98,6 +103,8 @@ collection:
 		"vectorizers.sparse.model: is required for module splade",
 		"vectorizers.sparse.head_block: must be > 0, 0 for the default or -1 for off, got -2",
 		`vectorizers.dense.module: unknown vectorizer module "word2vec"`,
+		`vectorizers.sparse.output: must be auto, logits, pooled, token_weights, got "colbert"`,
+		"vectorizers.dense2.output: applies to modules splade and splade-idf only, not onnx-dense",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)

@@ -176,6 +176,7 @@ func dirExists(p string) bool {
 func encoderOptions(vc config.Vectorizer) []splade.Option {
 	return []splade.Option{
 		splade.WithONNXFile(vc.ONNXFile),
+		splade.WithOutputKind(splade.OutputKind(vc.Output)),
 		splade.WithMaxLength(vc.MaxLength),
 		splade.WithQueryMaxLength(vc.QueryMaxLength),
 		splade.WithPruning(splade.Pruning{TopK: vc.TopK, MinWeight: float32(vc.MinWeight)}),

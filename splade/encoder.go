@@ -57,10 +57,11 @@ type options struct {
 	queryPruning   Pruning
 	pooling        Pooling // dense encoder only
 	normalize      bool    // dense encoder only
+	output         OutputKind
 }
 
 func defaults() options {
-	return options{batchSize: 32, tokenBudget: DefaultTokenBudget, maxPadding: DefaultMaxPadding, spinning: true, gatherTokens: true, headBlock: DefaultHeadBlock, normalize: true}
+	return options{batchSize: 32, tokenBudget: DefaultTokenBudget, maxPadding: DefaultMaxPadding, spinning: true, gatherTokens: true, headBlock: DefaultHeadBlock, normalize: true, output: OutputAuto}
 }
 
 // Option configures an Encoder; it fails on a value it cannot accept.
@@ -229,7 +230,10 @@ type Info struct {
 	ModelType string   `json:"model_type,omitempty"`
 	Inputs    []string `json:"inputs"`
 	Output    string   `json:"output"`
-	Pooled    bool     `json:"pooled"`
+	// OutputKind is what the graph's output holds: logits, pooled or
+	// token_weights (one weight per token, pooled per token id in Go).
+	OutputKind OutputKind `json:"output_kind"`
+	Pooled     bool       `json:"pooled"`
 	// BlockedHead says the graph was rewritten at load time to project
 	// onto the vocabulary HeadBlock entries at a time, max-pooling each
 	// slice in the graph; HeadSkipped says why not, when wanted.
@@ -261,6 +265,10 @@ type Encoder struct {
 	vocab     []string
 	vocabErr  error
 
+	// special holds the special token ids a token-weights model's vectors
+	// leave out.
+	special map[uint32]bool
+
 	mu     sync.RWMutex // guards closed against Close during Encode
 	closed bool
 }
@@ -273,7 +281,7 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := inspectGraph(m.ONNX)
+	g, err := inspectGraphAs(m.ONNX, o.output)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +319,20 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	// the export as it is. A rewrite that does not apply, or whose session
 	// fails to load or to run a probe batch, says why and the next is tried.
 	var skipped, headSkipped string
-	plain := !g.pooled && !g.gathered
+	plain := !g.pooled && !g.gathered && !g.tokenWeights
+	if g.tokenWeights {
+		if e.special, err = e.specialIDs(); err != nil {
+			e.Close()
+			return nil, err
+		}
+		const why = "the output is one weight per token, not vocabulary logits"
+		if o.headBlock > 0 {
+			headSkipped = why
+		}
+		if o.gatherTokens {
+			skipped = why
+		}
+	}
 	type attempt struct {
 		fn     func(data []byte) ([]byte, error)
 		output string
@@ -352,17 +373,32 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	}
 	e.info = Info{
 		Dir: m.Dir, ONNX: m.ONNX, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
-		Pooled: g.pooled, BlockedHead: e.graph.maxPooled, HeadSkipped: headSkipped,
+		OutputKind: g.kind(), Pooled: g.pooled, BlockedHead: e.graph.maxPooled, HeadSkipped: headSkipped,
 		Gathered: e.graph.gathered, GatherSkipped: skipped,
 		VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
 	}
 	if e.info.VocabSize < 0 {
 		e.info.VocabSize = int(e.docTok.tk.VocabSize())
 	}
+	if g.tokenWeights {
+		// Ids the tokenizer gives are below its vocabulary size; config.json
+		// may count a larger (padded) embedding table.
+		e.info.VocabSize = max(e.info.VocabSize, m.Config.VocabSize)
+	}
 	if e.info.BlockedHead {
 		e.info.HeadBlock = o.headBlock
 	}
 	return e, nil
+}
+
+// specialIDs reads the special token ids of the model's tokenizer
+// (readSpecialIDs).
+func (e *Encoder) specialIDs() (map[uint32]bool, error) {
+	e.vocabOnce.Do(func() { e.vocab, e.vocabErr = readVocab(e.model.Tokenizer) })
+	if e.vocabErr != nil {
+		return nil, e.vocabErr
+	}
+	return readSpecialIDs(e.model.Dir, e.model.Tokenizer, e.vocab)
 }
 
 // probe runs two texts of different lengths (so one is padded) through a
@@ -719,6 +755,15 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 	// straight into a reused Go buffer instead of allocating and copying.
 	var outShape ort.Shape
 	switch {
+	case e.graph.tokenWeights:
+		outShape = ort.NewShape(int64(b), int64(seq))
+		if e.graph.outRank == 3 {
+			outShape = ort.NewShape(int64(b), int64(seq), 1)
+		}
+		if seq == 0 { // every text empty: nothing to run
+			e.count(b, 0)
+			return post(nil, outShape, lengths)
+		}
 	case e.graph.pooled || e.graph.maxPooled:
 		outShape = ort.NewShape(int64(b), int64(e.graph.vocab))
 		if toks == 0 && e.graph.maxPooled { // every text empty: nothing to run
@@ -735,7 +780,7 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 		outShape = ort.NewShape(int64(b), int64(seq), int64(e.graph.vocab))
 	}
 	outputs := []ort.Value{nil}
-	if e.graph.vocab > 0 {
+	if e.graph.vocab > 0 || e.graph.tokenWeights {
 		buf := e.getBuf(int(outShape.FlattenedSize()))
 		defer e.putBuf(buf)
 		t, err := ort.NewTensor(outShape, buf)
@@ -749,14 +794,18 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 		defer outputs[0].Destroy()
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: run batch of %d×%d: %v", ErrRuntime, e.model.ONNX, b, seq, err)
+		hint := ""
+		if e.graph.tokenWeights {
+			hint = fmt.Sprintf(" (output %q was taken for one weight per token; if it is not, set the vectorizer's output kind)", e.graph.output)
+		}
+		return fmt.Errorf("%w: %s: run batch of %d×%d: %v%s", ErrRuntime, e.model.ONNX, b, seq, err, hint)
 	}
 	out, ok := outputs[0].(*ort.Tensor[float32])
 	if !ok {
 		return fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.ONNX, e.graph.output, outputs[0])
 	}
 	got := out.GetShape()
-	if len(got) != len(outShape) || got[0] != outShape[0] || (len(got) == 3 && got[1] != int64(seq)) {
+	if len(got) != len(outShape) || got[0] != outShape[0] || ((len(got) == 3 || e.graph.tokenWeights) && got[1] != int64(seq)) {
 		return fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
 	}
 	e.count(b, toks)
@@ -774,6 +823,13 @@ func (e *runner) count(texts, tokens int) {
 func (e *Encoder) forward(encs []encoded, batch []int) ([]SparseVector, error) {
 	vecs := make([]SparseVector, len(batch))
 	err := e.run(encs, batch, func(data []float32, shape ort.Shape, lengths []int) error {
+		if e.graph.tokenWeights {
+			seq := int(shape[1])
+			for k, i := range batch {
+				vecs[k] = poolTokenWeights(data[k*seq:k*seq+lengths[k]], encs[i].ids, e.special, e.info.VocabSize)
+			}
+			return nil
+		}
 		vocab := int(shape[len(shape)-1])
 		if e.graph.maxPooled {
 			for k := range batch {

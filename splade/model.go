@@ -168,12 +168,24 @@ type graphSpec struct {
 	maxPooled bool // output is [batch, vocab] max logits, not activated (blockHead)
 	vocab     int  // static vocabulary dimension, or -1 when dynamic
 	inputType ort.TensorElementDataType
+
+	// tokenWeights: the output is one weight per token, [batch, seq] or
+	// [batch, seq, 1] (outRank 2 or 3); pooled per token id in Go.
+	tokenWeights bool
+	outRank      int
 }
 
 // inspectGraph reads the graph's inputs and outputs and decides how to feed
 // it and how to read it: the first float32 output of rank 2 or 3, or the
 // first one named in prefer.
 func inspectGraph(path string, prefer ...string) (graphSpec, error) {
+	return inspectGraphAs(path, "", prefer...)
+}
+
+// inspectGraphAs is inspectGraph for a sparse model whose output holds kind
+// (OutputAuto: read from the shapes, pickSparseOutput); kind "" is
+// inspectGraph's generic choice.
+func inspectGraphAs(path string, kind OutputKind, prefer ...string) (graphSpec, error) {
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
 		return graphSpec{}, fmt.Errorf("%w: %s is not a loadable ONNX model: %v", ErrModel, path, err)
@@ -205,6 +217,8 @@ func inspectGraph(path string, prefer ...string) (graphSpec, error) {
 	}
 
 	var seen []string
+	var floats []outputShape
+	var at []int // floats[k] is outs[at[k]]
 	pick := -1
 	for i, o := range outs {
 		seen = append(seen, fmt.Sprintf("%s%v(%v)", o.Name, o.Dimensions, o.DataType))
@@ -214,15 +228,31 @@ func inspectGraph(path string, prefer ...string) (graphSpec, error) {
 		if r := len(o.Dimensions); r != 2 && r != 3 {
 			continue
 		}
+		floats, at = append(floats, outputShape{o.Name, o.Dimensions}), append(at, i)
 		if pick < 0 || (contains(prefer, o.Name) && !contains(prefer, outs[pick].Name)) {
 			pick = i
 		}
 	}
+	if kind != "" {
+		pick = -1
+		if k, got := pickSparseOutput(floats, kind); k >= 0 {
+			pick = at[k]
+			g.tokenWeights = got == OutputTokenWeights
+		} else if kind != OutputAuto {
+			return graphSpec{}, fmt.Errorf("%w: %s has no output that can hold %s: outputs are %s", ErrModel, path, kind, strings.Join(seen, ", "))
+		}
+	}
 	if pick < 0 {
-		return graphSpec{}, fmt.Errorf("%w: %s has no logits-shaped output: outputs are %s; want float32 [batch, sequence, N] or pooled [batch, N]", ErrModel, path, strings.Join(seen, ", "))
+		return graphSpec{}, fmt.Errorf("%w: %s has no logits-shaped output: outputs are %s; want float32 [batch, sequence, N], pooled [batch, N] or token weights [batch, sequence(, 1)]", ErrModel, path, strings.Join(seen, ", "))
 	}
 	o := outs[pick]
 	g.output = o.Name
+	g.outRank = len(o.Dimensions)
+	if g.tokenWeights {
+		// The vector's width is the tokenizer's vocabulary, set by New.
+		g.vocab = -1
+		return g, nil
+	}
 	g.gathered = o.Name == GatheredOutput
 	g.pooled = len(o.Dimensions) == 2 && !g.gathered
 	g.vocab = int(o.Dimensions[len(o.Dimensions)-1])
@@ -242,4 +272,15 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// kind is what the output holds, as Info reports it.
+func (g graphSpec) kind() OutputKind {
+	switch {
+	case g.tokenWeights:
+		return OutputTokenWeights
+	case g.pooled:
+		return OutputPooled
+	}
+	return OutputLogits
 }
