@@ -74,6 +74,13 @@ type Models struct {
 }
 
 // Module names of vectorizers.
+// Server.LongText values: how a text longer than a model's window is
+// vectorized through Qdrant's inference.
+const (
+	LongTextTruncate = "truncate"
+	LongTextMax      = "max"
+)
+
 const (
 	ModuleSPLADE      = "splade"
 	ModuleSPLADEIDF   = "splade-idf"
@@ -265,6 +272,14 @@ type Server struct {
 	// match case-insensitively. Every vectorizer is always reachable as
 	// "spladeq/<vectorizer>". Default none.
 	InferenceModels []string `mapstructure:"inference_models" yaml:"inference_models"`
+	// LongText is how Qdrant's inference (and the embedded gRPC port)
+	// vectorizes a Document longer than the model's window, when its
+	// options carry no "long_text": "truncate" keeps the first window;
+	// "max" encodes every token window (ingest.chunk_overlap tokens
+	// shared) and combines them: the element-wise max of the sparse
+	// vectors (then pruning), the mean of the dense vectors (re-normalised
+	// when the vectorizer normalises). Default "truncate".
+	LongText string `mapstructure:"long_text" yaml:"long_text"`
 	// QdrantGRPCListen, when set, serves the embedded store's Qdrant gRPC
 	// API on this host:port, so any Qdrant client talks to spladeq alone
 	// (Documents in upserts and queries are vectorized in-process). Keys
@@ -442,6 +457,9 @@ func (c *Config) Validate() error {
 			bad("server.inference_tokens", "every token must be at least 16 characters")
 			break
 		}
+	}
+	if c.Server.LongText != LongTextTruncate && c.Server.LongText != LongTextMax {
+		bad("server.long_text", "must be %s or %s, got %q", LongTextTruncate, LongTextMax, c.Server.LongText)
 	}
 	for i, m := range c.Server.InferenceModels {
 		name, vec, ok := strings.Cut(m, "=")

@@ -88,6 +88,7 @@ var defaults = map[string]any{
 	"server.shutdown_timeout":   30 * time.Second,
 	"server.inference_tokens":   []string{},
 	"server.inference_models":   []string{},
+	"server.long_text":          LongTextTruncate,
 	"server.qdrant_grpc_listen": "",
 	"server.mcp_add_documents":  false,
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -23,8 +24,9 @@ type InferenceInput struct {
 	Model string
 	// Options override per input what is safe: "max_length" (tokens,
 	// special tokens included; at most the vectorizer's own), "top_k" and
-	// "min_weight" (sparse pruning). Values are JSON numbers (float64) or,
-	// from gRPC, any number type.
+	// "min_weight" (sparse pruning) — JSON numbers (float64) or, from gRPC,
+	// any number type — and "long_text" ("truncate" or "max", default
+	// server.long_text): how a text longer than the window is vectorized.
 	Options map[string]any
 }
 
@@ -102,6 +104,9 @@ type group struct {
 type inferOptions struct {
 	maxLength int
 	pruning   splade.Pruning
+	// windows: encode every token window of the text and combine them
+	// (long_text "max") instead of the first.
+	windows bool
 }
 
 // Infer vectorizes inputs with the models they name, as documents, or as
@@ -175,19 +180,32 @@ func (s *Service) Infer(ctx context.Context, inputs []InferenceInput, query bool
 
 func (s *Service) inferGroup(ctx context.Context, g group, query bool, inputs []InferenceInput, idx []int, opts []inferOptions, out []InferenceOutput) error {
 	vec := g.vec
-	texts := make([]string, len(idx))
+	// Each input is one text, or with long_text "max" its token windows:
+	// texts[first[k]:first[k+1]] are input idx[k]'s.
+	var texts []string
+	first := make([]int, len(idx)+1)
 	for k, i := range idx {
-		texts[k] = inputs[i].Text
-		if g.maxLength > 0 {
+		first[k] = len(texts)
+		switch {
+		case opts[i].windows:
+			parts, err := s.windows(vec, query, inputs[i].Text, g.maxLength)
+			if err != nil {
+				return fmt.Errorf("inputs[%d]: %w", i, err)
+			}
+			texts = append(texts, parts...)
+		case g.maxLength > 0:
 			t, err := s.truncate(vec, inputs[i].Text, g.maxLength)
 			if err != nil {
 				return fmt.Errorf("inputs[%d]: %w", i, err)
 			}
-			texts[k] = t
+			texts = append(texts, t)
+		default:
+			texts = append(texts, inputs[i].Text)
 		}
 	}
+	first[len(idx)] = len(texts)
 	counter, _ := s.vecs[vec].(TokenCounter)
-	switch s.vecs[vec].(type) {
+	switch v := s.vecs[vec].(type) {
 	case Sparse:
 		b := s.sparseDocs[vec]
 		if query {
@@ -198,8 +216,12 @@ func (s *Service) inferGroup(ctx context.Context, g group, query bool, inputs []
 			return err
 		}
 		for k, i := range idx {
-			v := opts[i].pruning.Apply(vecs[k])
-			out[i].Sparse = &v
+			w := vecs[first[k]]
+			if first[k+1]-first[k] > 1 {
+				w = s.sparsePruning(vec, query).Apply(maxSparse(vecs[first[k]:first[k+1]]))
+			}
+			w = opts[i].pruning.Apply(w)
+			out[i].Sparse = &w
 		}
 	case Dense:
 		b := s.denseDocs[vec]
@@ -210,20 +232,127 @@ func (s *Service) inferGroup(ctx context.Context, g group, query bool, inputs []
 		if err != nil {
 			return err
 		}
+		norm, _ := v.(interface{ Normalized() bool })
 		for k, i := range idx {
-			out[i].Dense = vecs[k]
+			out[i].Dense = meanDense(vecs[first[k]:first[k+1]], norm != nil && norm.Normalized())
 		}
 	}
 	if counter != nil {
 		for k, i := range idx {
-			n, err := counter.CountTokens(query, texts[k])
-			if err != nil {
-				return err
+			for _, t := range texts[first[k]:first[k+1]] {
+				n, err := counter.CountTokens(query, t)
+				if err != nil {
+					return err
+				}
+				out[i].Tokens += n
 			}
-			out[i].Tokens = n
 		}
 	}
 	return nil
+}
+
+// windows cuts text into the token windows that long_text "max" encodes:
+// each fits the vectorizer's window in this mode (or maxLength, when the
+// input sets it) with its special tokens, consecutive windows sharing
+// ingest.chunk_overlap tokens (less when the window is smaller).
+func (s *Service) windows(vec string, query bool, text string, maxLength int) ([]string, error) {
+	ch, ok := s.vecs[vec].(Chunker)
+	if !ok {
+		return nil, fmt.Errorf("vectorizer %q cannot cut a text into token windows (long_text %q)", vec, config.LongTextMax)
+	}
+	size := 0 // the vectorizer's document window
+	if e, ok := s.vecs[vec].(interface{ Info() splade.Info }); ok && query {
+		size = e.Info().QueryMaxLength - 2
+	}
+	if maxLength > 0 {
+		size = maxLength - 2
+	}
+	overlap := s.cfg.Ingest.ChunkOverlap
+	if size > 0 {
+		overlap = min(overlap, size/2)
+	}
+	parts, err := ch.Chunks(text, size, overlap)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = p.Text
+	}
+	return out, nil
+}
+
+// sparsePruning is the pruning sparse vectorizer vec applies to its own
+// vectors in this mode (none when it does not say).
+func (s *Service) sparsePruning(vec string, query bool) splade.Pruning {
+	switch m := s.vecs[vec].(type) {
+	case *spladeIDF:
+		if query {
+			return m.query
+		}
+		return m.PruningOf(splade.Document)
+	case *spladeModule:
+		if query {
+			return m.PruningOf(splade.Query)
+		}
+		return m.PruningOf(splade.Document)
+	}
+	return splade.Pruning{}
+}
+
+// maxSparse is the element-wise maximum of sparse vectors (indices
+// strictly increasing in each and in the result); one vector is returned
+// as it is.
+func maxSparse(vs []splade.SparseVector) splade.SparseVector {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	w := map[uint32]float32{}
+	for _, v := range vs {
+		for j, i := range v.Indices {
+			if x, ok := w[i]; !ok || v.Values[j] > x {
+				w[i] = v.Values[j]
+			}
+		}
+	}
+	out := splade.SparseVector{Indices: make([]uint32, 0, len(w)), Values: make([]float32, 0, len(w))}
+	for i := range w {
+		out.Indices = append(out.Indices, i)
+	}
+	sort.Slice(out.Indices, func(a, b int) bool { return out.Indices[a] < out.Indices[b] })
+	for _, i := range out.Indices {
+		out.Values = append(out.Values, w[i])
+	}
+	return out
+}
+
+// meanDense is the mean of dense vectors, L2-normalised again when
+// normalize is set (the mean of unit vectors is shorter than one); one
+// vector is returned as it is.
+func meanDense(vs [][]float32, normalize bool) []float32 {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	acc := make([]float64, len(vs[0]))
+	for _, v := range vs {
+		for j, x := range v {
+			acc[j] += float64(x)
+		}
+	}
+	var sq float64
+	for j := range acc {
+		acc[j] /= float64(len(vs))
+		sq += acc[j] * acc[j]
+	}
+	scale := 1.0
+	if normalize && sq > 0 {
+		scale = 1 / math.Sqrt(sq)
+	}
+	out := make([]float32, len(acc))
+	for j, x := range acc {
+		out[j] = float32(x * scale)
+	}
+	return out
 }
 
 // inferOptions validates one input's options for vectorizer vec.
@@ -236,12 +365,24 @@ func (s *Service) inferOptions(field, vec string, in map[string]any) (inferOptio
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	o.windows = s.cfg.Server.LongText == config.LongTextMax
 	for _, k := range keys {
 		f := field + "." + k
+		if k == "long_text" {
+			switch in[k] {
+			case config.LongTextTruncate:
+				o.windows = false
+			case config.LongTextMax:
+				o.windows = true
+			default:
+				ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("must be %q or %q, got %#v", config.LongTextTruncate, config.LongTextMax, in[k])})
+			}
+			continue
+		}
 		x, ok := asNumber(in[k])
 		switch {
 		case k != "max_length" && k != "top_k" && k != "min_weight":
-			ps = append(ps, Problem{Field: f, Message: "unknown option (have max_length, top_k, min_weight)"})
+			ps = append(ps, Problem{Field: f, Message: "unknown option (have max_length, top_k, min_weight, long_text)"})
 		case !ok:
 			ps = append(ps, Problem{Field: f, Message: fmt.Sprintf("must be a number, got %v", in[k])})
 		case k != "max_length" && !sparse:
@@ -263,6 +404,14 @@ func (s *Service) inferOptions(field, vec string, in map[string]any) (inferOptio
 			}
 			o.maxLength = int(min(x, 1e6))
 		}
+	}
+	if _, ok := s.vecs[vec].(Chunker); o.windows && !ok {
+		// The configured default applies where it can; asked for by name,
+		// it is an error.
+		if _, asked := in["long_text"]; asked {
+			ps = append(ps, Problem{Field: field + ".long_text", Message: fmt.Sprintf("vectorizer %q cannot cut a text into token windows", vec)})
+		}
+		o.windows = false
 	}
 	return o, ps
 }

@@ -3,6 +3,7 @@ package splade
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/daulet/tokenizers"
 )
@@ -27,17 +28,49 @@ func (e *Encoder) Chunks(text string, size, overlap int) ([]Chunk, error) {
 	if size <= 0 {
 		size = e.info.MaxLength - 2
 	}
+	return e.windows.chunks(e.model.Tokenizer, text, size, overlap)
+}
+
+// Chunks splits text into token windows as Encoder.Chunks does, with this
+// model's tokenizer; size <= 0 means the max length minus the two special
+// tokens.
+func (d *DenseEncoder) Chunks(text string, size, overlap int) ([]Chunk, error) {
+	if size <= 0 {
+		size = d.tok.maxLen - 2
+	}
+	return d.windows.chunks(d.model.Tokenizer, text, size, overlap)
+}
+
+// windower cuts texts into token windows with an untruncated tokenizer,
+// read from the model's tokenizer.json on first use.
+type windower struct {
+	once sync.Once
+	tk   *tokenizers.Tokenizer
+	err  error
+}
+
+func (w *windower) chunks(tokenizerFile, text string, size, overlap int) ([]Chunk, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("chunk size must be >= 1 token, got %d", size)
+	}
 	if overlap < 0 || overlap >= size {
 		return nil, fmt.Errorf("chunk overlap must be in [0, %d), got %d", size, overlap)
 	}
 	if err := checkText(0, text); err != nil {
 		return nil, err
 	}
-	tk, err := e.fullTokenizer()
-	if err != nil {
-		return nil, err
+	w.once.Do(func() {
+		data, err := os.ReadFile(tokenizerFile)
+		if err != nil {
+			w.err = fmt.Errorf("%w: %v", ErrModel, err)
+			return
+		}
+		w.tk, w.err = tokenizers.FromBytes(data)
+	})
+	if w.err != nil {
+		return nil, w.err
 	}
-	enc := tk.EncodeWithOptions(text, false, tokenizers.WithReturnOffsets())
+	enc := w.tk.EncodeWithOptions(text, false, tokenizers.WithReturnOffsets())
 	n := len(enc.Offsets)
 	if n <= size {
 		return []Chunk{{Text: text, Start: 0, End: len(text), Tokens: n}}, nil
@@ -53,17 +86,12 @@ func (e *Encoder) Chunks(text string, size, overlap int) ([]Chunk, error) {
 	}
 }
 
-// fullTokenizer is a tokenizer without truncation, made on first use.
-func (e *Encoder) fullTokenizer() (*tokenizers.Tokenizer, error) {
-	e.fullOnce.Do(func() {
-		data, err := os.ReadFile(e.model.Tokenizer)
-		if err != nil {
-			e.fullErr = fmt.Errorf("%w: %v", ErrModel, err)
-			return
-		}
-		e.full, e.fullErr = tokenizers.FromBytes(data)
-	})
-	return e.full, e.fullErr
+// close releases the tokenizer, if one was made.
+func (w *windower) close() error {
+	if w.tk != nil {
+		return w.tk.Close()
+	}
+	return nil
 }
 
 // QueryTermIDs returns the vocabulary ids of a query's tokens, without

@@ -44,8 +44,9 @@ func WithNormalize(on bool) Option {
 // safe for concurrent use.
 type DenseEncoder struct {
 	runner
-	tok *tokenizer
-	dim int
+	tok     *tokenizer
+	dim     int
+	windows windower // untruncated tokenizer for Chunks
 
 	mu     sync.RWMutex
 	closed bool
@@ -162,7 +163,7 @@ func (d *DenseEncoder) Close() error {
 		d.session = nil
 		d.free = nil
 	}
-	errs = append(errs, d.tok.close())
+	errs = append(errs, d.tok.close(), d.windows.close())
 	return errors.Join(errs...)
 }
 
@@ -179,3 +180,7 @@ func (d *DenseEncoder) TokenIDs(text string) ([]int64, error) {
 	}
 	return d.tok.encode(text).ids, nil
 }
+
+// Normalized reports whether the encoder L2-normalises its vectors
+// (WithNormalize).
+func (d *DenseEncoder) Normalized() bool { return d.opts.normalize }

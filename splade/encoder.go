@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/daulet/tokenizers"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -257,9 +256,7 @@ type Encoder struct {
 
 	docTok, queryTok *tokenizer
 
-	fullOnce sync.Once // untruncated tokenizer for Chunks
-	full     *tokenizers.Tokenizer
-	fullErr  error
+	windows windower // untruncated tokenizer for Chunks
 
 	vocabOnce sync.Once
 	vocab     []string
@@ -968,10 +965,7 @@ func (e *Encoder) Close() error {
 		e.session = nil
 		e.free = nil
 	}
-	errs = append(errs, e.docTok.close(), e.queryTok.close())
-	if e.full != nil {
-		errs = append(errs, e.full.Close())
-	}
+	errs = append(errs, e.docTok.close(), e.queryTok.close(), e.windows.close())
 	return errors.Join(errs...)
 }
 

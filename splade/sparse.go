@@ -86,3 +86,13 @@ func topPositions(v SparseVector, n int) []int {
 }
 
 func float32frombits(b uint32) float32 { return math.Float32frombits(b) }
+
+// PruningOf returns the pruning the encoder applies to vectors of mode
+// (WithPruning, WithQueryPruning): what a caller combining several of its
+// vectors into one applies again to the result.
+func (e *Encoder) PruningOf(mode Mode) Pruning {
+	if mode == Query {
+		return e.opts.queryPruning
+	}
+	return e.opts.docPruning
+}
