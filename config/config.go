@@ -287,6 +287,14 @@ type Server struct {
 	// metadata as Qdrant's clients do. Only with an embedded qdrant.url.
 	// Default "": off.
 	QdrantGRPCListen string `mapstructure:"qdrant_grpc_listen" yaml:"qdrant_grpc_listen"`
+	// TLSCertFile and TLSKeyFile, both set, serve every listener of `serve`
+	// (the HTTP API with Qdrant's inference endpoint and metrics, the
+	// embedded store's gRPC port) and of `mcp --listen` over TLS with this
+	// PEM certificate (chain) and private key. The files are re-read when
+	// they change, so a rotated certificate needs no restart. Plain HTTP to
+	// a TLS port is refused. Default "": no TLS.
+	TLSCertFile string `mapstructure:"tls_cert_file" yaml:"tls_cert_file"`
+	TLSKeyFile  string `mapstructure:"tls_key_file" yaml:"tls_key_file"`
 	// MCPAddDocuments offers the add_documents tool in `spladeq mcp`
 	// (read-write API keys only over HTTP). Default false: search only.
 	MCPAddDocuments bool `mapstructure:"mcp_add_documents" yaml:"mcp_add_documents"`
@@ -473,6 +481,13 @@ func (c *Config) Validate() error {
 		}
 		if !strings.HasPrefix(c.Qdrant.URL, "embedded://") {
 			bad("server.qdrant_grpc_listen", "serves the embedded store; qdrant.url is %q", c.Qdrant.URL)
+		}
+	}
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		if c.Server.TLSCertFile == "" {
+			bad("server.tls_cert_file", "must be set with server.tls_key_file (both or neither)")
+		} else {
+			bad("server.tls_key_file", "must be set with server.tls_cert_file (both or neither)")
 		}
 	}
 	for key, n := range map[string]int{"collection.shard_number": c.Collection.ShardNumber, "collection.replication_factor": c.Collection.ReplicationFactor,

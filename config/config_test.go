@@ -75,6 +75,7 @@ search:
   alpha: 2
 server:
   listen: nowhere
+  tls_cert_file: /etc/spladeq/tls.crt
 vectorizers:
   sparse:
     module: splade
@@ -100,6 +101,7 @@ collection:
 		`search.fusion: must be rrf, dbsf or weighted, got "magic"`,
 		"search.alpha: must be in [0, 1], got 2",
 		`server.listen: must be host:port, got "nowhere"`,
+		"server.tls_key_file: must be set with server.tls_cert_file (both or neither)",
 		"vectorizers.sparse.model: is required for module splade",
 		"vectorizers.sparse.head_block: must be > 0, 0 for the default or -1 for off, got -2",
 		`vectorizers.dense.module: unknown vectorizer module "word2vec"`,

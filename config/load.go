@@ -90,6 +90,8 @@ var defaults = map[string]any{
 	"server.inference_models":   []string{},
 	"server.long_text":          LongTextTruncate,
 	"server.qdrant_grpc_listen": "",
+	"server.tls_cert_file":      "",
+	"server.tls_key_file":       "",
 	"server.mcp_add_documents":  false,
 
 	"ingest.source.type":      "",

@@ -582,7 +582,7 @@ func serveQdrantAPI(t *testing.T, svc *plugin.Service, keys ...string) (addr str
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err = svc.Store().ServeEmbedded(l, keys, nil)
+	stop, err = svc.Store().ServeEmbedded(l, keys, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

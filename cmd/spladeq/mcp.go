@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 
@@ -33,16 +34,31 @@ func newMCPCmd() *cobra.Command {
 		if *listen == "" {
 			return server.Run(ctx, &sdk.IOTransport{Reader: nopReadCloser{cmd.InOrStdin()}, Writer: nopWriteCloser{cmd.OutOrStdout()}})
 		}
+		tlsConf, err := serverTLS(cfg.Server, log)
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", *listen)
 		if err != nil {
 			return err
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/mcp", mcp.HTTPHandler(server, cfg.Server.APIKeys, cfg.Server.ReadOnlyAPIKeys))
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.Server.ReadTimeout}
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.Server.ReadTimeout, TLSConfig: tlsConf,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 		go func() { <-ctx.Done(); hs.Close() }()
-		log.Info("serving MCP over streamable HTTP", "addr", "http://"+l.Addr().String()+"/mcp", "add_documents", cfg.Server.MCPAddDocuments)
-		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		warnExposed(log, listener{name: "MCP", addr: l.Addr(), missing: mcpMissing(cfg.Server, tlsConf != nil)})
+		scheme := "http://"
+		if tlsConf != nil {
+			scheme = "https://"
+		}
+		log.Info("serving MCP over streamable HTTP", "addr", scheme+l.Addr().String()+"/mcp", "add_documents", cfg.Server.MCPAddDocuments)
+		if tlsConf != nil {
+			err = hs.ServeTLS(l, "", "")
+		} else {
+			err = hs.Serve(l)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil

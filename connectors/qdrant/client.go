@@ -116,12 +116,17 @@ var ErrNotEmbedded = errors.New("not the embedded store")
 // the in-process connection, until the returned stop is called: any Qdrant
 // client can then use the store. Keys are checked as Qdrant's api_key
 // (writeKeys) and read_only_api_key (readKeys); none means no check.
-// Documents are vectorized by the Config's Inference.
-func (c *Client) ServeEmbedded(l net.Listener, writeKeys, readKeys []string) (stop func(), err error) {
+// Documents are vectorized by the Config's Inference. With tlsConf
+// non-nil the port speaks gRPC over TLS only.
+func (c *Client) ServeEmbedded(l net.Listener, writeKeys, readKeys []string, tlsConf *tls.Config) (stop func(), err error) {
 	if c.store == nil {
 		return nil, &Error{Op: "serve", Err: ErrNotEmbedded}
 	}
-	srv := embedded.NewServer(c.store, append(c.cfg.serverOptions(), embedded.WithAPIKeys(writeKeys, readKeys))...)
+	opts := append(c.cfg.serverOptions(), embedded.WithAPIKeys(writeKeys, readKeys))
+	if tlsConf != nil {
+		opts = append(opts, embedded.WithTLS(tlsConf))
+	}
+	srv := embedded.NewServer(c.store, opts...)
 	go srv.Serve(l)
 	return srv.Stop, nil
 }

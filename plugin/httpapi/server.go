@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -375,8 +376,10 @@ func (h *handler) encode(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Serve serves the API on l until ctx ends, then stops accepting, lets
-// in-flight requests finish (up to the shutdown timeout) and returns.
-func Serve(ctx context.Context, l net.Listener, svc *plugin.Service, log *slog.Logger) error {
+// in-flight requests finish (up to the shutdown timeout) and returns. With
+// tlsConf non-nil it serves HTTPS (HTTP/2 and HTTP/1.1) with it, and a
+// plain-HTTP request gets 400 from net/http without reaching a handler.
+func Serve(ctx context.Context, l net.Listener, svc *plugin.Service, log *slog.Logger, tlsConf *tls.Config) error {
 	cfg := svc.Config().Server
 	srv := &http.Server{
 		Handler:           Handler(svc, log),
@@ -385,9 +388,18 @@ func Serve(ctx context.Context, l net.Listener, svc *plugin.Service, log *slog.L
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         tlsConf,
+		// TLS handshake failures (scanners, plain HTTP) at debug, not on stderr.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() {
+		if tlsConf != nil {
+			errc <- srv.ServeTLS(l, "", "")
+			return
+		}
+		errc <- srv.Serve(l)
+	}()
 	select {
 	case err := <-errc:
 		return err
