@@ -167,4 +167,3 @@ func tail(s string) string {
 	}
 	return s
 }
-

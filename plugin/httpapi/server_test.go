@@ -322,7 +322,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, l, svc, quiet) }()
+	go func() { served <- Serve(ctx, l, svc, quiet, nil) }()
 	base := "http://" + l.Addr().String()
 
 	inflight := make(chan reply, 1)
