@@ -8,7 +8,7 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup models pytools build test run bench vet fuzz clean
+.PHONY: setup models pytools build test run bench vet fuzz clean evalsets
 
 setup:
 	@bash scripts/setup.sh
@@ -54,6 +54,13 @@ fuzz: setup
 		echo "fuzz $$name ($$pkg): $$n executions"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg > .deps/fuzz.log 2>&1 || { cat .deps/fuzz.log; exit 1; }; \
 	done; echo "fuzz: $(words $(FUZZ_TARGETS)) targets, no failure"
+
+# Known-item evaluation sets in BEIR layout, built from documentation on this
+# machine (Go and Python standard libraries, man pages) into .deps/evalsets/;
+# tools/evalsets/README.md says how. EVALSETS=go-stdlib,... builds a subset.
+EVALSETS ?= go-stdlib,python-stdlib,manpages
+evalsets:
+	python3 tools/evalsets/build.py --out .deps/evalsets --sets $(EVALSETS)
 
 # The main job: ingest the sample corpus into the embedded store and run hybrid searches.
 run: build models
