@@ -35,6 +35,7 @@ vet: setup
 test: setup models pytools vet
 	@bash scripts/check-large-files.sh
 	@bash scripts/qdrant-status.sh
+	python3 -m unittest discover -s tools/evalsets
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -count=1 ./...) || exit 1; done
 	@$(MAKE) --no-print-directory fuzz

@@ -102,6 +102,21 @@ def shingles(s, k=5):
 
 # ------------------------------------------------------------------ go-stdlib
 
+def go_query(synopsis, kind, name, package):
+    """The synopsis names what it documents ("Println formats ...",
+    "Package fmt implements ...", "A Buffer is ..."): the query keeps the
+    description without the name, so that it is no lookup of the name."""
+    w = words(synopsis)
+    name = name.split(".")[-1] if name else package.split("/")[-1]
+    if kind == "package" and len(w) > 1 and w[0] == "Package":
+        w = w[2:]
+    elif w and w[0].rstrip(",:") == name:
+        w = w[1:]
+    elif len(w) > 1 and w[0] in ("A", "An", "The") and w[1].rstrip(",:") == name:
+        w = w[2:]
+    return " ".join(w)
+
+
 def go_items(repo):
     goroot = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
     src = os.path.join(goroot, "src")
@@ -117,18 +132,7 @@ def go_items(repo):
         if not syn:
             continue
         body = drop_words(r["doc"], len(words(syn)))
-        # The synopsis names what it documents ("Println formats ...",
-        # "Package fmt implements ...", "A Buffer is ..."): the query keeps
-        # the description, not the name, so it is no lookup of the name.
-        w = words(syn)
-        name = r["name"].split(".")[-1] if r["name"] else r["package"].split("/")[-1]
-        if r["kind"] == "package" and len(w) > 1 and w[0] == "Package":
-            w = w[2:]
-        elif w and w[0].rstrip(",:") == name:
-            w = w[1:]
-        elif len(w) > 1 and w[0] in ("A", "An", "The") and w[1].rstrip(",:") == name:
-            w = w[2:]
-        query = " ".join(w)
+        query = go_query(syn, r["kind"], r["name"], r["package"])
         decl = "\n".join(r["decl"].splitlines()[:12])
         title = r["id"]
         text = (decl + "\n\n" + body).strip() if decl else body
@@ -464,7 +468,7 @@ SOURCES = {
 }
 
 
-def assemble(items):
+def assemble(items, docs=DOCS, queries=QUERIES, long_queries=LONG_QUERIES):
     """Filter, de-duplicate and sample; returns (corpus, queries, stats)."""
     stats = Counter(extracted=len(items))
     kept, seen_ids = [], set()
@@ -531,7 +535,7 @@ def assemble(items):
             continue
         stats["not a query: " + why] += 1
     rng = random.Random(SEED)
-    qitems = sorted(rng.sample(cands, min(QUERIES, len(cands))), key=lambda it: it["id"])
+    qitems = sorted(rng.sample(cands, min(queries, len(cands))), key=lambda it: it["id"])
     for it in qitems:
         it["split"] = "test"
     # The long split: the sampled queries whose document is long, topped up
@@ -540,13 +544,13 @@ def assemble(items):
     qids = {it["id"] for it in qitems}
     nlong = sum(is_long(it) for it in qitems)
     extra = [it for it in cands if it["id"] not in qids and is_long(it)]
-    extra = rng.sample(extra, max(0, min(LONG_QUERIES - nlong, len(extra))))
+    extra = rng.sample(extra, max(0, min(long_queries - nlong, len(extra))))
     for it in extra:
         it["split"] = "long"
     qitems = sorted(qitems + extra, key=lambda it: it["id"])
     qids = {it["id"] for it in qitems}
     rest = [it for it in uniq if it["id"] not in qids]
-    fill = rng.sample(rest, min(DOCS - len(qitems), len(rest)))
+    fill = rng.sample(rest, min(max(0, docs - len(qitems)), len(rest)))
     corpus = sorted(qitems + fill, key=lambda it: it["id"])
     stats["query candidates"] = len(cands)
     return corpus, qitems, stats
