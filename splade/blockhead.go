@@ -3,13 +3,14 @@ package splade
 import (
 	"fmt"
 
+	"github.com/spladeq/spladeq/splade/hfgraph"
 	og "github.com/spladeq/spladeq/splade/onnxgraph"
 )
 
 // MaxLogitsOutput is the output of a graph rewritten by blockHead: per
 // sequence and vocabulary entry, the largest logit over the sequence's real
 // tokens, [batch, vocab], before log1p∘ReLU.
-const MaxLogitsOutput = "spladeq_max_logits"
+const MaxLogitsOutput = hfgraph.MaxLogitsOutput
 
 // DefaultHeadBlock is how many vocabulary entries one slice of the blocked
 // head projects at a time (BENCHMARKS.md, "A blocked vocabulary head").

@@ -10,6 +10,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/spladeq/spladeq/internal/vecmath"
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 // Pooling turns a dense encoder's token embeddings into one vector.
@@ -52,7 +53,10 @@ type DenseEncoder struct {
 	closed bool
 }
 
-// NewDense loads a dense model directory (HuggingFace layout). Options that
+// NewDense loads a dense model directory (HuggingFace layout). A directory
+// with no ONNX file but config.json and model.safetensors gets the graph of
+// its encoder built in memory (package hfgraph; any head is left out).
+// Options that
 // apply: WithONNXFile, WithRuntimeLibrary, WithMaxLength, WithBatchSize,
 // WithTokenBudget, WithIntraOpThreads, WithSpinning, WithPooling,
 // WithNormalize.
@@ -61,19 +65,19 @@ func NewDense(dir string, opts ...Option) (*DenseEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := inspectGraph(m.ONNX, "sentence_embedding", "last_hidden_state", "token_embeddings")
+	g, built, err := openGraph(m, hfgraph.Options{Head: hfgraph.Hidden}, "", "sentence_embedding", "last_hidden_state", "token_embeddings")
 	if err != nil {
 		return nil, err
 	}
 	if g.vocab < 1 {
-		return nil, fmt.Errorf("%w: %s: output %q has no static embedding dimension", ErrModel, m.ONNX, g.output)
+		return nil, fmt.Errorf("%w: %s: output %q has no static embedding dimension", ErrModel, m.graphFile(), g.output)
 	}
 	maxLen := maxLength(o.maxLength, m.Config)
 	data, err := os.ReadFile(m.Tokenizer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrModel, err)
 	}
-	d := &DenseEncoder{runner: runner{opts: o, model: m, graph: g}, dim: g.vocab}
+	d := &DenseEncoder{runner: runner{opts: o, model: m, graph: g, onnxData: built}, dim: g.vocab}
 	if d.tok, err = newTokenizer(data, m.Tokenizer, maxLen); err != nil {
 		return nil, err
 	}

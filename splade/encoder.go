@@ -224,8 +224,11 @@ func WithQueryPruning(p Pruning) Option {
 
 // Info describes a loaded encoder.
 type Info struct {
-	Dir       string   `json:"dir"`
-	ONNX      string   `json:"onnx"`
+	Dir  string `json:"dir"`
+	ONNX string `json:"onnx"`
+	// Checkpoint is the safetensors checkpoint the graph was built from in
+	// memory, when the directory has no ONNX file (ONNX is then empty).
+	Checkpoint string `json:"checkpoint,omitempty"`
 	ModelType string   `json:"model_type,omitempty"`
 	Inputs    []string `json:"inputs"`
 	Output    string   `json:"output"`
@@ -272,18 +275,20 @@ type Encoder struct {
 
 // New loads the SPLADE model in dir (HuggingFace layout: tokenizer.json and
 // model.onnx or onnx/model.onnx, optional config.json and
-// tokenizer_config.json).
+// tokenizer_config.json). A directory with no ONNX file but config.json and
+// model.safetensors (a *ForMaskedLM checkpoint of a family package hfgraph
+// knows) gets its graph built in memory, with the blocked head built in.
 func New(dir string, opts ...Option) (*Encoder, error) {
 	o, m, err := prepare(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	g, err := inspectGraphAs(m.ONNX, o.output)
+	g, built, err := openGraph(m, sparseHead(o), o.output)
 	if err != nil {
 		return nil, err
 	}
 	if m.Config.VocabSize > 0 && g.vocab > 0 && m.Config.VocabSize != g.vocab {
-		return nil, fmt.Errorf("%w: %s: output %q has vocabulary dimension %d but config.json says vocab_size %d", ErrModel, m.ONNX, g.output, g.vocab, m.Config.VocabSize)
+		return nil, fmt.Errorf("%w: %s: output %q has vocabulary dimension %d but config.json says vocab_size %d", ErrModel, m.graphFile(), g.output, g.vocab, m.Config.VocabSize)
 	}
 
 	maxLen := maxLength(o.maxLength, m.Config)
@@ -316,7 +321,7 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	// the export as it is. A rewrite that does not apply, or whose session
 	// fails to load or to run a probe batch, says why and the next is tried.
 	var skipped, headSkipped string
-	plain := !g.pooled && !g.gathered && !g.tokenWeights
+	plain := !g.pooled && !g.gathered && !g.maxPooled && !g.tokenWeights
 	if g.tokenWeights {
 		if e.special, err = e.specialIDs(); err != nil {
 			e.Close()
@@ -345,7 +350,7 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 	opened := false
 	for _, a := range attempts {
 		e.graph = g
-		if *a.why = e.rewrite(a.fn, a.output); *a.why != "" {
+		if *a.why = e.rewrite(built, a.fn, a.output); *a.why != "" {
 			continue
 		}
 		if err := e.openSession(); err != nil {
@@ -362,14 +367,14 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		break
 	}
 	if !opened {
-		e.graph, e.onnxData = g, nil
+		e.graph, e.onnxData = g, built
 		if err := e.openSession(); err != nil {
 			e.Close()
 			return nil, err
 		}
 	}
 	e.info = Info{
-		Dir: m.Dir, ONNX: m.ONNX, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
+		Dir: m.Dir, ONNX: m.ONNX, Checkpoint: m.Checkpoint, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
 		OutputKind: g.kind(), Pooled: g.pooled, BlockedHead: e.graph.maxPooled, HeadSkipped: headSkipped,
 		Gathered: e.graph.gathered, GatherSkipped: skipped,
 		VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
@@ -415,11 +420,15 @@ func (e *Encoder) probe() error {
 
 // rewrite rewrites the graph in memory (blockHead or gatherTokens) into one
 // whose output is output; the session is then created from the rewritten
-// bytes. It returns why it did not, or "".
-func (e *Encoder) rewrite(fn func(data []byte) ([]byte, error), output string) string {
-	data, err := os.ReadFile(e.model.ONNX)
-	if err != nil {
-		return err.Error()
+// bytes. The graph is built, when not nil, else the ONNX file. It returns
+// why it did not, or "".
+func (e *Encoder) rewrite(built []byte, fn func(data []byte) ([]byte, error), output string) string {
+	data := built
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(e.model.ONNX); err != nil {
+			return err.Error()
+		}
 	}
 	out, err := fn(data)
 	if err != nil {
@@ -525,7 +534,7 @@ func (e *runner) openSession() error {
 		s, err = ort.NewDynamicAdvancedSession(e.model.ONNX, e.graph.inputs, []string{e.graph.output}, so)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: create session: %v", ErrModel, e.model.ONNX, err)
+		return fmt.Errorf("%w: %s: create session: %v", ErrModel, e.model.graphFile(), err)
 	}
 	e.session = s
 	return nil
@@ -795,15 +804,15 @@ func (e *runner) run(encs []encoded, batch []int, post func(data []float32, shap
 		if e.graph.tokenWeights {
 			hint = fmt.Sprintf(" (output %q was taken for one weight per token; if it is not, set the vectorizer's output kind)", e.graph.output)
 		}
-		return fmt.Errorf("%w: %s: run batch of %d×%d: %v%s", ErrRuntime, e.model.ONNX, b, seq, err, hint)
+		return fmt.Errorf("%w: %s: run batch of %d×%d: %v%s", ErrRuntime, e.model.graphFile(), b, seq, err, hint)
 	}
 	out, ok := outputs[0].(*ort.Tensor[float32])
 	if !ok {
-		return fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.ONNX, e.graph.output, outputs[0])
+		return fmt.Errorf("%w: %s: output %q is %T, want a float32 tensor", ErrModel, e.model.graphFile(), e.graph.output, outputs[0])
 	}
 	got := out.GetShape()
 	if len(got) != len(outShape) || got[0] != outShape[0] || ((len(got) == 3 || e.graph.tokenWeights) && got[1] != int64(seq)) {
-		return fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.ONNX, e.graph.output, got, b, seq)
+		return fmt.Errorf("%w: %s: output %q has shape %v for a %d×%d batch", ErrModel, e.model.graphFile(), e.graph.output, got, b, seq)
 	}
 	e.count(b, toks)
 	return post(out.GetData(), got, lengths)

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 // ErrModel wraps every problem with a model directory: missing files, Git LFS
@@ -27,8 +29,13 @@ var ONNXCandidates = []string{"model.onnx", "onnx/model.onnx"}
 type ModelDir struct {
 	// Dir is the directory.
 	Dir string
-	// ONNX is the path of the ONNX graph.
+	// ONNX is the path of the ONNX graph; empty when the graph is built
+	// from Checkpoint.
 	ONNX string
+	// Checkpoint is the safetensors checkpoint (model.safetensors, or a
+	// sharded one's index) the graph is built from in memory
+	// (package hfgraph), when the directory has no ONNX file.
+	Checkpoint string
 	// Tokenizer is the path of tokenizer.json.
 	Tokenizer string
 	// Config holds what was read from the optional config.json and
@@ -39,9 +46,11 @@ type ModelDir struct {
 // ModelConfig holds the settings read from config.json and
 // tokenizer_config.json; zero means the file did not say.
 type ModelConfig struct {
-	ModelType             string `json:"model_type,omitempty"`
-	VocabSize             int    `json:"vocab_size,omitempty"`
-	MaxPositionEmbeddings int    `json:"max_position_embeddings,omitempty"`
+	ModelType             string   `json:"model_type,omitempty"`
+	Architectures         []string `json:"architectures,omitempty"`
+	PadTokenID            int      `json:"pad_token_id,omitempty"`
+	VocabSize             int      `json:"vocab_size,omitempty"`
+	MaxPositionEmbeddings int      `json:"max_position_embeddings,omitempty"`
 	// ModelMaxLength comes from tokenizer_config.json; tokenizers that set no
 	// limit write a huge number there, which is ignored.
 	ModelMaxLength int `json:"model_max_length,omitempty"`
@@ -73,10 +82,17 @@ func OpenModelDir(dir, onnxFile string) (ModelDir, error) {
 			break
 		}
 	}
-	if m.ONNX == "" {
-		return ModelDir{}, fmt.Errorf("%w: %s has no ONNX file (looked for %s)", ErrModel, dir, strings.Join(candidates, ", "))
+	if m.ONNX == "" && onnxFile == "" {
+		m.Checkpoint = hfgraph.FindCheckpoint(dir)
 	}
-	for _, f := range []string{m.ONNX, m.Tokenizer} {
+	if m.ONNX == "" && m.Checkpoint == "" {
+		if onnxFile != "" {
+			return ModelDir{}, fmt.Errorf("%w: %s has no ONNX file %s", ErrModel, dir, onnxFile)
+		}
+		return ModelDir{}, fmt.Errorf("%w: %s has no ONNX file (looked for %s) and no safetensors checkpoint (%s or %s)", ErrModel, dir,
+			strings.Join(candidates, ", "), hfgraph.SafetensorsFile, hfgraph.SafetensorsIndex)
+	}
+	for _, f := range []string{m.graphFile(), m.Tokenizer} {
 		if err := checkNotPointer(f); err != nil {
 			return ModelDir{}, err
 		}
@@ -89,7 +105,18 @@ func OpenModelDir(dir, onnxFile string) (ModelDir, error) {
 	if m.Config.ModelMaxLength > 1<<20 {
 		m.Config.ModelMaxLength = 0
 	}
+	// RoBERTa's positions start after padding_idx: 514 embeddings hold 512 tokens.
+	m.Config.MaxPositionEmbeddings = hfgraph.UsablePositions(m.Config.Architectures, m.Config.MaxPositionEmbeddings, m.Config.PadTokenID)
 	return m, nil
+}
+
+// graphFile is the file the graph comes from: the ONNX file, or the
+// checkpoint it is built from.
+func (m ModelDir) graphFile() string {
+	if m.ONNX != "" {
+		return m.ONNX
+	}
+	return m.Checkpoint
 }
 
 // lfsPointerPrefix starts every Git LFS pointer file.
@@ -254,7 +281,8 @@ func inspectGraphAs(path string, kind OutputKind, prefer ...string) (graphSpec, 
 		return g, nil
 	}
 	g.gathered = o.Name == GatheredOutput
-	g.pooled = len(o.Dimensions) == 2 && !g.gathered
+	g.maxPooled = o.Name == MaxLogitsOutput
+	g.pooled = len(o.Dimensions) == 2 && !g.gathered && !g.maxPooled
 	g.vocab = int(o.Dimensions[len(o.Dimensions)-1])
 	if g.vocab == 0 {
 		return graphSpec{}, fmt.Errorf("%w: %s: output %q has a zero vocabulary dimension", ErrModel, path, o.Name)

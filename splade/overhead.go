@@ -106,7 +106,7 @@ func MeasureOverhead(ctx context.Context, e *Encoder, texts []string, iterations
 			p.inputs = append(p.inputs, t)
 		}
 		outShape := ort.NewShape(int64(len(batch)), int64(seq), int64(g.vocab))
-		if g.pooled {
+		if g.pooled || g.maxPooled {
 			outShape = ort.NewShape(int64(len(batch)), int64(g.vocab))
 		}
 		out, err := ort.NewEmptyTensor[float32](outShape)

@@ -1,0 +1,25 @@
+// Package hfgraph builds ONNX graphs straight from HuggingFace checkpoints:
+// config.json plus model.safetensors (or a sharded checkpoint's
+// model.safetensors.index.json), in pure Go, for BERT, DistilBERT, RoBERTa
+// and XLM-RoBERTa (their *ForMaskedLM architectures for SPLADE, their bare
+// *Model ones for dense embeddings).
+//
+// What differs between the families (tensor names, config keys, position
+// ids, token types, LayerNorm epsilon, the head's activation) is one table
+// per family (bert.go, distilbert.go, roberta.go); one builder (build.go)
+// walks it. The graph is written in the shapes ONNX Runtime's CPU fusions
+// recognise (LayerNormalization at opset 17, erf GELU, attention as
+// MatMul/Add/Reshape/Transpose/Softmax), and a SPLADE graph can have the
+// blocked vocabulary head (onnxgraph.BlockedMaxHead) built in.
+//
+// Safetensors is read here, not through a library: the format is an 8-byte
+// little-endian header length, a JSON header of name → {dtype, shape,
+// data_offsets} and the raw bytes, and the one Go reader found
+// (github.com/nlpodyssey/safetensors) has no tagged release and refuses a
+// whole file when any tensor has a dtype it does not know, where this
+// reader names the file and tensor and refuses only tensors the graph
+// uses. F32 weights go into the graph as they are (same little-endian
+// layout); F16 and BF16 are widened to float32 initializers, because ONNX
+// Runtime's CPU kernels compute in float32 and a graph of fp16 weights
+// would need a Cast before every MatMul, run on every forward pass.
+package hfgraph
