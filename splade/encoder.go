@@ -228,10 +228,10 @@ type Info struct {
 	ONNX string `json:"onnx"`
 	// Checkpoint is the safetensors checkpoint the graph was built from in
 	// memory, when the directory has no ONNX file (ONNX is then empty).
-	Checkpoint string `json:"checkpoint,omitempty"`
-	ModelType string   `json:"model_type,omitempty"`
-	Inputs    []string `json:"inputs"`
-	Output    string   `json:"output"`
+	Checkpoint string   `json:"checkpoint,omitempty"`
+	ModelType  string   `json:"model_type,omitempty"`
+	Inputs     []string `json:"inputs"`
+	Output     string   `json:"output"`
 	// OutputKind is what the graph's output holds: logits, pooled or
 	// token_weights (one weight per token, pooled per token id in Go).
 	OutputKind OutputKind `json:"output_kind"`
