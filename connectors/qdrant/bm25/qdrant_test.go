@@ -16,6 +16,7 @@ import (
 
 	"github.com/spladeq/spladeq/connectors/qdrant/bm25"
 	"github.com/spladeq/spladeq/internal/qdranttest"
+	"github.com/spladeq/spladeq/internal/realtext"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/documents.json from the real Qdrant binary")
@@ -47,14 +48,14 @@ type optionCase struct {
 	golden  int
 }
 
-func goDocs(t testing.TB, n int) []string { return goDocComments(t, n) }
+func goDocs(_ testing.TB, n int) []string { return realtext.GoDocComments(n) }
 
 func goDocsFrom(skip int) func(testing.TB, int) []string {
-	return func(t testing.TB, n int) []string { return goDocComments(t, skip+n)[skip:] }
+	return func(_ testing.TB, n int) []string { return realtext.GoDocComments(skip + n)[skip:] }
 }
 
 func man(dir string) func(testing.TB, int) []string {
-	return func(t testing.TB, n int) []string { return manParagraphs(t, dir, n) }
+	return func(_ testing.TB, n int) []string { return realtext.ManParagraphs(dir, n) }
 }
 
 func fixed(texts ...string) func(testing.TB, int) []string {

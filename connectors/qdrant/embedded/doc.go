@@ -9,6 +9,11 @@
 // RRF (k and weights), DBSF and formula fusion; payload filters. Every other
 // RPC answers codes.Unimplemented.
 //
+// Documents (text with a model) take a vector's place when WithInference
+// hands the server a function to embed them; BM25 Documents (model
+// "qdrant/bm25" or "bm25", any case) are embedded in-process by
+// connectors/qdrant/bm25, as Qdrant computes them itself, hook or not.
+//
 // Scoring follows Qdrant exactly:
 //
 //   - sparse: dot product over shared indices; only points sharing an index

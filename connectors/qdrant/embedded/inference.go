@@ -98,17 +98,34 @@ func queryDocs(q *pb.Query, prefetch []*pb.PrefetchQuery) []docSlot {
 	return slots
 }
 
-// infer vectorizes every Document of one request in one call and puts the
-// vectors in their places. Images and inference objects are refused.
+// infer vectorizes every Document of one request and puts the vectors in
+// their places: BM25 Documents (model "qdrant/bm25" or "bm25", any case)
+// in-process, as Qdrant computes them itself, and all others in one call
+// to the inference hook. Images and inference objects are refused.
 func (o *serverOptions) infer(ctx context.Context, slots []docSlot, query bool) error {
 	if len(slots) == 0 {
+		return nil
+	}
+	var rest []docSlot
+	for _, s := range slots {
+		if !isBM25(s.doc.GetModel()) {
+			rest = append(rest, s)
+			continue
+		}
+		v, err := o.bm25.encode(s.doc.GetText(), pbvalue.Map(s.doc.GetOptions()), query)
+		if err != nil {
+			return status.Error(codes.InvalidArgument, "Wrong input: Invalid BM25 config: "+err.Error())
+		}
+		s.set(v)
+	}
+	if len(rest) == 0 {
 		return nil
 	}
 	if o.inference == nil {
 		return status.Error(codes.InvalidArgument, "Wrong input: the request carries a Document, but no inference is configured for this server")
 	}
-	inputs := make([]InferenceInput, len(slots))
-	for i, s := range slots {
+	inputs := make([]InferenceInput, len(rest))
+	for i, s := range rest {
 		opts := map[string]any{}
 		for k, v := range s.doc.GetOptions() {
 			opts[k] = pbvalue.Go(v)
@@ -125,10 +142,10 @@ func (o *serverOptions) infer(ctx context.Context, slots []docSlot, query bool) 
 		}
 		return status.Error(codes.Internal, "inference: "+err.Error())
 	}
-	if len(vecs) != len(slots) {
-		return status.Error(codes.Internal, fmt.Sprintf("inference returned %d vectors for %d documents", len(vecs), len(slots)))
+	if len(vecs) != len(rest) {
+		return status.Error(codes.Internal, fmt.Sprintf("inference returned %d vectors for %d documents", len(vecs), len(rest)))
 	}
-	for i, s := range slots {
+	for i, s := range rest {
 		s.set(vecs[i])
 	}
 	return nil

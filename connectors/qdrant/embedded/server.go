@@ -58,6 +58,7 @@ type serverOptions struct {
 	maxMsgSize          int
 	tls                 *tls.Config
 	inference           Inference
+	bm25                *bm25Encoders
 }
 
 // WithTLS serves gRPC over TLS with this configuration. Default: plaintext
@@ -85,7 +86,7 @@ func WithMaxMessageSize(n int) ServerOption { return func(o *serverOptions) { o.
 
 // NewServer returns a server for store; call Serve to accept connections.
 func NewServer(store *Store, opts ...ServerOption) *Server {
-	o := serverOptions{maxMsgSize: 64 << 20}
+	o := serverOptions{maxMsgSize: 64 << 20, bm25: &bm25Encoders{}}
 	for _, opt := range opts {
 		opt(&o)
 	}

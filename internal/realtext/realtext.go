@@ -1,4 +1,8 @@
-package bm25_test
+// Package realtext gives tests real text written by people outside this
+// project, read from the machine: Go standard library doc comments
+// (English) and manual pages (many languages). The texts come in a fixed
+// order, so a test sees the same ones on every run of one machine.
+package realtext
 
 import (
 	"bytes"
@@ -12,14 +16,12 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"testing"
 )
 
-// goDocComments returns up to n doc comments of the Go standard library
+// GoDocComments returns up to n doc comments of the Go standard library
 // (real English prose written by the Go authors), in a fixed order:
 // packages in the order listed, comments in file order.
-func goDocComments(t testing.TB, n int) []string {
-	t.Helper()
+func GoDocComments(n int) []string {
 	root := filepath.Join(runtime.GOROOT(), "src")
 	pkgs := []string{"strings", "bytes", "fmt", "io", "os", "bufio", "sort", "strconv", "time", "context",
 		"sync", "net/http", "net", "encoding/json", "regexp", "math", "path/filepath", "reflect",
@@ -57,12 +59,11 @@ func goDocComments(t testing.TB, n int) []string {
 	return out
 }
 
-// manParagraphs returns up to n paragraphs of the manual pages under
+// ManParagraphs returns up to n paragraphs of the manual pages under
 // /usr/share/man/<dir> (real text, in that directory's language where the
 // page is translated, written by the authors and translators), rendered
 // to plain UTF-8 by groff, in a fixed order. None when groff is absent.
-func manParagraphs(t testing.TB, dir string, n int) []string {
-	t.Helper()
+func ManParagraphs(dir string, n int) []string {
 	groff, err := exec.LookPath("groff")
 	if err != nil {
 		return nil
