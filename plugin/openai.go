@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spladeq/spladeq/config"
-	"github.com/spladeq/spladeq/internal/clock"
+	"github.com/spladeq/spladeq/internal/retry"
 )
 
 // openAI is the openai module: any OpenAI-compatible /v1/embeddings
@@ -31,8 +29,9 @@ type openAI struct {
 
 var _ Dense = (*openAI)(nil)
 
-// retrySleep waits between retries; tests replace it.
-var retrySleep = clock.Sleep
+// retrySleep waits between retries (not past the context's deadline);
+// tests replace it.
+var retrySleep = retry.Wait
 
 func newOpenAI(vc config.Vectorizer) (Vectorizer, error) {
 	base := strings.TrimRight(vc.BaseURL, "/")
@@ -98,13 +97,13 @@ func (o *openAI) call(ctx context.Context, texts []string) ([][]float32, error) 
 	var lastErr error
 	for attempt := 0; attempt <= o.retries; attempt++ {
 		if attempt > 0 {
-			delay := time.Duration(250<<(attempt-1))*time.Millisecond + time.Duration(rand.IntN(100))*time.Millisecond
+			var after time.Duration
 			var ra *retryAfter
-			if errors.As(lastErr, &ra) && ra.d > delay {
-				delay = ra.d
+			if errors.As(lastErr, &ra) {
+				after = ra.d
 			}
-			if err := retrySleep(ctx, delay); err != nil {
-				return nil, err
+			if err := retrySleep(ctx, retry.Delay(250*time.Millisecond, attempt, after)); err != nil {
+				return nil, fmt.Errorf("%w (last attempt: %v)", err, lastErr)
 			}
 		}
 		vecs, err := o.once(ctx, body, len(texts))
@@ -155,8 +154,8 @@ func (o *openAI) once(ctx context.Context, body []byte, n int) ([][]float32, err
 		msg := fmt.Errorf("HTTP %d: %s", resp.StatusCode, truncate(string(data), 300))
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-				return nil, &retryAfter{msg, time.Duration(s) * time.Second}
+			if d, ok := retry.After(resp.Header.Get("Retry-After"), time.Now()); ok {
+				return nil, &retryAfter{msg, d}
 			}
 			return nil, msg
 		default:

@@ -69,6 +69,16 @@ var routes = []route{
 	{"POST /v1/qdrant/inference", public, (*handler).qdrantInference},
 }
 
+// Routes returns the pattern of every route the API serves
+// ("METHOD /path/{wildcard}"), for the Go client's coverage test.
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
 type handler struct {
 	svc *plugin.Service
 	cfg config.Server
