@@ -8,7 +8,7 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup models pytools build test run bench vet fuzz clean evalsets
+.PHONY: setup models pytools build test run bench vet fuzz nocgo clean evalsets
 
 setup:
 	@bash scripts/setup.sh
@@ -36,9 +36,27 @@ test: setup models pytools vet
 	@bash scripts/check-large-files.sh
 	@bash scripts/qdrant-status.sh
 	python3 -m unittest discover -s tools/evalsets
+	@$(MAKE) --no-print-directory nocgo
 	$(GO) test $(GOTESTFLAGS) -count=1 ./...
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -count=1 ./...) || exit 1; done
 	@$(MAKE) --no-print-directory fuzz
+
+# The Go client, the API's wire types and the langchaingo store over HTTP
+# build without cgo and link nothing of the engine (no splade, plugin, ONNX
+# Runtime or tokenizers, no package with cgo files outside the standard
+# library); client/nocgo_test.go and the langchaingo module's test check the
+# same.
+NOCGO_PKGS := ./client/... ./api/...
+NOCGO_BAD := spladeq/spladeq/(splade|plugin)|onnxruntime_go|daulet/tokenizers
+nocgo:
+	CGO_ENABLED=0 $(GO) build $(NOCGO_PKGS)
+	cd integrations/langchaingo && CGO_ENABLED=0 $(GO) build .
+	@bad="$$($(GO) list -deps -f '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}' $(NOCGO_PKGS); \
+		$(GO) list -deps $(NOCGO_PKGS) | grep -E '$(NOCGO_BAD)'; \
+		cd integrations/langchaingo && $(GO) list -deps -f '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}' . ; \
+		$(GO) list -deps . | grep -E '$(NOCGO_BAD)')"; \
+	if [ -n "$$bad" ]; then echo "nocgo: the client side links cgo or the engine:"; echo "$$bad"; exit 1; fi; \
+	echo "nocgo: client, api and the langchaingo HTTP store build with CGO_ENABLED=0 and link no cgo package"
 
 # Every fuzz target with an execution budget (about 3 s each here), times
 # FUZZSCALE (e.g. FUZZSCALE=100 for a long run). Counts, not durations: a

@@ -1,5 +1,13 @@
 package api
 
+// Payload keys spladeq writes on every stored chunk, and so on every hit's
+// payload; a document's own payload may not use them.
+const (
+	PayloadDocID = "doc_id" // the document's id
+	PayloadChunk = "chunk"  // the chunk's number in its document, from 0
+	PayloadText  = "text"   // the chunk's text
+)
+
 // Hit is one search result.
 type Hit struct {
 	ID      string         `json:"id"`

@@ -18,9 +18,9 @@ import (
 
 // Payload keys spladeq writes on every point; user payload may not use them.
 const (
-	PayloadDocID = "doc_id"
-	PayloadChunk = "chunk"
-	PayloadText  = "text"
+	PayloadDocID = api.PayloadDocID
+	PayloadChunk = api.PayloadChunk
+	PayloadText  = api.PayloadText
 )
 
 // idNamespace is the UUIDv5 namespace of spladeq point ids (the RFC 4122 URL

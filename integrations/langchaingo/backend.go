@@ -1,122 +1,65 @@
 package spladeq
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 
-	"github.com/spladeq/spladeq/connectors/qdrant"
-	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/api"
+	"github.com/spladeq/spladeq/client"
 )
 
-// NewLibrary is a Backend over the Go library: a *plugin.Service in this
-// process.
-func NewLibrary(svc *plugin.Service) Backend { return library{svc} }
+// NewHTTP is a Backend over spladeq's HTTP API at baseURL (e.g.
+// "http://localhost:8080"), with an API key when the server wants one,
+// through package client with its defaults (timeouts, retries on 429 and
+// 503). httpClient nil means a client of its own. A baseURL that client.New
+// refuses makes every call fail with its error; NewClient takes a client
+// configured by the caller.
+func NewHTTP(baseURL, apiKey string, httpClient *http.Client) Backend {
+	c, err := client.New(client.Config{BaseURL: baseURL, APIKey: apiKey, HTTPClient: httpClient})
+	if err != nil {
+		return failed{err}
+	}
+	return NewClient(c)
+}
 
-type library struct{ svc *plugin.Service }
+// NewClient is a Backend over a spladeq Go client.
+func NewClient(c *client.Client) Backend { return httpBackend{c} }
 
-func (l library) EnsureCollection(ctx context.Context, collection string) error {
-	_, err := l.svc.EnsureCollection(ctx, collection, plugin.CollectionConfig{})
+// HTTPError is an error answer of the HTTP API: *client.Error, which
+// matches client.ErrNotFound, client.ErrInvalidInput, ... with errors.Is.
+type HTTPError = client.Error
+
+type httpBackend struct{ c *client.Client }
+
+func (h httpBackend) EnsureCollection(ctx context.Context, collection string) error {
+	_, err := h.c.EnsureCollection(ctx, collection, api.CollectionConfig{})
 	return err
 }
 
-func (l library) Upsert(ctx context.Context, collection string, docs []plugin.DocumentInput) error {
-	_, err := l.svc.UpsertDocuments(ctx, collection, docs)
+func (h httpBackend) Upsert(ctx context.Context, collection string, docs []api.DocumentInput) error {
+	_, err := h.c.UpsertDocuments(ctx, collection, api.UpsertRequest{Documents: docs})
 	return err
 }
 
-func (l library) Search(ctx context.Context, collection string, in plugin.SearchInput) ([]qdrant.Hit, error) {
-	res, err := l.svc.Search(ctx, collection, in)
+func (h httpBackend) Search(ctx context.Context, collection string, in api.SearchRequest) ([]api.Hit, error) {
+	res, err := h.c.Search(ctx, collection, in)
 	if err != nil {
 		return nil, err
 	}
-	hits := make([]qdrant.Hit, len(res.Hits))
-	for i, h := range res.Hits {
-		hits[i] = h.Hit
+	hits := make([]api.Hit, len(res.Hits))
+	for i, hit := range res.Hits {
+		hits[i] = hit.Hit
 	}
 	return hits, nil
 }
 
-// NewHTTP is a Backend over spladeq's HTTP API at baseURL (e.g.
-// "http://localhost:8080"), with an API key when the server wants one.
-// client nil means http.DefaultClient.
-func NewHTTP(baseURL, apiKey string, client *http.Client) Backend {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	return &httpBackend{base: strings.TrimRight(baseURL, "/"), key: apiKey, client: client}
+// failed is a Backend whose client could not be made.
+type failed struct{ err error }
+
+func (f failed) EnsureCollection(context.Context, string) error { return f.err }
+func (f failed) Upsert(context.Context, string, []api.DocumentInput) error {
+	return f.err
 }
-
-type httpBackend struct {
-	base, key string
-	client    *http.Client
-}
-
-// HTTPError is an error answer of the HTTP API.
-type HTTPError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message) }
-
-func (h *httpBackend) do(ctx context.Context, method, path string, body, out any) error {
-	var r io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if h.key != "" {
-		req.Header.Set("Authorization", "Bearer "+h.key)
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		json.Unmarshal(data, &e)
-		return &HTTPError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
-
-func (h *httpBackend) EnsureCollection(ctx context.Context, collection string) error {
-	return h.do(ctx, http.MethodPut, "/v1/collections/"+url.PathEscape(collection), struct{}{}, nil)
-}
-
-func (h *httpBackend) Upsert(ctx context.Context, collection string, docs []plugin.DocumentInput) error {
-	return h.do(ctx, http.MethodPost, "/v1/collections/"+url.PathEscape(collection)+"/documents", map[string]any{"documents": docs}, nil)
-}
-
-func (h *httpBackend) Search(ctx context.Context, collection string, in plugin.SearchInput) ([]qdrant.Hit, error) {
-	var res struct {
-		Hits []qdrant.Hit `json:"hits"`
-	}
-	err := h.do(ctx, http.MethodPost, "/v1/collections/"+url.PathEscape(collection)+"/search", in, &res)
-	return res.Hits, err
+func (f failed) Search(context.Context, string, api.SearchRequest) ([]api.Hit, error) {
+	return nil, f.err
 }

@@ -3,13 +3,15 @@
 // dense model, and stored in Qdrant; SimilaritySearch is hybrid (SPLADE +
 // dense, Qdrant-native RRF) by default.
 //
-// It talks to spladeq through the Go library (NewLibrary, a
-// *plugin.Service in-process) or its HTTP API (NewHTTP), behind one small
-// Backend interface. It lives in its own module so spladeq's core module
-// does not take on langchaingo's dependencies.
+// It talks to spladeq through its HTTP API (NewHTTP, or NewClient over a
+// configured client.Client) or, in the same process, through the Go
+// library (package inprocess, over a *plugin.Service), behind one small
+// Backend interface. This package links nothing of spladeq's engine: a
+// program using NewHTTP builds with CGO_ENABLED=0; only inprocess brings
+// ONNX Runtime and the tokenizers. It lives in its own module so spladeq's
+// core module does not take on langchaingo's dependencies.
 //
-//	svc, _ := plugin.New(ctx, cfg)
-//	store, _ := spladeq.New(spladeq.NewLibrary(svc), spladeq.WithCollection("docs"))
+//	store, _ := spladeq.New(spladeq.NewHTTP("http://localhost:8080", apiKey, nil), spladeq.WithCollection("docs"))
 //	store.AddDocuments(ctx, []schema.Document{{PageContent: "...", Metadata: map[string]any{"lang": "en"}}})
 //	retriever := vectorstores.ToRetriever(store, 4)
 package spladeq
@@ -25,8 +27,7 @@ import (
 	"github.com/tmc/langchaingo/schema"
 	"github.com/tmc/langchaingo/vectorstores"
 
-	"github.com/spladeq/spladeq/connectors/qdrant"
-	"github.com/spladeq/spladeq/plugin"
+	"github.com/spladeq/spladeq/api"
 )
 
 // Backend is what the store needs from spladeq.
@@ -35,9 +36,9 @@ type Backend interface {
 	// vectorizers when it is missing.
 	EnsureCollection(ctx context.Context, collection string) error
 	// Upsert stores documents, replacing those with the same ids.
-	Upsert(ctx context.Context, collection string, docs []plugin.DocumentInput) error
+	Upsert(ctx context.Context, collection string, docs []api.DocumentInput) error
 	// Search runs one search.
-	Search(ctx context.Context, collection string, in plugin.SearchInput) ([]qdrant.Hit, error)
+	Search(ctx context.Context, collection string, in api.SearchRequest) ([]api.Hit, error)
 }
 
 // Store is a langchaingo VectorStore over a spladeq Backend.
@@ -146,7 +147,7 @@ func (s *Store) AddDocuments(ctx context.Context, docs []schema.Document, option
 		return nil, errors.New("spladeq: the store encodes with its own SPLADE and dense models; WithEmbedder is not supported")
 	}
 	collection := s.collectionOf(o)
-	in := make([]plugin.DocumentInput, 0, len(docs))
+	in := make([]api.DocumentInput, 0, len(docs))
 	ids := make([]string, 0, len(docs))
 	for i, d := range docs {
 		if o.Deduplicater != nil && o.Deduplicater(ctx, d) {
@@ -156,7 +157,7 @@ func (s *Store) AddDocuments(ctx context.Context, docs []schema.Document, option
 		if err != nil {
 			return nil, fmt.Errorf("spladeq: documents[%d]: %w", i, err)
 		}
-		in = append(in, plugin.DocumentInput{ID: id, Text: d.PageContent, Payload: payload})
+		in = append(in, api.DocumentInput{ID: id, Text: d.PageContent, Payload: payload})
 		ids = append(ids, id)
 	}
 	if len(in) == 0 {
@@ -186,7 +187,7 @@ func (s *Store) split(meta map[string]any) (string, map[string]any, error) {
 				return "", nil, fmt.Errorf("metadata.%s: the id must be a non-empty string, got %T", k, v)
 			}
 			id = str
-		case k == qdrant.PayloadDocID || k == qdrant.PayloadChunk || k == qdrant.PayloadText:
+		case k == api.PayloadDocID || k == api.PayloadChunk || k == api.PayloadText:
 			return "", nil, fmt.Errorf("metadata.%s: reserved by spladeq (it is the hit's doc_id, chunk or text)", k)
 		default:
 			payload[k] = v
@@ -206,8 +207,9 @@ func (s *Store) split(meta map[string]any) (string, map[string]any, error) {
 // SimilaritySearch returns the numDocuments best chunks for query.
 // vectorstores.WithScoreThreshold drops hits scoring below it (in the
 // mode's own scale: an RRF score for hybrid rrf, a dot product for sparse,
-// a cosine for dense); vectorstores.WithFilters takes a qdrant.Filter (or
-// its JSON form as a map: {"must": [{"key": "lang", "match": "en"}]}).
+// a cosine for dense); vectorstores.WithFilters takes an api.Filter (the
+// same type as api.Filter) or its JSON form as a map: {"must": [{"key":
+// "lang", "match": "en"}]}.
 // Each document's Metadata is its payload plus doc_id and chunk.
 func (s *Store) SimilaritySearch(ctx context.Context, query string, numDocuments int, options ...vectorstores.Option) ([]schema.Document, error) {
 	var o vectorstores.Options
@@ -217,7 +219,7 @@ func (s *Store) SimilaritySearch(ctx context.Context, query string, numDocuments
 	if o.Embedder != nil {
 		return nil, errors.New("spladeq: the store encodes with its own SPLADE and dense models; WithEmbedder is not supported")
 	}
-	in := plugin.SearchInput{Query: query, Mode: s.mode, Limit: numDocuments, Alpha: s.alpha}
+	in := api.SearchRequest{Query: query, Mode: s.mode, Limit: numDocuments, Alpha: s.alpha}
 	if s.mode == "hybrid" {
 		in.Fusion = s.fusion
 	}
@@ -240,34 +242,34 @@ func (s *Store) SimilaritySearch(ctx context.Context, query string, numDocuments
 	for _, h := range hits {
 		meta := map[string]any{}
 		for k, v := range h.Payload {
-			if k != qdrant.PayloadText {
+			if k != api.PayloadText {
 				meta[k] = v
 			}
 		}
-		meta[qdrant.PayloadDocID], meta[qdrant.PayloadChunk] = h.DocID, h.Chunk
+		meta[api.PayloadDocID], meta[api.PayloadChunk] = h.DocID, h.Chunk
 		out = append(out, schema.Document{PageContent: h.Text, Metadata: meta, Score: h.Score})
 	}
 	return out, nil
 }
 
-// toFilter accepts a qdrant.Filter, a pointer to one, or anything that
+// toFilter accepts an api.Filter, a pointer to one, or anything that
 // marshals to its JSON form.
-func toFilter(v any) (*qdrant.Filter, error) {
+func toFilter(v any) (*api.Filter, error) {
 	switch f := v.(type) {
-	case qdrant.Filter:
+	case api.Filter:
 		return &f, nil
-	case *qdrant.Filter:
+	case *api.Filter:
 		return f, nil
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	var f qdrant.Filter
+	var f api.Filter
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("want a qdrant.Filter or its JSON form ({\"must\": [{\"key\": ..., \"match\": ...}]}): %w", err)
+		return nil, fmt.Errorf("want a api.Filter or its JSON form ({\"must\": [{\"key\": ..., \"match\": ...}]}): %w", err)
 	}
 	return &f, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/integrations/langchaingo/inprocess"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/httpapi"
 	"github.com/spladeq/spladeq/splade"
@@ -62,7 +63,7 @@ func backends(t *testing.T) map[string]Backend {
 	svc := service(t)
 	srv := httptest.NewServer(httpapi.Handler(svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
-	return map[string]Backend{"library": NewLibrary(svc), "HTTP API": NewHTTP(srv.URL, "", nil)}
+	return map[string]Backend{"library": inprocess.New(svc), "HTTP API": NewHTTP(srv.URL, "", nil)}
 }
 
 func TestStoreAddsAndSearchesThroughBothBackends(t *testing.T) {
@@ -139,7 +140,7 @@ func (r *recordingLLM) Call(ctx context.Context, prompt string, options ...llms.
 
 func TestRetrievalQAChainOverTheStore(t *testing.T) {
 	ctx := context.Background()
-	store, err := New(NewLibrary(service(t)))
+	store, err := New(inprocess.New(service(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
