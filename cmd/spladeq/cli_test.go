@@ -54,6 +54,7 @@ func TestBadCommandLinesExitTwo(t *testing.T) {
 		{[]string{"encode", "--no-such-flag"}, "unknown flag: --no-such-flag"},
 		{[]string{"health"}, "accepts 1 arg"},
 		{[]string{"model", "pull"}, "accepts 1 arg"},
+		{[]string{"model", "convert"}, "accepts 1 arg"},
 		{[]string{"search"}, "Usage:"},
 	} {
 		code, _, errOut := spladeq(t, "", tc.args...)

@@ -2,18 +2,21 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spladeq/spladeq/plugin/hub"
 	"github.com/spladeq/spladeq/splade"
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 func newModelCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "model", Short: "pull a model from a hub, list pulled models, fold pooling into a graph"}
+	cmd := &cobra.Command{Use: "model", Short: "pull a model from a hub, list pulled models, convert a checkpoint, fold pooling into a graph"}
 	pull := &cobra.Command{Use: "pull ORG/NAME[@REVISION]", Short: "fetch a model directory from models.hub_url into models.dir",
-		Long: "Fetches a model directory (tokenizer.json, config files, the ONNX graph) from models.hub_url\ninto models.dir, checking sizes and checksums.",
+		Long: "Fetches a model directory (tokenizer.json, config files, the ONNX graph, or when the repository has\nnone its safetensors checkpoint) from models.hub_url into models.dir, checking sizes and checksums.",
 		Args: cobra.ExactArgs(1)}
 	ls := &cobra.Command{Use: "ls", Short: "list pulled models", Args: cobra.NoArgs}
 	for _, c := range []*cobra.Command{pull, ls} {
@@ -67,6 +70,39 @@ func newModelCmd() *cobra.Command {
 			fmt.Fprintln(c.OutOrStdout(), dst)
 			return nil
 		}}
-	cmd.AddCommand(pull, ls, optimize)
+	convert := &cobra.Command{Use: "convert DIR", Short: "build the ONNX graph of a safetensors checkpoint (model.onnx)",
+		Long: "Builds the ONNX graph of the HuggingFace checkpoint in DIR (config.json + model.safetensors, or a\nsharded model.safetensors.index.json) and writes it to DIR/model.onnx, or --out. A *ForMaskedLM\ncheckpoint (BERT, DistilBERT, RoBERTa, XLM-RoBERTa) gets the masked-LM logits [batch, sequence, vocab],\nas a plain export; --head-block N builds the blocked SPLADE head in instead ([batch, vocab] max logits).\nA bare *Model checkpoint gets last_hidden_state. No conversion is needed to use a checkpoint:\nspladeq builds the same graph in memory when DIR has no ONNX file.",
+		Args: cobra.ExactArgs(1)}
+	out := convert.Flags().String("out", "", "output file (default DIR/model.onnx)")
+	force := convert.Flags().Bool("force", false, "overwrite an existing output file")
+	block := convert.Flags().Int("head-block", 0, "build the blocked SPLADE head with this many vocabulary entries per slice (0: logits)")
+	convert.RunE = func(c *cobra.Command, args []string) error {
+		dst := *out
+		if dst == "" {
+			dst = filepath.Join(args[0], "model.onnx")
+		}
+		if _, err := os.Stat(dst); err == nil && !*force {
+			return fmt.Errorf("%s exists; use --force to overwrite it", dst)
+		}
+		head, err := hfgraph.DefaultHead(args[0])
+		if err != nil {
+			return err
+		}
+		opts := hfgraph.Options{Head: head}
+		if *block > 0 {
+			if head != hfgraph.Logits {
+				return fmt.Errorf("--head-block: %s is not a masked-LM checkpoint", args[0])
+			}
+			opts = hfgraph.Options{Head: hfgraph.MaxLogits, Block: *block}
+		}
+		g, err := hfgraph.WriteModel(args[0], dst, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.ErrOrStderr(), "%s (%s, %s): inputs %v, output %s, %d bytes\n", g.Architecture, g.Family, g.Checkpoint, g.Inputs, g.Output, len(g.Model))
+		fmt.Fprintln(c.OutOrStdout(), dst)
+		return nil
+	}
+	cmd.AddCommand(pull, ls, optimize, convert)
 	return cmd
 }

@@ -1,7 +1,9 @@
 // Package hub downloads model directories from a HuggingFace-compatible
-// hub into a local cache: only the files an encoder needs, each checked
-// against the size (and, for LFS files, the sha256) the hub lists, Git LFS
-// pointers refused, and the directory moved into place only when complete.
+// hub into a local cache: only the files an encoder needs (the ONNX graph,
+// or when there is none the safetensors checkpoint spladeq builds a graph
+// from), each checked against the size (and, for LFS files, the sha256)
+// the hub lists, Git LFS pointers refused, and the directory moved into
+// place only when complete.
 package hub
 
 import (
@@ -28,6 +30,38 @@ var wanted = []string{"tokenizer.json", "config.json", "tokenizer_config.json", 
 // onnxCandidates are tried in order; the first present is pulled, with its
 // external-data file when it has one.
 var onnxCandidates = []string{"model.onnx", "onnx/model.onnx"}
+
+// checkpointFile and checkpointIndex are a safetensors checkpoint, one file
+// or the index of shards named model-NNNNN-of-NNNNN.safetensors, pulled
+// when a repository has no ONNX graph.
+const (
+	checkpointFile  = "model.safetensors"
+	checkpointIndex = "model.safetensors.index.json"
+)
+
+// checkpointFiles returns the checkpoint files of a listing: the single
+// file, else the index and every top-level model-*.safetensors shard.
+func checkpointFiles(byPath map[string]treeEntry) []treeEntry {
+	if e, ok := byPath[checkpointFile]; ok {
+		return []treeEntry{e}
+	}
+	idx, ok := byPath[checkpointIndex]
+	if !ok {
+		return nil
+	}
+	out := []treeEntry{idx}
+	var shards []string
+	for p := range byPath {
+		if !strings.Contains(p, "/") && strings.HasPrefix(p, "model-") && strings.HasSuffix(p, ".safetensors") {
+			shards = append(shards, p)
+		}
+	}
+	sort.Strings(shards)
+	for _, p := range shards {
+		out = append(out, byPath[p])
+	}
+	return out
+}
 
 // Client talks to a hub.
 type Client struct {
@@ -106,7 +140,17 @@ func (c *Client) Pull(ctx context.Context, ref, cacheDir string, progress func(f
 		}
 	}
 	if graph == "" {
-		return "", fmt.Errorf("%s@%s has no ONNX graph (looked for %s); export one with optimum-cli", repo, rev, strings.Join(onnxCandidates, ", "))
+		// No ONNX graph: a safetensors checkpoint, which spladeq builds the
+		// graph of (package hfgraph), needs its config.json.
+		ck := checkpointFiles(byPath)
+		if len(ck) == 0 {
+			return "", fmt.Errorf("%s@%s has neither an ONNX graph (looked for %s) nor a safetensors checkpoint (%s, or %s and its shards)",
+				repo, rev, strings.Join(onnxCandidates, ", "), checkpointFile, checkpointIndex)
+		}
+		if _, ok := byPath["config.json"]; !ok {
+			return "", fmt.Errorf("%s@%s has a safetensors checkpoint but no config.json to build its graph from", repo, rev)
+		}
+		files = append(files, ck...)
 	}
 	final := filepath.Join(cacheDir, filepath.FromSlash(repo))
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {

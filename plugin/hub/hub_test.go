@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/spladeq/spladeq/splade"
+	"github.com/spladeq/spladeq/splade/hfgraph/hftest"
 )
 
 const fixture = "../../splade/testdata/models/bert-tiny"
@@ -142,5 +143,86 @@ func TestPullRefusesBadDownloads(t *testing.T) {
 				t.Errorf("a failed pull left %v in the cache", got)
 			}
 		})
+	}
+}
+
+// serveRepo serves files as repository repo at revision main, every
+// .safetensors file as an LFS file.
+func serveRepo(t *testing.T, repo string, files map[string][]byte) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/models/"+repo+"/tree/main":
+			var tree []map[string]any
+			for name, data := range files {
+				e := map[string]any{"type": "file", "path": name, "size": len(data)}
+				if strings.HasSuffix(name, ".safetensors") {
+					sum := sha256.Sum256(data)
+					e["size"] = 135
+					e["lfs"] = map[string]any{"oid": hex.EncodeToString(sum[:]), "size": len(data)}
+				}
+				tree = append(tree, e)
+			}
+			json.NewEncoder(w).Encode(tree)
+		case strings.HasPrefix(r.URL.Path, "/"+repo+"/resolve/main/"):
+			data, ok := files[strings.TrimPrefix(r.URL.Path, "/"+repo+"/resolve/main/")]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write(data)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestPullFetchesASafetensorsCheckpoint: a repository with no ONNX graph
+// is pulled as its checkpoint, which loads (the graph built in memory).
+func TestPullFetchesASafetensorsCheckpoint(t *testing.T) {
+	src := t.TempDir()
+	size := hftest.Size{Layers: 1, Hidden: 8, Heads: 2, Intermediate: 16, Vocab: 30522, MaxPositions: 64}
+	if err := hftest.RandomBERT(src, size, "F16", 3); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"README.md": []byte("not pulled")}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		files[f], _ = os.ReadFile(filepath.Join(src, f))
+	}
+	files["tokenizer.json"], _ = os.ReadFile(filepath.Join(fixture, "tokenizer.json"))
+	srv := serveRepo(t, "test/st", files)
+	dir, err := (&Client{Endpoint: srv.URL}).Pull(context.Background(), "test/st", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := splade.New(dir)
+	if err != nil {
+		t.Fatalf("pulled checkpoint does not load: %v", err)
+	}
+	if info := enc.Info(); info.Checkpoint == "" || !info.BlockedHead {
+		t.Errorf("info %+v: want the graph built from the checkpoint with the blocked head", info)
+	}
+	enc.Close()
+
+	// A sharded checkpoint: the index and its shards, nothing else.
+	sharded := map[string][]byte{"config.json": files["config.json"], "tokenizer.json": files["tokenizer.json"],
+		"model.safetensors.index.json": []byte(`{"weight_map": {}}`), "model-00001-of-00002.safetensors": []byte("a"),
+		"model-00002-of-00002.safetensors": []byte("b"), "other.safetensors": []byte("c")}
+	dir, err = (&Client{Endpoint: serveRepo(t, "test/sharded", sharded).URL}).Pull(context.Background(), "test/sharded", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range sharded {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if want := name != "other.safetensors"; (err == nil) != want {
+			t.Errorf("%s pulled: %v, want %v", name, err == nil, want)
+		}
+	}
+
+	delete(files, "model.safetensors")
+	_, err = (&Client{Endpoint: serveRepo(t, "test/none", files).URL}).Pull(context.Background(), "test/none", t.TempDir(), nil)
+	if err == nil || !strings.Contains(err.Error(), "nor a safetensors checkpoint") {
+		t.Errorf("no graph, no checkpoint: got %v", err)
 	}
 }

@@ -419,3 +419,39 @@ func UsablePositions(architectures []string, maxPositions, padID int) int {
 	}
 	return maxPositions
 }
+
+// DefaultHead is the head a plain export of the checkpoint in dir has:
+// Logits for a *ForMaskedLM architecture, Hidden for a bare *Model.
+func DefaultHead(dir string) (Head, error) {
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	cfg, err := parseConfig(path, data)
+	if err != nil {
+		return 0, err
+	}
+	if cfg.mlm {
+		return Logits, nil
+	}
+	return Hidden, nil
+}
+
+// WriteModel builds the graph of the checkpoint in dir and writes it to
+// out, through a temporary file renamed into place.
+func WriteModel(dir, out string, opts Options) (*Graph, error) {
+	g, err := Build(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, g.Model, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	return g, nil
+}
