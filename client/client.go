@@ -125,6 +125,10 @@ type call struct {
 	// probe is a health or readiness probe: never retried, and its 503
 	// answer carries an api.Health body rather than an error body.
 	probe bool
+	// unsafe marks a request that is not idempotent: it is retried only
+	// when the server says it did nothing and when to come back (a 429 or
+	// 503 with Retry-After). Every route today is idempotent.
+	unsafe bool
 }
 
 // do runs c with retries and returns nil or a *Error.
@@ -142,11 +146,11 @@ func (cl *Client) do(ctx context.Context, c call) error {
 		retries = 0
 	}
 	for attempt := 0; ; attempt++ {
-		err, after := cl.once(ctx, op, c, body)
+		err, after, told := cl.once(ctx, op, c, body)
 		if err == nil {
 			return nil
 		}
-		if attempt >= retries || !retryable(err) {
+		if attempt >= retries || !retryable(err) || c.unsafe && !told {
 			return err
 		}
 		if wait(ctx, retry.Delay(cl.backoff, attempt+1, after)) != nil {
@@ -171,8 +175,9 @@ func retryable(err *Error) bool {
 	return false
 }
 
-// once sends one attempt; after is the answer's Retry-After.
-func (cl *Client) once(ctx context.Context, op string, c call, body []byte) (_ *Error, after time.Duration) {
+// once sends one attempt; after is the answer's Retry-After, told whether
+// it had one.
+func (cl *Client) once(ctx context.Context, op string, c call, body []byte) (_ *Error, after time.Duration, told bool) {
 	caller := ctx
 	if cl.timeout > 0 {
 		var cancel context.CancelFunc
@@ -185,7 +190,7 @@ func (cl *Client) once(ctx context.Context, op string, c call, body []byte) (_ *
 	}
 	req, err := http.NewRequestWithContext(ctx, c.method, cl.base+c.path, r)
 	if err != nil {
-		return &Error{Op: op, Code: api.CodeInvalidInput, Message: err.Error(), Err: err}, 0
+		return &Error{Op: op, Code: api.CodeInvalidInput, Message: err.Error(), Err: err}, 0, false
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -197,31 +202,31 @@ func (cl *Client) once(ctx context.Context, op string, c call, body []byte) (_ *
 	}
 	resp, err := cl.http.Do(req)
 	if err != nil {
-		return transportError(caller, ctx, op, err), 0
+		return transportError(caller, ctx, op, err), 0, false
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
 	if err != nil {
-		return transportError(caller, ctx, op, fmt.Errorf("read the answer (HTTP %d): %w", resp.StatusCode, err)), 0
+		return transportError(caller, ctx, op, fmt.Errorf("read the answer (HTTP %d): %w", resp.StatusCode, err)), 0, false
 	}
 	if len(data) > maxAnswerBytes {
-		return &Error{Op: op, Status: resp.StatusCode, Message: fmt.Sprintf("answer is over %d bytes", maxAnswerBytes)}, 0
+		return &Error{Op: op, Status: resp.StatusCode, Message: fmt.Sprintf("answer is over %d bytes", maxAnswerBytes)}, 0, false
 	}
 	if resp.StatusCode/100 != 2 {
-		after, _ = retry.After(resp.Header.Get("Retry-After"), time.Now())
-		return answerError(op, resp.StatusCode, data, c.probe, c.out), after
+		after, told = retry.After(resp.Header.Get("Retry-After"), time.Now())
+		return answerError(op, resp.StatusCode, data, c.probe, c.out), after, told
 	}
 	if c.out == nil {
-		return nil, 0
+		return nil, 0, false
 	}
 	if raw, ok := c.out.(*[]byte); ok && json.Valid(data) {
 		*raw = data // kept as it came (the OpenAPI document)
-		return nil, 0
+		return nil, 0, false
 	}
 	if err := json.Unmarshal(data, c.out); err != nil {
-		return &Error{Op: op, Status: resp.StatusCode, Message: fmt.Sprintf("answer is not the API's JSON: %v: %s", err, excerpt(data))}, 0
+		return &Error{Op: op, Status: resp.StatusCode, Message: fmt.Sprintf("answer is not the API's JSON: %v: %s", err, excerpt(data))}, 0, false
 	}
-	return nil, 0
+	return nil, 0, false
 }
 
 // transportError is an attempt that got no answer: the caller's context

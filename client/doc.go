@@ -18,8 +18,10 @@
 // retried up to Config.Retries times, waiting the exponential backoff or
 // the server's Retry-After (seconds or an HTTP date), whichever is longer —
 // but never past the context's deadline: when the next wait would end
-// after it, the call returns the last error at once. Every /v1 route is
-// idempotent (a document upsert replaces documents by id), so all are
-// retried; the probes (Health, Ready) are not, since they report the
-// moment they are called.
+// after it, the call returns the last error at once. Only idempotent
+// requests are retried that way; one that is not would be retried only on
+// a 429 or 503 carrying Retry-After (the server saying it did nothing). Every
+// /v1 route is idempotent (a document upsert replaces documents by id, a
+// delete of what is gone changes nothing), so all are retried; the probes
+// (Health, Ready) are not, since they report the moment they are called.
 package client

@@ -285,3 +285,33 @@ func TestErrorMessageNamesEveryProblem(t *testing.T) {
 		t.Errorf("Error() = %q\nwant      %q", e.Error(), want)
 	}
 }
+
+func TestARequestThatIsNotIdempotentIsRetriedOnlyWhenTheServerSaysSo(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		answer    answer
+		wantCalls int32
+	}{
+		{"503 without Retry-After", answer{503, nil, `{"error": {"code": "store_unavailable", "message": "x"}}`}, 1},
+		{"429 with Retry-After", answer{429, map[string]string{"Retry-After": "1"}, overloaded}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recordWaits(t)
+			f, url := newFake(t, tc.answer)
+			c := mustNew(t, Config{BaseURL: url, Retries: 2})
+			err := c.do(context.Background(), call{method: "POST", path: "/v1/not-idempotent", body: struct{}{}, unsafe: true})
+			if err == nil || f.calls.Load() != tc.wantCalls {
+				t.Errorf("%v after %d calls, want an error after %d", err, f.calls.Load(), tc.wantCalls)
+			}
+		})
+	}
+	// Unreachable: no answer says whether the request took effect.
+	waits := recordWaits(t)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	c := mustNew(t, Config{BaseURL: "http://" + addr, Retries: 2})
+	if err := c.do(context.Background(), call{method: "POST", path: "/v1/x", unsafe: true}); !errors.Is(err, ErrUnavailable) || len(*waits) != 0 {
+		t.Errorf("unreachable, not idempotent: %v after %d waits; want ErrUnavailable, no retry", err, len(*waits))
+	}
+}

@@ -37,7 +37,8 @@ func (c *Client) Collection(ctx context.Context, name string) (api.CollectionInf
 }
 
 // DeleteCollection drops a collection and its documents (DELETE
-// /v1/collections/{name}): ErrNotFound when it does not exist.
+// /v1/collections/{name}): ErrNotFound when it does not exist (also when a
+// retry follows a deletion whose answer was lost).
 func (c *Client) DeleteCollection(ctx context.Context, name string) (api.Deleted, error) {
 	var out api.Deleted
 	path, err := collectionPath("DELETE", name, "")
