@@ -186,7 +186,10 @@ type Collection struct {
 	// Default "dense".
 	Dense string `mapstructure:"dense" yaml:"dense"`
 	// IDF turns on Qdrant's IDF modifier for the sparse vector. Default
-	// false; true is right for splade-idf (inference-free) models.
+	// false, right for SPLADE bi-encoders (their weights carry term
+	// importance) and for splade-idf models with idf.json (the query
+	// weights are the IDF; Qdrant's would count it twice); true is for
+	// sparse vectors whose query weights carry no IDF.
 	IDF bool `mapstructure:"idf" yaml:"idf"`
 	// Distance of the dense vector: cosine, dot, euclid, manhattan.
 	// Default cosine.

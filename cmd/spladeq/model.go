@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -13,12 +15,30 @@ import (
 	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
+// printCatalogue writes the catalogue of known sparse models as a table.
+func printCatalogue(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tARCHITECTURE\tOUTPUT\tQUERIES\tMODULE\tQUERY LEN\tQDRANT IDF\tPULL\tLICENCE")
+	for _, k := range hub.Catalogue {
+		pull := k.Weights
+		for _, f := range k.Files {
+			if f == "idf.json" || strings.HasSuffix(f, ".onnx") || strings.HasPrefix(f, "model.safetensors") {
+				pull += " " + f
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%v\t%s\t%s\n", k.Name, k.Architecture, k.Output, k.Mode, k.Module(), k.QueryMaxLength, k.QdrantIDF, pull, k.License)
+	}
+	return tw.Flush()
+}
+
 func newModelCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "model", Short: "pull a model from a hub, list pulled models, convert a checkpoint, fold pooling into a graph"}
 	pull := &cobra.Command{Use: "pull ORG/NAME[@REVISION]", Short: "fetch a model directory from models.hub_url into models.dir",
-		Long: "Fetches a model directory (tokenizer.json, config files, the ONNX graph, or when the repository has\nnone its safetensors checkpoint) from models.hub_url into models.dir, checking sizes and checksums.",
+		Long: "Fetches a model directory (tokenizer.json, config files, idf.json, the ONNX graph or else the\nsafetensors checkpoint) from models.hub_url into models.dir, checking sizes and checksums, then\nprints a spladeq.yaml fragment that configures it: from spladeq's catalogue of known sparse\nmodels (`spladeq model ls --known`) when it is there, else from the files pulled.",
 		Args: cobra.ExactArgs(1)}
-	ls := &cobra.Command{Use: "ls", Short: "list pulled models", Args: cobra.NoArgs}
+	vectorizer := pull.Flags().String("vectorizer", "sparse", "vectorizer name in the printed configuration")
+	ls := &cobra.Command{Use: "ls", Short: "list pulled models, or with --known spladeq's catalogue of sparse models", Args: cobra.NoArgs}
+	known := ls.Flags().Bool("known", false, "list the catalogue of known sparse models (architecture, query mode, licence, files)")
 	for _, c := range []*cobra.Command{pull, ls} {
 		fs := c.Flags()
 		file, keys := configFlags(fs)
@@ -31,6 +51,9 @@ func newModelCmd() *cobra.Command {
 				return err
 			}
 			stdout := c.OutOrStdout()
+			if c == ls && *known {
+				return printCatalogue(stdout)
+			}
 			if c == ls {
 				names, err := hub.Cached(cfg.Models.Dir)
 				if err != nil {
@@ -48,7 +71,11 @@ func newModelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(stdout, dir)
+			s, err := hub.Suggest(args[0], dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "# pulled %s to %s; a configuration for it:\n%s", args[0], dir, s.YAML(*vectorizer))
 			return nil
 		}
 	}
