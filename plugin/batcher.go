@@ -77,6 +77,14 @@ func (b *batcher[T]) Do(ctx context.Context, texts []string) ([]T, error) {
 	}
 }
 
+// Pending is the number of texts queued or being encoded: the
+// spladeq_encode_queue_texts gauge, a signal for scaling out.
+func (b *batcher[T]) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pending
+}
+
 func (b *batcher[T]) release(n int) {
 	b.mu.Lock()
 	b.pending -= n

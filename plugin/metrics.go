@@ -19,7 +19,18 @@ type Metrics struct {
 	Errors          *prometheus.CounterVec   // kind
 	InferenceInputs *prometheus.CounterVec   // model, inference (update|search)
 	// spladeq_tokens_total{vectorizer} is registered by the Service, one
-	// counter per model, read from the encoder's own count.
+	// counter per model, read from the encoder's own count, and
+	// spladeq_encode_queue_texts{vectorizer, kind} (registerQueue), the
+	// texts queued or being encoded by each batcher.
+}
+
+// registerQueue exports a batcher's pending texts as
+// spladeq_encode_queue_texts: the load signal an autoscaler can use through
+// a custom-metrics adapter (deploy/k8s/serve.yaml).
+func (m *Metrics) registerQueue(vectorizer, kind string, pending func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "spladeq_encode_queue_texts", Help: "Texts queued or being encoded, by vectorizer and kind (document|query).",
+		ConstLabels: prometheus.Labels{"vectorizer": vectorizer, "kind": kind}}, func() float64 { return float64(pending()) }))
 }
 
 // NewMetrics creates the metrics on a fresh registry, with Go runtime and

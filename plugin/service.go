@@ -151,10 +151,14 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 			s.sparseDocs[name] = newBatcher(m.EncodeDocuments, sv.BatchMaxSize, sv.BatchMaxDelay, sv.QueueSize)
 			s.sparseQueries[name] = newBatcher(m.EncodeQueries, sv.BatchMaxSize, sv.BatchMaxDelay, sv.QueueSize)
 			s.sparseDocs[name].observe, s.sparseQueries[name].observe = observe("document"), observe("query")
+			s.metrics.registerQueue(name, "document", s.sparseDocs[name].Pending)
+			s.metrics.registerQueue(name, "query", s.sparseQueries[name].Pending)
 		case Dense:
 			s.denseDocs[name] = newBatcher(m.EmbedDocuments, sv.BatchMaxSize, sv.BatchMaxDelay, sv.QueueSize)
 			s.denseQueries[name] = newBatcher(m.EmbedQueries, sv.BatchMaxSize, sv.BatchMaxDelay, sv.QueueSize)
 			s.denseDocs[name].observe, s.denseQueries[name].observe = observe("document"), observe("query")
+			s.metrics.registerQueue(name, "document", s.denseDocs[name].Pending)
+			s.metrics.registerQueue(name, "query", s.denseQueries[name].Pending)
 		}
 		if st, ok := v.(interface{ Stats() splade.Stats }); ok {
 			s.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -148,7 +148,8 @@ func TestEveryRouteAnswers(t *testing.T) {
 		}},
 		{"GET", "/metrics", "", 200, func(r reply) string {
 			for _, m := range []string{"spladeq_http_requests_total", "spladeq_http_request_duration_seconds", "spladeq_encode_batch_size",
-				"spladeq_encode_duration_seconds", `spladeq_tokens_total{vectorizer="sparse"}`, "spladeq_store_duration_seconds"} {
+				"spladeq_encode_duration_seconds", `spladeq_tokens_total{vectorizer="sparse"}`, "spladeq_store_duration_seconds",
+				`spladeq_encode_queue_texts{kind="document",vectorizer="sparse"} 0`} {
 				if !strings.Contains(r.raw, m) {
 					return "metrics lack " + m
 				}
@@ -301,6 +302,10 @@ func TestBackPressureAnswers429(t *testing.T) {
 	r := call(t, "POST", base+"/v1/encode", "", body)
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.raw, "overloaded") {
 		t.Errorf("second request: status %d, Retry-After %q, body %s; want 429 with Retry-After", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	const held = `spladeq_encode_queue_texts{kind="document",vectorizer="sparse"} 2`
+	if m := call(t, "GET", base+"/metrics", "", ""); !strings.Contains(m.raw, held) {
+		t.Errorf("while two texts are held, /metrics lacks %s", held)
 	}
 	close(g.release)
 	if first := <-done; first.status != 200 {
