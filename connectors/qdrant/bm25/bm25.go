@@ -22,8 +22,8 @@ type Encoder struct {
 
 // New builds the encoder of opts (DefaultOptions for a Document with no
 // options). It fails when opts asks for something the Go encoder cannot do
-// exactly as Qdrant does (the multilingual tokenizer, ASCII folding, a
-// Greek or Armenian stemmer).
+// exactly as Qdrant does (the multilingual tokenizer, a Greek or Armenian
+// stemmer).
 func New(opts Options) (*Encoder, error) {
 	a, err := NewAnalyzer(opts)
 	if err != nil {
@@ -33,8 +33,8 @@ func New(opts Options) (*Encoder, error) {
 }
 
 // NewAnalyzer composes the stages Qdrant runs for opts, in its order: the
-// tokenizer, then per token lowercasing, stop words, the stemmer and the
-// length filters. The prefix tokenizer, which BM25 always runs in its
+// tokenizer, then per token ASCII folding, lowercasing, stop words, the
+// stemmer and the length filters. The prefix tokenizer, which BM25 always runs in its
 // query mode, skips the stop words and cuts long tokens instead of
 // dropping them.
 func NewAnalyzer(opts Options) (Analyzer, error) {
@@ -48,7 +48,7 @@ func NewAnalyzer(opts Options) (Analyzer, error) {
 		return Analyzer{}, fmt.Errorf("bm25: tokenizer %q is not supported", opts.Tokenizer)
 	}
 	if opts.ASCIIFolding != nil && *opts.ASCIIFolding {
-		return Analyzer{}, fmt.Errorf("bm25: option \"ascii_folding\": true is not supported by the Go encoder")
+		a.Filters = append(a.Filters, ASCIIFolding{})
 	}
 	lowercase := opts.Lowercase == nil || *opts.Lowercase
 	if lowercase {

@@ -10,6 +10,7 @@
 //     alphanumeric in Rust's sense) or WhitespaceTokenizer; the "prefix"
 //     tokenizer is the word split whose long tokens are cut (Truncate), as
 //     BM25 runs it in its query mode, with no stop words;
+//   - ASCIIFolding when asked (Lucene's table, as Qdrant's; bleve's port);
 //   - Lowercase (Rust's full Unicode lowercase: İ → i̇, final ς);
 //   - StopWords: the language's list as Qdrant compiles it (embedded under
 //     stopwords/, 30 languages), or a set of languages plus custom words;
@@ -30,10 +31,11 @@
 // language english, lowercase true. Unlike Qdrant, an unknown option is an
 // error rather than ignored, and what cannot be done exactly as Qdrant
 // does it is refused: the multilingual tokenizer (Qdrant uses the charabia
-// segmenter), ascii_folding, and Greek or Armenian stemming.
+// segmenter) and Greek or Armenian stemming.
 //
 // testdata/documents.json holds texts (Go standard library doc comments,
-// manual pages in 13 languages, corner cases) with the vectors the real
-// binary stored for them under 30 option sets; the tests compare against
+// manual pages in 13 languages, corner cases, every character the fold
+// changes) with the vectors the real binary stored for them under 33
+// option sets; the tests compare against
 // it, and against a live binary when internal/qdranttest finds one.
 package bm25

@@ -1,10 +1,62 @@
 package bm25
 
 import (
+	"strings"
 	"unicode/utf8"
 
+	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
 	"github.com/blevesearch/snowballstem"
 )
+
+// ASCIIFolding folds non-ASCII letters, digits and symbols to ASCII
+// (à → a, Æ → AE, ß → ss, ⓐ → a) with Lucene's ASCIIFoldingFilter table,
+// which Qdrant's fold follows; the port is bleve's
+// (github.com/blevesearch/bleve/v2/analysis/char/asciifolding). Qdrant
+// folds before lowercasing, so folded capitals are lowered after.
+//
+// Qdrant's table departs from bleve's in three characters, found by
+// sending every printable character below U+30000 to the binary:
+// foldExceptions.
+type ASCIIFolding struct{}
+
+var folder = asciifolding.New()
+
+// foldExceptions are Qdrant 1.17.1's folds where bleve's differ: Ə (U+018F)
+// is left as it is (bleve: A), ǥ (U+01E5) and ǧ (U+01E7) become g (bleve:
+// G, a capital for a small letter).
+var foldExceptions = map[rune]string{'\u018F': "\u018F", '\u01E5': "g", '\u01E7': "g"}
+
+// Filter implements TokenFilter.
+func (ASCIIFolding) Filter(tokens []string) []string {
+	return mapFunc(tokens, func(t string) string {
+		for i := 0; i < len(t); i++ {
+			if t[i] >= utf8.RuneSelf {
+				return fold(t)
+			}
+		}
+		return t
+	})
+}
+
+// fold folds t with bleve's table, except foldExceptions.
+func fold(t string) string {
+	var b strings.Builder
+	start := 0
+	for i, r := range t {
+		rep, ok := foldExceptions[r]
+		if !ok {
+			continue
+		}
+		b.Write(folder.Filter([]byte(t[start:i])))
+		b.WriteString(rep)
+		start = i + utf8.RuneLen(r)
+	}
+	if start == 0 {
+		return string(folder.Filter([]byte(t)))
+	}
+	b.Write(folder.Filter([]byte(t[start:])))
+	return b.String()
+}
 
 // StopWords drops the tokens in its set. Qdrant compares the token after
 // lowercasing (when on) with the list, itself lowercased when lowercasing

@@ -30,8 +30,8 @@ type Options struct {
 	// Lowercase lowers tokens before the stop words and the stemmer.
 	// Default (nil) true.
 	Lowercase *bool
-	// ASCIIFolding folds accented Latin letters to ASCII. Default (nil)
-	// false; true is refused until the fold equals Qdrant's.
+	// ASCIIFolding folds accented letters and other non-ASCII characters
+	// to ASCII before lowercasing. Default (nil) false.
 	ASCIIFolding *bool
 	// Stopwords replaces the language's list. Default (nil) the list of
 	// Language when Qdrant has one, else none.
