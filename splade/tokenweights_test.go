@@ -278,3 +278,58 @@ func TestOutputKindOption(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenWeightsMatchesTheIndependentFixture checks the encoder against
+// testdata/models/tokenweight-xlmr, a BGE-M3-style graph and reference
+// written by another generator (tools/genmodel/families.py, float64 numpy),
+// in both modes at their max lengths, to 1e-4.
+func TestTokenWeightsMatchesTheIndependentFixture(t *testing.T) {
+	const name = "tokenweight-xlmr"
+	data, err := os.ReadFile(filepath.Join(modelDir(name), "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		SpecialIDs []uint32                          `json:"special_ids"`
+		Texts      []string                          `json:"texts"`
+		Models     map[string]map[string]refModeData `json:"models"`
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	doc, query := ref.Models[name]["document"], ref.Models[name]["query"]
+	if len(ref.Texts) < 5 || len(doc.Vectors) != len(ref.Texts) || len(query.Vectors) != len(ref.Texts) {
+		t.Fatalf("reference: %d texts, %d document and %d query vectors", len(ref.Texts), len(doc.Vectors), len(query.Vectors))
+	}
+	e := newTestEncoder(t, name, WithMaxLength(doc.MaxLength), WithQueryMaxLength(query.MaxLength), WithMaxPadding(1))
+	if info := e.Info(); info.OutputKind != OutputTokenWeights || info.VocabSize != 2501 || slices.Contains(info.Inputs, "token_type_ids") {
+		t.Fatalf("info %+v: want token weights over 2501 ids, no token_type_ids", info)
+	}
+	for _, id := range ref.SpecialIDs {
+		if !e.special[id] {
+			t.Errorf("special id %d of the reference is not dropped by the encoder", id)
+		}
+	}
+	for _, m := range []struct {
+		mode Mode
+		want refModeData
+	}{{Document, doc}, {Query, query}} {
+		got, err := e.EncodeMode(context.Background(), m.mode, ref.Texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, text := range ref.Texts {
+			ids, err := e.TokenIDs(m.mode, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids, m.want.TokenIDs[i]) {
+				t.Errorf("%s text %d: token ids %v, want %v", m.mode, i, ids, m.want.TokenIDs[i])
+				continue
+			}
+			if diff := compareVectors(got[i], m.want.Vectors[i]); diff != "" {
+				t.Errorf("%s text %d %.40q: %s", m.mode, i, text, diff)
+			}
+		}
+	}
+}
