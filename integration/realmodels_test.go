@@ -26,8 +26,12 @@ type convertedRef struct {
 	Vectors []json.RawMessage `json:"vectors"`
 }
 
+// readRef reads the reference vectors of a real model, written by
+// tools/genmodel/convert.py (a float64 numpy forward pass from the
+// checkpoint) when `make models` still converted in Python, and kept in
+// testdata/NAME.reference.json now that the conversion is Go.
 func readRef(t *testing.T, dir string) convertedRef {
-	data, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	data, err := os.ReadFile(filepath.Join("testdata", filepath.Base(dir)+".reference.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

