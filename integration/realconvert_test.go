@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -127,6 +128,58 @@ func TestMiniLMFromGoEqualsThePythonConversion(t *testing.T) {
 		for j := range w[i] {
 			if math.Abs(float64(g[i][j]-w[i][j])) > 1e-5 {
 				t.Fatalf("text %d dim %d: %v, Python conversion %v", i, j, g[i][j], w[i][j])
+			}
+		}
+	}
+}
+
+// TestTrainedSPLADECheckpointMatchesItsNumpyReference: the trained SPLADE
+// as a checkpoint directory (scripts/models-hf.sh) gives the vectors of
+// tools/genmodel/hfref.py's float64 numpy pass over its safetensors to
+// 1e-4, in both modes.
+func TestTrainedSPLADECheckpointMatchesItsNumpyReference(t *testing.T) {
+	dir := filepath.Join("..", ".deps", "models", "splade-mini-hf")
+	data, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	if err != nil {
+		t.Skipf("%s: run `make test` (scripts/models-hf.sh): %v", dir, err)
+	}
+	var ref struct {
+		Texts  []string `json:"texts"`
+		Models map[string]map[string]struct {
+			MaxLength int                   `json:"max_length"`
+			Vectors   []splade.SparseVector `json:"vectors"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	modes := ref.Models["splade-mini-hf"]
+	enc, err := splade.New(dir, splade.WithMaxLength(modes["document"].MaxLength), splade.WithQueryMaxLength(modes["query"].MaxLength))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if info := enc.Info(); info.Checkpoint == "" || !info.BlockedHead {
+		t.Fatalf("info %+v: want the graph built from the checkpoint with the blocked head", info)
+	}
+	for _, mode := range []splade.Mode{splade.Document, splade.Query} {
+		got, err := enc.EncodeMode(context.Background(), mode, ref.Texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ref.Texts {
+			want := modes[mode.String()].Vectors[i]
+			g := map[uint32]float32{}
+			for j, id := range got[i].Indices {
+				g[id] = got[i].Values[j]
+			}
+			for j, id := range want.Indices {
+				if d := math.Abs(float64(g[id] - want.Values[j])); d > 1e-4 {
+					t.Fatalf("%s text %d index %d: got %v, want %v", mode, i, id, g[id], want.Values[j])
+				}
+			}
+			if len(got[i].Indices) != len(want.Indices) {
+				t.Errorf("%s text %d: %d terms, reference %d", mode, i, len(got[i].Indices), len(want.Indices))
 			}
 		}
 	}

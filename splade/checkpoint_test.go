@@ -268,3 +268,61 @@ func fixtureWeightsFromSafetensors(t testing.TB, path string) []hftest.Tensor {
 	}
 	return out
 }
+
+// hfReference is a reference.json of the HuggingFace checkpoint fixtures
+// (testdata/models/README.md), written by tools/genmodel/hfref.py.
+type hfReference struct {
+	Architecture string                            `json:"architecture"`
+	Texts        []string                          `json:"texts"`
+	Models       map[string]map[string]refModeData `json:"models"`
+}
+
+// TestCheckpointFixturesMatchTheirNumpyReferences: every family and dtype
+// of the checkpoint fixtures, loaded with no ONNX file, gives the token ids
+// and the vectors of an independent numpy forward pass to 1e-4 — with the
+// blocked head built in and with the logits head, gathered.
+func TestCheckpointFixturesMatchTheirNumpyReferences(t *testing.T) {
+	for _, name := range []string{"hf-bert", "hf-bert-fp16", "hf-bert-bf16", "hf-distilbert", "hf-roberta", "hf-xlmr"} {
+		data, err := os.ReadFile(filepath.Join(modelDir(name), "reference.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ref hfReference
+		if err := json.Unmarshal(data, &ref); err != nil {
+			t.Fatal(err)
+		}
+		modes := ref.Models[name]
+		if len(ref.Texts) < 5 || modes == nil {
+			t.Fatalf("%s: reference has %d texts and models %v", name, len(ref.Texts), ref.Models)
+		}
+		for _, opts := range [][]Option{nil, {WithHeadBlock(0)}} {
+			e := newTestEncoder(t, name, append(opts, WithMaxLength(modes["document"].MaxLength), WithQueryMaxLength(modes["query"].MaxLength))...)
+			info := e.Info()
+			if info.Checkpoint == "" || info.BlockedHead == (opts != nil) {
+				t.Fatalf("%s: info %+v", name, info)
+			}
+			for _, mode := range []Mode{Document, Query} {
+				data := modes[mode.String()]
+				t.Run(fmt.Sprintf("%s %s blocked=%v equals the numpy reference", name, mode, info.BlockedHead), func(t *testing.T) {
+					got, err := e.EncodeMode(context.Background(), mode, ref.Texts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, text := range ref.Texts {
+						ids, err := e.TokenIDs(mode, text)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !equalInts(ids, data.TokenIDs[i]) {
+							t.Errorf("text %d %.40q: token ids %v, want %v", i, text, ids, data.TokenIDs[i])
+							continue
+						}
+						if diff := compareVectors(got[i], data.Vectors[i]); diff != "" {
+							t.Errorf("text %d %.40q: %s", i, text, diff)
+						}
+					}
+				})
+			}
+		}
+	}
+}
