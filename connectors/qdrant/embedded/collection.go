@@ -99,7 +99,7 @@ type sparseSpace struct {
 	blockMax map[uint32][]float32
 	negative bool           // some stored weight was < 0: no pruning
 	df       map[uint32]int // live points containing each index
-	n        int            // live points with this vector
+	n        int            // live points with a non-empty vector (IDF's N)
 }
 
 func newSparseSpace(idf bool) *sparseSpace {
@@ -365,7 +365,9 @@ func (c *collection) put(p *point) {
 	}
 	for name, sv := range p.sparse {
 		sp := c.sparse[name]
-		sp.n++
+		if len(sv.idx) > 0 { // Qdrant does not index empty sparse vectors: not in IDF's N
+			sp.n++
+		}
 		for j, idx := range sv.idx {
 			w := sv.val[j]
 			sp.postings[idx] = append(sp.postings[idx], posting{slot: slot, w: w})
@@ -400,7 +402,9 @@ func (c *collection) del(key string) {
 	}
 	for name, sv := range p.sparse {
 		sp := c.sparse[name]
-		sp.n--
+		if len(sv.idx) > 0 {
+			sp.n--
+		}
 		for _, idx := range sv.idx {
 			if sp.df[idx]--; sp.df[idx] == 0 {
 				delete(sp.df, idx)

@@ -19,7 +19,7 @@
 //   - sparse: dot product over shared indices; only points sharing an index
 //     with the query are candidates; with the IDF modifier each query weight
 //     is multiplied by ln((N − n + 0.5)/(n + 0.5) + 1), N the number of points
-//     with that sparse vector and n those containing the index;
+//     with a non-empty vector of that name and n those containing the index;
 //   - RRF: Σ 1/((rank+1)/w + k − 1) with 0-based rank, k = 2 and w = 1 by
 //     default, which is Σ 1/(rank + k) unweighted;
 //   - DBSF: each list normalised by (s − (μ − 3σ))/(6σ) with the sample
