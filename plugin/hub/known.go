@@ -144,7 +144,7 @@ var Catalogue = sortKnown([]Known{
 		Name: "ibm-granite/granite-embedding-30m-sparse", Architecture: "RobertaForMaskedLM", Output: "logits", Mode: BiEncoder,
 		QueryMaxLength: 64, Weights: WeightsSafetensors, Files: files("model.safetensors"),
 		License: "Apache-2.0", LicenseSource: "The model card (License: Apache 2.0) and its metadata.",
-		Note: "RoBERTa vocabulary (50,265); no token_type_ids.",
+		Note: "RoBERTa family: byte-level BPE vocabulary, no token_type_ids.",
 	},
 	{
 		Name: "BAAI/bge-m3", Architecture: "XLMRobertaModel", Output: "token_weights", Mode: BiEncoder,
