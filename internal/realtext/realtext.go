@@ -120,3 +120,71 @@ func ManParagraphs(dir string, n int) []string {
 	}
 	return out
 }
+
+// GettextMessages returns up to n translated messages of at least 40
+// bytes from the gettext catalogues under /usr/share/locale/<lang>/
+// LC_MESSAGES (real text, written by each program's translators), in a
+// fixed order. AppStream's catalogue is left out.
+func GettextMessages(lang string, n int) []string {
+	files, _ := filepath.Glob(filepath.Join("/usr/share/locale", lang, "LC_MESSAGES", "*.mo"))
+	sort.Strings(files)
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		if strings.HasPrefix(filepath.Base(f), "appstream") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, msg := range moStrings(b) {
+			msg = strings.TrimSpace(msg)
+			if len(msg) < 40 || seen[msg] {
+				continue
+			}
+			seen[msg] = true
+			out = append(out, msg)
+			if len(out) == n {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// moStrings reads the translations of a GNU .mo file (the first form of
+// a plural), skipping the header entry; nil when b is not one.
+func moStrings(b []byte) []string {
+	if len(b) < 28 {
+		return nil
+	}
+	var u32 func([]byte) uint32
+	switch {
+	case b[0] == 0xde && b[1] == 0x12 && b[2] == 0x04 && b[3] == 0x95:
+		u32 = func(p []byte) uint32 { return uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16 | uint32(p[3])<<24 }
+	case b[0] == 0x95 && b[1] == 0x04 && b[2] == 0x12 && b[3] == 0xde:
+		u32 = func(p []byte) uint32 { return uint32(p[3]) | uint32(p[2])<<8 | uint32(p[1])<<16 | uint32(p[0])<<24 }
+	default:
+		return nil
+	}
+	count, trans := int(u32(b[8:])), int(u32(b[16:]))
+	var out []string
+	for i := 0; i < count; i++ {
+		e := trans + 8*i
+		if e+8 > len(b) {
+			break
+		}
+		l, off := int(u32(b[e:])), int(u32(b[e+4:]))
+		if off+l > len(b) || l == 0 {
+			continue
+		}
+		s := string(b[off : off+l])
+		if strings.Contains(s, "Content-Type:") {
+			continue
+		}
+		s, _, _ = strings.Cut(s, "\x00")
+		out = append(out, s)
+	}
+	return out
+}

@@ -34,8 +34,10 @@
 // segmenter) and Greek or Armenian stemming.
 //
 // testdata/documents.json holds texts (Go standard library doc comments,
-// manual pages in 13 languages, corner cases, every character the fold
-// changes) with the vectors the real binary stored for them under 33
-// option sets; the tests compare against
-// it, and against a live binary when internal/qdranttest finds one.
+// manual pages in 13 languages, gettext translations in 16 more, corner
+// cases, every character the fold changes) with the vectors the real
+// binary stored for them under 51 cases, which cover all 30 of Qdrant's
+// stop-word languages and all 17 stemmers; the tests compare against it,
+// and against a live binary (1,200 doc comments, every printable
+// character through the fold) when internal/qdranttest finds one.
 package bm25

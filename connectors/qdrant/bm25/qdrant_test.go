@@ -139,7 +139,26 @@ func optionCases() []optionCase {
 	} {
 		cases = append(cases, few("language "+l.lang, map[string]any{"language": l.lang}, man(l.dir)))
 	}
+	// Gettext translations: the stemmers no manual page covers, Greek
+	// (stop words and lowercasing; there is no Go Greek stemmer), and the
+	// languages Qdrant has stop words but no stemmer for.
+	for _, l := range []struct{ lang, dir string }{
+		{"arabic", "ar"}, {"norwegian", "nb"}, {"tamil", "ta"}, {"catalan", "ca"}, {"hebrew", "he"},
+		{"indonesian", "id"}, {"slovene", "sl"}, {"bengali", "bn"}, {"kazakh", "kk"}, {"nepali", "ne"},
+		{"basque", "eu"}, {"azerbaijani", "az"}, {"tajik", "tg"}, {"chinese", "zh_CN"}, {"japanese", "ja"},
+	} {
+		cases = append(cases, few("language "+l.lang+" (gettext)", map[string]any{"language": l.lang}, gettext(l.dir)))
+	}
+	cases = append(cases,
+		few("Greek stop words, no stemmer (gettext)", map[string]any{"language": "none", "stopwords": "greek"}, gettext("el")),
+		few("Norwegian stemmer by alias on Norwegian text", map[string]any{"stemmer": map[string]any{"type": "snowball", "language": "no"}, "stopwords": "no"}, gettext("nb")),
+		few("Hinglish stop words", map[string]any{"language": "hi-en"}, goDocsFrom(1720)),
+	)
 	return cases
+}
+
+func gettext(dir string) func(testing.TB, int) []string {
+	return func(_ testing.TB, n int) []string { return realtext.GettextMessages(dir, n) }
 }
 
 // TestDocumentsEqualGolden checks the encoder against the vectors Qdrant
