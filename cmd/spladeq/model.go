@@ -64,6 +64,9 @@ func newModelCmd() *cobra.Command {
 				}
 				return nil
 			}
+			if k, ok := hub.Lookup(args[0]); ok && !k.Pullable() {
+				fmt.Fprintf(c.ErrOrStderr(), "warning: %s does not load as it is on the hub: %s\n", k.Name, k.Note)
+			}
 			hc := &hub.Client{Endpoint: cfg.Models.HubURL, Token: cfg.Models.HubToken}
 			dir, err := hc.Pull(c.Context(), args[0], cfg.Models.Dir, func(f string, size int64) {
 				fmt.Fprintf(c.ErrOrStderr(), "pulling %s (%d bytes)\n", f, size)

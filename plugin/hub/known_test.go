@@ -188,6 +188,7 @@ func TestPullPrintsAConfigurationThatLoadsAndEncodes(t *testing.T) {
 		biEncoder:           bert(true), // idf.json present, but the catalogue says bi-encoder
 		"someone/mlm-idf":   bert(true),
 		docOnlyV3:           bert(false),
+		"BAAI/bge-m3":       dirFiles(t, tokenWeightsFixture, map[string]string{"onnx/model.onnx": "model.onnx"}, "tokenizer.json", "config.json", "onnx/model.onnx"),
 		"someone/bge-m3-3h": dirFiles(t, tokenWeightsFixture, map[string]string{"onnx/model.onnx": "model.onnx"}, "tokenizer.json", "config.json", "tokenizer_config.json", "special_tokens_map.json", "onnx/model.onnx"),
 	})
 	for _, tc := range []struct {
@@ -204,6 +205,8 @@ func TestPullPrintsAConfigurationThatLoadsAndEncodes(t *testing.T) {
 			[]string{"licence CC-BY-NC-SA-4.0", "non-commercial"}},
 		{"a doc-only catalogue model pulled without idf.json falls back to splade and says so", docOnlyV3, config.ModuleSPLADE, "logits", 0, true,
 			[]string{"WARNING", "found no idf.json"}},
+		{"a catalogue model that must be exported first is configured from its files, with the warning", "BAAI/bge-m3", config.ModuleSPLADE, "", 64, true,
+			[]string{"WARNING: BAAI/bge-m3 does not load as pulled", "three-head"}},
 		{"a model outside the catalogue with idf.json is configured as doc-only", "someone/mlm-idf", config.ModuleSPLADEIDF, "logits", 0, false,
 			[]string{"not in spladeq's catalogue", "doc-only"}},
 		{"a token-weight export outside the catalogue leaves the output kind to the encoder", "someone/bge-m3-3h", config.ModuleSPLADE, "", 0, false,

@@ -29,7 +29,9 @@ type Suggestion struct {
 // Suggest derives the vectorizer configuration of the model pulled from
 // ref into dir. A catalogue entry decides the module, output kind and
 // query max length and says what the files cannot (the licence); a doc-only
-// entry whose pull found no idf.json falls back to splade, with a warning.
+// entry whose pull found no idf.json falls back to splade, with a warning;
+// an entry that must be exported first (Known.Pullable false) is configured
+// from the files pulled, with its note as a warning.
 // Outside the catalogue, a directory with idf.json is configured as a
 // doc-only model (splade-idf), a config.json naming a *ForMaskedLM
 // architecture gives output logits, and anything else leaves the output
@@ -66,7 +68,17 @@ func Suggest(ref, dir string) (Suggestion, error) {
 	for _, c := range onnxCandidates {
 		onnx = onnx || has(c)
 	}
-	if k, ok := Lookup(ref); ok {
+	if k, ok := Lookup(ref); ok && !k.Pullable() {
+		// The hub's files are not what the catalogue describes (the head
+		// kept apart, no tokenizer.json): configure what was pulled, and
+		// say what to do instead.
+		s.Known = &k
+		s.Notes = append(s.Notes, fmt.Sprintf("WARNING: %s does not load as pulled: %s", k.Name, k.Note))
+		v.QueryMaxLength = k.QueryMaxLength
+		if len(cfg.Architectures) > 0 && !strings.HasSuffix(cfg.Architectures[0], "ForMaskedLM") {
+			v.Output = ""
+		}
+	} else if ok {
 		s.Known = &k
 		v.Module = k.Module()
 		v.Output = k.Output
