@@ -403,3 +403,55 @@ type stringAddr string
 
 func (a stringAddr) Network() string { return "tcp" }
 func (a stringAddr) String() string  { return string(a) }
+
+func TestMCPListenOverTLS(t *testing.T) {
+	ca := testca.New(t, "root")
+	certFile, keyFile := ca.Issue(t, "mcp").Write(t, t.TempDir())
+	cfg := serveConfig(t, fmt.Sprintf(`, tls_cert_file: %q, tls_key_file: %q, api_keys: [%q]`, certFile, keyFile, testAPIKey))
+	t.Setenv(splade.RuntimeLibraryEnv, splade.RuntimeLibraryPath())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &lockedBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"mcp", "--config", cfg, "--listen", "127.0.0.1:0"}, strings.NewReader(""), io.Discard, log)
+	}()
+	addrRE := regexp.MustCompile(`addr=https://(\S+)/mcp`)
+	var addr string
+	for i := 0; i < 3000 && addr == ""; i++ { // up to a minute
+		if m := addrRE.FindStringSubmatch(log.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("mcp exited with %d:\n%s", c, log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if addr == "" {
+		t.Fatalf("mcp did not say it serves https:\n%s", log.String())
+	}
+	if got := peerName(t, ca, addr); got != "mcp" {
+		t.Errorf("MCP port shows %q, want the configured certificate", got)
+	}
+	resp, err := caClient(ca).Get("https://" + addr + "/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /mcp over TLS without a key: %d, want 401 from the MCP handler", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + addr + "/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTPS server") {
+		t.Errorf("plain HTTP to the MCP port: %d %q, want 400", resp.StatusCode, body)
+	}
+	cancel()
+	<-code
+}
