@@ -332,7 +332,7 @@ func rest(t testing.TB, method, url string, body, out any) {
 	}
 }
 
-func readGolden(t *testing.T) []goldenCase {
+func readGolden(t testing.TB) []goldenCase {
 	t.Helper()
 	b, err := os.ReadFile(goldenPath)
 	if err != nil {
