@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,7 +59,19 @@ func newServeCmd() *cobra.Command {
 				gl.Close()
 				return fmt.Errorf("server.qdrant_grpc_listen: %w", err)
 			}
-			defer stop()
+			// The gRPC port drains alongside the HTTP listener (SIGTERM
+			// stops both at once), within the same shutdown timeout.
+			stopped, stopOnce := make(chan struct{}), sync.Once{}
+			stopNow := func() { stopOnce.Do(func() { go func() { stop(); close(stopped) }() }) }
+			go func() { <-ctx.Done(); stopNow() }()
+			defer func() {
+				stopNow()
+				select {
+				case <-stopped:
+				case <-time.After(cfg.Server.ShutdownTimeout):
+					log.Warn("gRPC calls still running after server.shutdown_timeout; exiting", "timeout", cfg.Server.ShutdownTimeout)
+				}
+			}()
 			exposed = append(exposed, listener{name: "Qdrant gRPC API", addr: gl.Addr(), missing: grpcMissing(cfg.Server, tlsConf != nil)})
 			log.Info("serving the embedded store's Qdrant gRPC API", "addr", gl.Addr().String(), "tls", tlsConf != nil)
 		}
