@@ -21,6 +21,8 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/spladeq/spladeq/api"
+	spladeqclient "github.com/spladeq/spladeq/client"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/internal/testca"
 	"github.com/spladeq/spladeq/splade"
@@ -170,6 +172,23 @@ func TestServeOverTLS(t *testing.T) {
 		viaHTTP = out.Results[0].Sparse
 		if len(viaHTTP.Indices) == 0 {
 			t.Fatal("empty sparse vector")
+		}
+	})
+
+	t.Run("spladeq's Go client with the CA in its HTTPClient", func(t *testing.T) {
+		c, err := spladeqclient.New(spladeqclient.Config{BaseURL: base, APIKey: testAPIKey, HTTPClient: caClient(ca)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Ready(context.Background()); err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		res, err := c.Encode(context.Background(), api.EncodeRequest{Texts: []string{"sparse retrieval over tls"}, Dense: "none"})
+		if err != nil || len(res.Results) != 1 || res.Results[0].Sparse == nil {
+			t.Fatalf("Encode: %+v, %v", res, err)
+		}
+		if got := fmt.Sprint(res.Results[0].Sparse.Indices); got != fmt.Sprint(viaHTTP.Indices) {
+			t.Errorf("the client's vector %s, the plain http.Client's %v", got, viaHTTP.Indices)
 		}
 	})
 
