@@ -20,7 +20,7 @@
 //   - MinLength and MaxLength, in Unicode code points.
 //
 // Each kept token's index is TokenID: MurmurHash3 x86 32-bit, seed 0
-// (github.com/spaolacci/murmur3), as a signed integer made non-negative.
+// (github.com/twmb/murmur3), as a signed integer made non-negative.
 // A document's value for a token is its saturated term frequency
 // tf·(k+1)/(tf + k·(1 − b + b·len/avg_len)), len the number of kept
 // tokens; a query gives each distinct token weight 1, and the collection's
