@@ -62,6 +62,8 @@ func TestLongTextEvaluation(t *testing.T) {
 	for _, corpus := range sets {
 		dir := filepath.Dir(corpus)
 		ids, texts := readCorpus(t, corpus)
+		var splits []*eval.Dataset
+		var names []string
 		for _, split := range []string{"long", "test"} {
 			if _, err := os.Stat(filepath.Join(dir, "qrels", split+".tsv")); err != nil {
 				continue
@@ -70,13 +72,16 @@ func TestLongTextEvaluation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			qtexts := make([]string, len(ds.Queries))
-			for i, q := range ds.Queries {
-				qtexts[i] = q.Text
-			}
-			queries, _, _ := inferAll(t, svc, qtexts, "", true)
-			for _, mode := range []string{config.LongTextTruncate, config.LongTextMax} {
-				docs, took, tokens := inferAll(t, svc, texts, mode, false)
+			splits, names = append(splits, ds), append(names, split)
+		}
+		for _, mode := range []string{config.LongTextTruncate, config.LongTextMax} {
+			docs, took, tokens := inferAll(t, svc, texts, mode, false)
+			for si, ds := range splits {
+				qtexts := make([]string, len(ds.Queries))
+				for i, q := range ds.Queries {
+					qtexts[i] = q.Text
+				}
+				queries, _, _ := inferAll(t, svc, qtexts, "", true)
 				var nd [3]float64
 				for qi, q := range ds.Queries {
 					runs := [2][]eval.Ranked{}
@@ -91,9 +96,10 @@ func TestLongTextEvaluation(t *testing.T) {
 					nd[2] += eval.NDCG(rrf(cfg.Search.RRFK, runs[0], runs[1]), ds.Qrels[q.ID], 10)
 				}
 				n := float64(len(ds.Queries))
-				fmt.Fprintf(&table, "| %s | %d (%s) | %s | %.1f (%d) | %d | %.4f | %.4f | %.4f |\n", filepath.Base(dir), len(ds.Queries), split,
+				fmt.Fprintf(&table, "| %s | %d (%s) | %s | %.1f (%d) | %d | %.4f | %.4f | %.4f |\n", filepath.Base(dir), len(ds.Queries), names[si],
 					mode, took.Seconds(), len(docs), tokens, nd[0]/n, nd[1]/n, nd[2]/n)
 			}
+			t.Logf("%s %s: %d documents in %v", filepath.Base(dir), mode, len(docs), took)
 		}
 	}
 	t.Logf("\n%s", table.String())
