@@ -298,6 +298,14 @@ type Server struct {
 	// a TLS port is refused. Default "": no TLS.
 	TLSCertFile string `mapstructure:"tls_cert_file" yaml:"tls_cert_file"`
 	TLSKeyFile  string `mapstructure:"tls_key_file" yaml:"tls_key_file"`
+	// HTTP2 offers HTTP/2 on the TLS listeners of the HTTP API and MCP.
+	// Qdrant's inference client takes it and multiplexes every call over
+	// one connection per Qdrant node, which a Kubernetes Service (it
+	// balances connections) pins to one replica; false offers HTTP/1.1
+	// only, which carries one call at a time per connection, so concurrent
+	// calls use several connections for the Service to spread. Plain HTTP
+	// listeners speak HTTP/1.1 either way. Default true.
+	HTTP2 bool `mapstructure:"http2" yaml:"http2"`
 	// MCPAddDocuments offers the add_documents tool in `spladeq mcp`
 	// (read-write API keys only over HTTP). Default false: search only.
 	MCPAddDocuments bool `mapstructure:"mcp_add_documents" yaml:"mcp_add_documents"`

@@ -92,6 +92,7 @@ var defaults = map[string]any{
 	"server.qdrant_grpc_listen": "",
 	"server.tls_cert_file":      "",
 	"server.tls_key_file":       "",
+	"server.http2":              true,
 	"server.mcp_add_documents":  false,
 
 	"ingest.source.type":      "",

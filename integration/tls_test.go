@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	qc "github.com/qdrant/go-client/qdrant"
@@ -23,10 +24,11 @@ import (
 	"github.com/spladeq/spladeq/splade"
 )
 
-// serveTLS serves the service's HTTP API over TLS with the pair in dir on a
-// loopback port, as `spladeq serve` with server.tls_cert_file does, and
-// returns host:port.
-func serveTLS(t *testing.T, svc *plugin.Service, certFile, keyFile string) string {
+// serveTLS serves the service's HTTP API over TLS with the pair on a
+// loopback port, as `spladeq serve` with server.tls_cert_file does (the
+// same handler, a tlsreload configuration, net/http's ServeTLS), and
+// returns host:port and the protocols the requests came in over.
+func serveTLS(t *testing.T, svc *plugin.Service, certFile, keyFile string, http2 bool) (string, *protoLog) {
 	t.Helper()
 	r, err := tlsreload.New(certFile, keyFile)
 	if err != nil {
@@ -36,16 +38,53 @@ func serveTLS(t *testing.T, svc *plugin.Service, certFile, keyFile string) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	protos := &protoLog{seen: map[string]int{}}
+	h := httpapi.Handler(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := &http.Server{TLSConfig: r.Config(), Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		protos.add(req.Proto)
+		h.ServeHTTP(w, req)
+	})}
+	if !http2 { // server.http2: false, as httpapi.Serve sets it
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+	}
 	done := make(chan error, 1)
-	go func() { done <- httpapi.Serve(ctx, l, svc, slog.New(slog.NewTextHandler(io.Discard, nil)), r.Config()) }()
+	go func() { done <- srv.ServeTLS(l, "", "") }()
 	t.Cleanup(func() {
-		cancel()
+		srv.Close()
 		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return l.Addr().String()
+	return l.Addr().String(), protos
+}
+
+// protoLog counts requests by protocol ("HTTP/2.0", "HTTP/1.1").
+type protoLog struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (p *protoLog) add(proto string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen[proto]++
+}
+
+func (p *protoLog) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.seen {
+		n += c
+	}
+	return n
+}
+
+func (p *protoLog) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprint(p.seen)
 }
 
 // upsertDocument stores one point whose sparse vector is a Document for
@@ -94,8 +133,9 @@ func TestRealQdrantTrustsATestCAForHTTPSInference(t *testing.T) {
 	svc, _ := inferenceService(t, nil)
 	ca := testca.New(t, "spladeq inference test root")
 	certFile, keyFile := ca.Issue(t, "spladeq").Write(t, t.TempDir())
-	addr := serveTLS(t, svc, certFile, keyFile)
+	addr, protos := serveTLS(t, svc, certFile, keyFile, true)
 	address := "https://" + addr + "/v1/qdrant/inference"
+	addr1, protos1 := serveTLS(t, svc, certFile, keyFile, false)
 	caDir := t.TempDir()
 	caFile := ca.WriteCert(t, caDir, "ca.pem")
 	// An SSL_CERT_DIR holds certificates under their subject hash
@@ -115,13 +155,15 @@ func TestRealQdrantTrustsATestCAForHTTPSInference(t *testing.T) {
 		name  string
 		env   []string
 		trust bool
+		http1 bool // the server offers HTTP/1.1 only (server.http2: false)
 	}{
-		{"SSL_CERT_FILE names the CA", []string{"SSL_CERT_FILE=" + caFile}, true},
-		{"SSL_CERT_DIR holds the CA", []string{"SSL_CERT_DIR=" + hashDir, "SSL_CERT_FILE=" + filepath.Join(hashDir, "absent.pem")}, true},
+		{"SSL_CERT_FILE names the CA", []string{"SSL_CERT_FILE=" + caFile}, true, false},
+		{"SSL_CERT_FILE names the CA, the server offers HTTP/1.1 only", []string{"SSL_CERT_FILE=" + caFile}, true, true},
+		{"SSL_CERT_DIR holds the CA", []string{"SSL_CERT_DIR=" + hashDir, "SSL_CERT_FILE=" + filepath.Join(hashDir, "absent.pem")}, true, false},
 		// The system's roots only. (With no root loadable at all, Qdrant
 		// 1.17.1 panics at start: "No CA certificates were loaded from the
 		// system".)
-		{"only the system's roots", []string{"SSL_CERT_FILE=" + systemBundle, "SSL_CERT_DIR=" + filepath.Dir(systemBundle)}, false},
+		{"only the system's roots", []string{"SSL_CERT_FILE=" + systemBundle, "SSL_CERT_DIR=" + filepath.Dir(systemBundle)}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !tc.trust {
@@ -129,7 +171,11 @@ func TestRealQdrantTrustsATestCAForHTTPSInference(t *testing.T) {
 					t.Skip("no system CA bundle: Qdrant would not start")
 				}
 			}
-			node := qdranttest.Start(t, qdranttest.Options{InferenceAddress: address, InferenceToken: inferenceToken, Env: tc.env})
+			addr, seen, proto := address, protos, "HTTP/2.0"
+			if tc.http1 {
+				addr, seen, proto = "https://"+addr1+"/v1/qdrant/inference", protos1, "HTTP/1.1"
+			}
+			node := qdranttest.Start(t, qdranttest.Options{InferenceAddress: addr, InferenceToken: inferenceToken, Env: tc.env})
 			c, err := rawClient(node.GRPCAddr(), "")
 			if err != nil {
 				t.Fatal(err)
@@ -153,6 +199,11 @@ func TestRealQdrantTrustsATestCAForHTTPSInference(t *testing.T) {
 					t.Fatalf("upsert over https inference: %v\nqdrant log:\n%s", err, tail(node.Log()))
 				}
 				sameSparse(t, fmt.Sprintf("point %d via Qdrant over TLS", i+1), got, want[i].Sparse.SparseVector)
+			}
+			// Qdrant's client speaks HTTP/2 when offered (one connection per
+			// node), HTTP/1.1 otherwise.
+			if got := seen.String(); got != fmt.Sprintf("map[%s:%d]", proto, seen.total()) || seen.total() == 0 {
+				t.Errorf("inference requests by protocol %s, want all %s", got, proto)
 			}
 		})
 	}

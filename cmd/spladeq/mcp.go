@@ -46,6 +46,10 @@ func newMCPCmd() *cobra.Command {
 		mux.Handle("/mcp", mcp.HTTPHandler(server, cfg.Server.APIKeys, cfg.Server.ReadOnlyAPIKeys))
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.Server.ReadTimeout, TLSConfig: tlsConf,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		if !cfg.Server.HTTP2 {
+			hs.Protocols = new(http.Protocols)
+			hs.Protocols.SetHTTP1(true)
+		}
 		go func() { <-ctx.Done(); hs.Close() }()
 		warnExposed(log, listener{name: "MCP", addr: l.Addr(), missing: mcpMissing(cfg.Server, tlsConf != nil)})
 		scheme := "http://"

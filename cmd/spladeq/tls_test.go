@@ -474,3 +474,22 @@ func TestMCPListenOverTLS(t *testing.T) {
 	cancel()
 	<-code
 }
+
+func TestServeHTTP2OffOffersHTTP1Only(t *testing.T) {
+	ca := testca.New(t, "root")
+	certFile, keyFile := ca.Issue(t, "leaf").Write(t, t.TempDir())
+	for _, tc := range []struct {
+		setting, want string
+	}{{"", "HTTP/2.0"}, {", http2: false", "HTTP/1.1"}} {
+		s := startServe(t, serveConfig(t, fmt.Sprintf(`, tls_cert_file: %q, tls_key_file: %q%s`, certFile, keyFile, tc.setting)))
+		resp, err := caClient(ca).Get("https://" + s.httpAddr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Proto != tc.want {
+			t.Errorf("server%q: a client offering h2 got %d over %s, want 200 over %s", tc.setting, resp.StatusCode, resp.Proto, tc.want)
+		}
+		s.stop()
+	}
+}

@@ -387,8 +387,9 @@ func (h *handler) encode(w http.ResponseWriter, r *http.Request) error {
 
 // Serve serves the API on l until ctx ends, then stops accepting, lets
 // in-flight requests finish (up to the shutdown timeout) and returns. With
-// tlsConf non-nil it serves HTTPS (HTTP/2 and HTTP/1.1) with it, and a
-// plain-HTTP request gets 400 from net/http without reaching a handler.
+// tlsConf non-nil it serves HTTPS with it (HTTP/2 and HTTP/1.1, or
+// HTTP/1.1 only with server.http2 false), and a plain-HTTP request gets
+// 400 from net/http without reaching a handler.
 func Serve(ctx context.Context, l net.Listener, svc *plugin.Service, log *slog.Logger, tlsConf *tls.Config) error {
 	cfg := svc.Config().Server
 	srv := &http.Server{
@@ -401,6 +402,10 @@ func Serve(ctx context.Context, l net.Listener, svc *plugin.Service, log *slog.L
 		TLSConfig:         tlsConf,
 		// TLS handshake failures (scanners, plain HTTP) at debug, not on stderr.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if !cfg.HTTP2 {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
 	}
 	errc := make(chan error, 1)
 	go func() {
