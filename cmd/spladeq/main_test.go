@@ -98,7 +98,7 @@ func TestBenchReportsTheRatioAndLatencies(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"encoder / raw", "raw forward", "query encode, one query", "hybrid search, 500 docs", "hybrid / dense p50"} {
+	for _, want := range []string{"encoder / raw", "raw forward", "query encode, one query", "blocked / gathered, passes alternating", "hybrid search, 500 docs", "hybrid / dense p50"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
