@@ -138,7 +138,7 @@ type Vectorizer struct {
 	// vectorizer are both configured (a hybrid query runs both encodes at
 	// once), else one per core with passes one at a time per call. A number
 	// below the cores runs cores/threads passes of a call at once; 1
-	// measured fastest with many concurrent callers (BENCHMARKS.md).
+	// measured fastest with many concurrent callers (docs/benchmarks-history.md).
 	Threads int `mapstructure:"threads" yaml:"threads"`
 	// GatherTokens rewrites a plain SPLADE export at load time so the
 	// vocabulary projection runs on the real tokens only, not on padding

@@ -13,7 +13,7 @@ import (
 const MaxLogitsOutput = hfgraph.MaxLogitsOutput
 
 // DefaultHeadBlock is how many vocabulary entries one slice of the blocked
-// head projects at a time (BENCHMARKS.md, "A blocked vocabulary head").
+// head projects at a time (docs/benchmarks-history.md, "A blocked vocabulary head").
 const DefaultHeadBlock = 4096
 
 // blockHeadRewrite is blockHead; tests replace it to see a rewrite that

@@ -119,7 +119,7 @@ func WithBatchSize(n int) Option {
 // for BERT's 30522): 1024 tokens keep that at 125 MB. Measured on the
 // trained small SPLADE, 256 texts: peak RSS 877 MB at 1024 against
 // 1,630 MB at 4096, throughput the same within noise; on a BERT-base-sized
-// model neither depends on it (BENCHMARKS.md).
+// model neither depends on it (docs/benchmarks-history.md).
 const DefaultTokenBudget = 1024
 
 // WithTokenBudget caps batch size × padded length per forward pass, which

@@ -22,7 +22,7 @@ var ErrModel = errors.New("model")
 // ONNXCandidates are the ONNX files looked for, in order, when none is named:
 // the layout of a plain export and the HuggingFace "onnx/" subfolder layout.
 // A graph with pooling folded in (model.pooled.onnx) is used only when named
-// (WithONNXFile): on CPU it measured slower than pooling in Go (BENCHMARKS.md).
+// (WithONNXFile): on CPU it measured slower than pooling in Go (docs/benchmarks-history.md).
 var ONNXCandidates = []string{"model.onnx", "onnx/model.onnx"}
 
 // ModelDir describes the files of a model directory in HuggingFace layout.

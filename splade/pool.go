@@ -44,7 +44,7 @@ func poolRows(logits []float32, starts, lengths []int, vocab int) {
 // poolRow pools the first n rows of rows into its first row. Rows are
 // folded in eight at a time, then four, then one: the accumulator is read
 // and written once per eight rows instead of once per row, which made the
-// fold 2.6-2.8x faster (BenchmarkPoolRow; BENCHMARKS.md). max is exact,
+// fold 2.6-2.8x faster (BenchmarkPoolRow; docs/benchmarks-history.md). max is exact,
 // commutative and associative (NaN propagates either way), so the order
 // changes no weight.
 func poolRow(rows []float32, n, vocab int) {

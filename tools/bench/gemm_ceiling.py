@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""This machine's fp32 GEMM ceilings, for BENCHMARKS.md's limit analysis.
+"""This machine's fp32 GEMM ceilings, for the limit analysis in docs/benchmarks-history.md.
 
 Prints GFLOP/s of a square sgemm (2048^3) and of a SPLADE-head-shaped GEMM
 ([1024, 128] x [128, 30522]: 1024 tokens through a hidden-128 model's

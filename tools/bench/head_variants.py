@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Vocabulary-head layouts measured against each other in ONNX Runtime.
 
-The figures behind BENCHMARKS.md's "A blocked vocabulary head" section
+The figures behind docs/benchmarks-history.md's "A blocked vocabulary head" section
 ("tried and dropped", and the per-operator profile). From a SPLADE export
 whose head is MatMul(hidden, W or Transpose(E)) [+ Add(bias)] -> logits,
 this builds:

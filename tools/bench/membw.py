@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Memory read bandwidth, one core alone and two cores at once, and how many
 bytes of weights a model's forward pass reads: the figures behind
-BENCHMARKS.md's "The limit at one client" (a [1, ~10]-token query pass
+docs/benchmarks-history.md's "The limit at one client" (a [1, ~10]-token query pass
 streams its model's weights rather than computing).
 
   OPENBLAS_NUM_THREADS=1 .deps/venv/bin/python tools/bench/membw.py .deps/models/minilm-l6 .deps/models/splade-mini
