@@ -16,10 +16,12 @@ type Hit struct {
 	Text    string         `json:"text,omitempty"`
 	Score   float32        `json:"score"`
 	Payload map[string]any `json:"payload,omitempty"`
-	// SparseScore and DenseScore are each side's raw score when asked for
-	// and the hit was among that side's candidates.
+	// SparseScore, DenseScore and BM25Score are each signal's raw score
+	// when asked for (explain) and the hit was among that signal's
+	// candidates.
 	SparseScore *float32 `json:"sparse_score,omitempty"`
 	DenseScore  *float32 `json:"dense_score,omitempty"`
+	BM25Score   *float32 `json:"bm25_score,omitempty"`
 	// Sparse is the hit's sparse vector when asked for (server side only:
 	// it is not sent).
 	Sparse SparseVector `json:"-"`

@@ -87,10 +87,25 @@ const (
 	ModuleONNXDense   = "onnx-dense"
 	ModuleOpenAI      = "openai"
 	ModulePrecomputed = "precomputed"
+	// ModuleBM25 runs no model: the store computes BM25 from the text
+	// (Qdrant's Document{text, model: "qdrant/bm25", options}).
+	ModuleBM25 = "bm25"
 )
 
 // Modules lists the known vectorizer modules, sparse ones first.
-var Modules = []string{ModuleSPLADE, ModuleSPLADEIDF, ModuleONNXDense, ModuleOpenAI, ModulePrecomputed}
+var Modules = []string{ModuleSPLADE, ModuleSPLADEIDF, ModuleONNXDense, ModuleOpenAI, ModulePrecomputed, ModuleBM25}
+
+// Signals a collection can carry and a search can fuse: Qdrant's BM25
+// (collection.bm25), the SPLADE vector (collection.sparse) and the dense
+// vector (collection.dense).
+const (
+	SignalBM25   = "bm25"
+	SignalSparse = "sparse"
+	SignalDense  = "dense"
+)
+
+// Signals lists the signals in their canonical order.
+var Signals = []string{SignalBM25, SignalSparse, SignalDense}
 
 // OutputKinds are the values of vectorizers.NAME.output.
 var OutputKinds = []string{"auto", "logits", "pooled", "token_weights"}
@@ -169,6 +184,39 @@ type Vectorizer struct {
 	Retries int `mapstructure:"retries" yaml:"retries"`
 	// Timeout of one embeddings call (openai). Default 30s.
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+
+	// The bm25 module's options are Qdrant's BM25 options (Bm25Config),
+	// sent with every text; the store tokenizes and weighs.
+
+	// Language picks the stop words and the Snowball stemmer (bm25):
+	// a name or code Qdrant knows (english, en, german, ...); "none" turns
+	// both off. Default "": english.
+	Language string `mapstructure:"language" yaml:"language,omitempty"`
+	// Stopwords are words dropped besides the language's (bm25). Default
+	// none.
+	Stopwords []string `mapstructure:"stopwords" yaml:"stopwords,omitempty"`
+	// Stemmer (bm25): "" the language's Snowball stemmer, "none" no
+	// stemming, or a Snowball language. Default "".
+	Stemmer string `mapstructure:"stemmer" yaml:"stemmer,omitempty"`
+	// K is BM25's term-frequency saturation (bm25). Default 0: 1.2.
+	K float64 `mapstructure:"k" yaml:"k,omitempty"`
+	// B is BM25's document-length normalisation, in [0, 1] (bm25).
+	// Default unset: 0.75.
+	B *float64 `mapstructure:"b" yaml:"b,omitempty"`
+	// AvgLen is the expected average document length in tokens (bm25).
+	// Default 0: 256.
+	AvgLen float64 `mapstructure:"avg_len" yaml:"avg_len,omitempty"`
+	// Lowercase tokens (bm25). Default true.
+	Lowercase *bool `mapstructure:"lowercase" yaml:"lowercase,omitempty"`
+	// ASCIIFolding folds accented letters to ASCII (bm25). Default false.
+	ASCIIFolding bool `mapstructure:"ascii_folding" yaml:"ascii_folding,omitempty"`
+	// Tokenizer (bm25): word, whitespace, prefix or multilingual.
+	// Default "": word.
+	Tokenizer string `mapstructure:"tokenizer" yaml:"tokenizer,omitempty"`
+	// MinTokenLen and MaxTokenLen drop shorter and longer tokens (bm25).
+	// Default 0: no bound.
+	MinTokenLen int `mapstructure:"min_token_len" yaml:"min_token_len,omitempty"`
+	MaxTokenLen int `mapstructure:"max_token_len" yaml:"max_token_len,omitempty"`
 }
 
 // IsSparse reports whether the module produces sparse vectors.
@@ -185,6 +233,12 @@ type Collection struct {
 	// Dense names the dense vectorizer; "" for a sparse-only collection.
 	// Default "dense".
 	Dense string `mapstructure:"dense" yaml:"dense"`
+	// BM25 names the bm25 vectorizer: the collection then also carries
+	// Qdrant's BM25 as a sparse vector "bm25" with the IDF modifier;
+	// "" or "none" for none. Default "bm25" (a configuration that defines
+	// no vectorizer of that name gets the default bm25 vectorizer: it runs
+	// no model).
+	BM25 string `mapstructure:"bm25" yaml:"bm25"`
 	// IDF turns on Qdrant's IDF modifier for the sparse vector. Default
 	// false, right for SPLADE bi-encoders (their weights carry term
 	// importance) and for splade-idf models with idf.json (the query
@@ -213,18 +267,47 @@ type Collection struct {
 
 // Search holds search defaults, each overridable per request.
 type Search struct {
-	// Mode: sparse, dense or hybrid. Default hybrid.
+	// Mode: hybrid (fuse Signals), or one signal alone: sparse, dense or
+	// bm25. Default hybrid.
 	Mode string `mapstructure:"mode" yaml:"mode"`
+	// Signals a hybrid search fuses, of bm25, sparse and dense; a signal
+	// the searched collection lacks is left out (a collection made before
+	// BM25 fuses sparse and dense). Default [bm25, sparse, dense].
+	Signals []string `mapstructure:"signals" yaml:"signals"`
 	// Fusion: rrf, dbsf or weighted. Default rrf.
 	Fusion string `mapstructure:"fusion" yaml:"fusion"`
-	// Alpha is the dense weight of weighted fusion. Default 0.5.
-	Alpha float64 `mapstructure:"alpha" yaml:"alpha"`
+	// Weights of weighted fusion per signal, relative (each fused list is
+	// min-max normalised, then the weights are scaled to sum to 1 over the
+	// signals searched). A signal not listed weighs 1. Default
+	// {bm25: 1, sparse: 1, dense: 1}.
+	Weights map[string]float64 `mapstructure:"weights" yaml:"weights"`
+	// Alpha, when set, is shorthand for weights sparse 1−alpha and dense
+	// alpha (bm25 keeps its weight): with signals sparse and dense the
+	// score is alpha·dense + (1−alpha)·sparse. Default unset.
+	Alpha *float64 `mapstructure:"alpha" yaml:"alpha"`
 	// RRFK is RRF's k. Default 2 (Qdrant's).
 	RRFK int `mapstructure:"rrf_k" yaml:"rrf_k"`
 	// Limit of hits. Default 10.
 	Limit int `mapstructure:"limit" yaml:"limit"`
-	// PrefetchLimit is candidates per side of a hybrid search. Default 50.
+	// PrefetchLimit is candidates per signal of a hybrid search. Default 50.
 	PrefetchLimit int `mapstructure:"prefetch_limit" yaml:"prefetch_limit"`
+}
+
+// Weight returns signal's weight: Weights[signal], 1 when unlisted, with
+// Alpha setting sparse and dense when it is set.
+func (s Search) Weight(signal string) float64 {
+	if s.Alpha != nil {
+		switch signal {
+		case SignalSparse:
+			return 1 - *s.Alpha
+		case SignalDense:
+			return *s.Alpha
+		}
+	}
+	if w, ok := s.Weights[signal]; ok {
+		return w
+	}
+	return 1
 }
 
 // Server configures `spladeq serve`.
@@ -423,7 +506,14 @@ func (c *Config) Validate() error {
 			bad("collection.sparse", "vectorizer %q is %s, not a sparse module", c.Collection.Sparse, v.Module)
 		}
 	}
-	if v, ok := c.Vectorizers[c.Collection.Dense]; c.Collection.Dense != "" && (!ok || v.IsSparse()) {
+	if v, ok := c.Vectorizers[c.Collection.BM25]; c.Collection.BM25 != "" && c.Collection.BM25 != "none" && (!ok || v.Module != ModuleBM25) {
+		if !ok {
+			bad("collection.bm25", "no vectorizer named %q (have %s)", c.Collection.BM25, strings.Join(names, ", "))
+		} else {
+			bad("collection.bm25", "vectorizer %q is %s, not the bm25 module", c.Collection.BM25, v.Module)
+		}
+	}
+	if v, ok := c.Vectorizers[c.Collection.Dense]; c.Collection.Dense != "" && (!ok || v.IsSparse() || v.Module == ModuleBM25) {
 		if !ok {
 			bad("collection.dense", "no vectorizer named %q (have %s)", c.Collection.Dense, strings.Join(names, ", "))
 		} else {
@@ -435,14 +525,25 @@ func (c *Config) Validate() error {
 	default:
 		bad("collection.distance", "must be cosine, dot, euclid or manhattan, got %q", c.Collection.Distance)
 	}
-	if !oneOf(c.Search.Mode, "sparse", "dense", "hybrid") {
-		bad("search.mode", "must be sparse, dense or hybrid, got %q", c.Search.Mode)
+	if !oneOf(c.Search.Mode, "sparse", "dense", "bm25", "hybrid") {
+		bad("search.mode", "must be hybrid, sparse, dense or bm25, got %q", c.Search.Mode)
 	}
+	errs = append(errs, CheckSignals("search.signals", c.Search.Signals)...)
 	if !oneOf(c.Search.Fusion, "rrf", "dbsf", "weighted") {
 		bad("search.fusion", "must be rrf, dbsf or weighted, got %q", c.Search.Fusion)
 	}
-	if math.IsNaN(c.Search.Alpha) || c.Search.Alpha < 0 || c.Search.Alpha > 1 {
-		bad("search.alpha", "must be in [0, 1], got %v", c.Search.Alpha)
+	errs = append(errs, CheckWeights("search.weights", c.Search.Weights)...)
+	if a := c.Search.Alpha; a != nil && (math.IsNaN(*a) || *a < 0 || *a > 1) {
+		bad("search.alpha", "must be in [0, 1], got %v", *a)
+	}
+	if c.Search.Fusion == "weighted" && len(c.Search.Signals) > 0 {
+		var sum float64
+		for _, sig := range c.Search.Signals {
+			sum += c.Search.Weight(sig)
+		}
+		if sum <= 0 {
+			bad("search.weights", "the weights of search.signals %v sum to 0; weighted fusion needs one above 0", c.Search.Signals)
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		bad("server.listen", "must be host:port, got %q", c.Server.Listen)
@@ -540,6 +641,46 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// CheckSignals checks a list of signals (1..3 of bm25, sparse, dense, no
+// repeats), naming key in each error.
+func CheckSignals(key string, signals []string) []error {
+	var errs []error
+	if len(signals) == 0 {
+		return []error{fmt.Errorf("%s: must name at least one of %s", key, strings.Join(Signals, ", "))}
+	}
+	seen := map[string]bool{}
+	for i, s := range signals {
+		switch {
+		case !oneOf(s, Signals...):
+			errs = append(errs, fmt.Errorf("%s[%d]: must be one of %s, got %q", key, i, strings.Join(Signals, ", "), s))
+		case seen[s]:
+			errs = append(errs, fmt.Errorf("%s[%d]: %q is listed twice", key, i, s))
+		}
+		seen[s] = true
+	}
+	return errs
+}
+
+// CheckWeights checks weighted fusion's weights: keys are signals, values
+// finite and >= 0.
+func CheckWeights(key string, weights map[string]float64) []error {
+	var errs []error
+	keys := make([]string, 0, len(weights))
+	for k := range weights {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w := weights[k]
+		if !oneOf(k, Signals...) {
+			errs = append(errs, fmt.Errorf("%s.%s: not a signal (want %s)", key, k, strings.Join(Signals, ", ")))
+		} else if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
+			errs = append(errs, fmt.Errorf("%s.%s: must be a finite number >= 0, got %v", key, k, w))
+		}
+	}
+	return errs
+}
+
 func (v Vectorizer) validate(key string) []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -561,10 +702,15 @@ func (v Vectorizer) validate(key string) []error {
 		if v.Dimension < 1 {
 			bad("dimension", "is required for module precomputed")
 		}
+	case ModuleBM25:
+		errs = append(errs, v.validateBM25(key)...)
 	case "":
 		bad("module", "is required (one of %s)", strings.Join(Modules, ", "))
 	default:
 		bad("module", "unknown vectorizer module %q (want one of %s)", v.Module, strings.Join(Modules, ", "))
+	}
+	if v.Module != ModuleBM25 && v.Module != "" && v.hasBM25Options() {
+		bad("language", "language, stopwords, stemmer, k, b, avg_len, lowercase, ascii_folding, tokenizer and min/max_token_len are options of module bm25, not %s", v.Module)
 	}
 	for field, n := range map[string]int{"max_length": v.MaxLength, "query_max_length": v.QueryMaxLength, "top_k": v.TopK,
 		"query_top_k": v.QueryTopK, "threads": v.Threads, "dimension": v.Dimension} {

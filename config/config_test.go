@@ -54,7 +54,10 @@ func TestPrecedenceDefaultsFileEnvFlags(t *testing.T) {
 	}{
 		{"qdrant.url from the file (flag not set)", cfg.Qdrant.URL, "qdrant:6334"},
 		{"qdrant.timeout from the file", cfg.Qdrant.Timeout, 5 * time.Second},
-		{"search.alpha from the file", cfg.Search.Alpha, 0.25},
+		{"search.alpha from the file", *cfg.Search.Alpha, 0.25},
+		{"search.alpha sets the sparse weight", cfg.Search.Weight(SignalSparse), 0.75},
+		{"search.alpha sets the dense weight", cfg.Search.Weight(SignalDense), 0.25},
+		{"bm25 keeps its weight beside alpha", cfg.Search.Weight(SignalBM25), 1.0},
 		{"search.limit: the flag beats env beats file", cfg.Search.Limit, 9},
 		{"qdrant.api_key from env", cfg.Qdrant.APIKey, "from-env"},
 		{"server.api_keys: env lists split on commas", len(cfg.Server.APIKeys), 2},
@@ -150,5 +153,136 @@ func TestMaskedHidesSecrets(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "****") {
 		t.Errorf("masked YAML does not show that secrets are set:\n%s", out)
+	}
+}
+
+func TestDefaultsCarryThreeSignals(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Vectorizers[DefaultBM25].Module; got != ModuleBM25 {
+		t.Errorf("default bm25 vectorizer module = %q, want bm25", got)
+	}
+	if cfg.Collection.BM25 != "bm25" {
+		t.Errorf("collection.bm25 = %q, want bm25", cfg.Collection.BM25)
+	}
+	if got := strings.Join(cfg.Search.Signals, ","); got != "bm25,sparse,dense" {
+		t.Errorf("search.signals = %s, want bm25,sparse,dense", got)
+	}
+	if cfg.Search.Alpha != nil {
+		t.Errorf("search.alpha = %v, want unset", *cfg.Search.Alpha)
+	}
+	for _, s := range Signals {
+		if w := cfg.Search.Weight(s); w != 1 {
+			t.Errorf("weight of %s = %v, want 1", s, w)
+		}
+	}
+}
+
+func TestAConfigurationWithoutBM25GetsTheDefaultOne(t *testing.T) {
+	file := writeFile(t, "vectorizers:\n  sparse:\n    module: splade\n    model: m\n  dense:\n    module: onnx-dense\n    model: d\n")
+	cfg, err := Load(LoadOptions{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Vectorizers["bm25"]; got.Module != ModuleBM25 {
+		t.Errorf("vectorizers.bm25 = %+v, want the default bm25 module", got)
+	}
+	file = writeFile(t, "vectorizers:\n  sparse:\n    module: splade\n    model: m\ncollection:\n  dense: none\n  bm25: none\n")
+	cfg, err = Load(LoadOptions{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Vectorizers["bm25"]; ok {
+		t.Errorf("collection.bm25 none still added a bm25 vectorizer: %+v", cfg.Vectorizers)
+	}
+}
+
+func TestWeightsFromTheFileMergeWithTheDefaults(t *testing.T) {
+	file := writeFile(t, "search:\n  fusion: weighted\n  signals: [sparse, bm25]\n  weights:\n    bm25: 0.5\n")
+	cfg, err := Load(LoadOptions{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		signal string
+		want   float64
+	}{{SignalBM25, 0.5}, {SignalSparse, 1}, {SignalDense, 1}} {
+		if got := cfg.Search.Weight(tc.signal); got != tc.want {
+			t.Errorf("weight of %s = %v, want %v", tc.signal, got, tc.want)
+		}
+	}
+	if got := strings.Join(cfg.Search.Signals, ","); got != "sparse,bm25" {
+		t.Errorf("signals = %s, want sparse,bm25", got)
+	}
+}
+
+func TestBM25AndSignalsAreValidated(t *testing.T) {
+	file := writeFile(t, `
+vectorizers:
+  sparse:
+    module: splade
+    model: m
+    language: english
+  words:
+    module: bm25
+    model: some-model
+    language: klingon
+    stemmer: latin
+    k: -1
+    b: 1.5
+    avg_len: -3
+    tokenizer: ngram
+    min_token_len: 9
+    max_token_len: 3
+    stopwords: [the, " "]
+collection:
+  sparse: sparse
+  dense: none
+  bm25: sparse
+search:
+  mode: words
+  signals: [bm25, splade, bm25]
+  fusion: weighted
+  weights:
+    bm25: -1
+    tfidf: 2
+`)
+	_, err := Load(LoadOptions{File: file})
+	if err == nil {
+		t.Fatal("Load accepted a bad configuration")
+	}
+	for _, want := range []string{
+		`vectorizers.sparse.language: language, stopwords, stemmer, k, b, avg_len, lowercase, ascii_folding, tokenizer and min/max_token_len are options of module bm25, not splade`,
+		`vectorizers.words.model: the bm25 module runs no model`,
+		`vectorizers.words.language: unknown language "klingon"`,
+		`vectorizers.words.stemmer: must be "" (the language's), none, or a Snowball language, got "latin"`,
+		`vectorizers.words.k: must be a finite number >= 0 (0: 1.2), got -1`,
+		`vectorizers.words.b: must be in [0, 1], got 1.5`,
+		`vectorizers.words.avg_len: must be a finite number > 0 (0: 256), got -3`,
+		`vectorizers.words.tokenizer: must be one of word, whitespace, prefix, multilingual, got "ngram"`,
+		`vectorizers.words.min_token_len: and max_token_len must be >= 0 with min <= max (0: no bound), got 9 and 3`,
+		`vectorizers.words.stopwords[1]: must not be empty`,
+		`collection.bm25: vectorizer "sparse" is splade, not the bm25 module`,
+		`search.mode: must be hybrid, sparse, dense or bm25, got "words"`,
+		`search.signals[1]: must be one of bm25, sparse, dense, got "splade"`,
+		`search.signals[2]: "bm25" is listed twice`,
+		`search.weights.bm25: must be a finite number >= 0, got -1`,
+		`search.weights.tfidf: not a signal (want bm25, sparse, dense)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestWeightedFusionNeedsAWeightAboveZero(t *testing.T) {
+	file := writeFile(t, "search:\n  fusion: weighted\n  signals: [sparse, bm25]\n  alpha: 1\n  weights: {bm25: 0}\n")
+	_, err := Load(LoadOptions{File: file})
+	want := "search.weights: the weights of search.signals [sparse bm25] sum to 0"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want it to say %s", err, want)
 	}
 }

@@ -56,6 +56,7 @@ var defaults = map[string]any{
 
 	"collection.name":                     "docs",
 	"collection.sparse":                   "sparse",
+	"collection.bm25":                     DefaultBM25,
 	"collection.dense":                    "dense",
 	"collection.idf":                      false,
 	"collection.distance":                 "cosine",
@@ -66,8 +67,10 @@ var defaults = map[string]any{
 	"collection.sparse_on_disk":           false,
 
 	"search.mode":           "hybrid",
+	"search.signals":        []string{SignalBM25, SignalSparse, SignalDense},
 	"search.fusion":         "rrf",
-	"search.alpha":          0.5,
+	"search.weights":        map[string]any{SignalBM25: 1.0, SignalSparse: 1.0, SignalDense: 1.0},
+	"search.alpha":          nil,
 	"search.rrf_k":          2,
 	"search.limit":          10,
 	"search.prefetch_limit": 50,
@@ -124,6 +127,8 @@ func DefaultVectorizers() map[string]Vectorizer {
 	return map[string]Vectorizer{
 		"sparse": {Module: ModuleSPLADE, Model: DefaultSparseModel},
 		"dense":  {Module: ModuleONNXDense, Model: DefaultDenseModel, MaxLength: 256},
+		// Qdrant's BM25 with its defaults (English stop words and stemmer).
+		DefaultBM25: {Module: ModuleBM25},
 	}
 }
 
@@ -189,6 +194,17 @@ func Load(o LoadOptions) (*Config, error) {
 	if len(cfg.Vectorizers) == 0 {
 		cfg.Vectorizers = DefaultVectorizers()
 	}
+	// "none" and "" both leave a signal out of new collections.
+	for _, name := range []*string{&cfg.Collection.Sparse, &cfg.Collection.Dense, &cfg.Collection.BM25} {
+		if *name == "none" {
+			*name = ""
+		}
+	}
+	// A configuration written before BM25 defines no bm25 vectorizer; the
+	// default one runs no model, so it is added rather than refused.
+	if _, ok := cfg.Vectorizers[DefaultBM25]; !ok && cfg.Collection.BM25 == DefaultBM25 {
+		cfg.Vectorizers[DefaultBM25] = DefaultVectorizers()[DefaultBM25]
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: invalid:\n%w", err)
 	}
@@ -207,6 +223,9 @@ func checkKeys(v *viper.Viper, file string) error {
 	for _, k := range v.AllKeys() {
 		if known[k] {
 			continue
+		}
+		if rest, ok := strings.CutPrefix(k, "search.weights."); ok && !strings.Contains(rest, ".") {
+			continue // CheckWeights names a key that is not a signal
 		}
 		if rest, ok := strings.CutPrefix(k, "vectorizers."); ok {
 			if _, field, ok := strings.Cut(rest, "."); ok && hasField(vf, field) {

@@ -233,11 +233,22 @@ type SparseSpec struct {
 	OnDisk bool
 }
 
+// BM25Spec is a collection's BM25 vector: a sparse vector the store fills
+// from each point's text (Document{text, model: "qdrant/bm25"}), always
+// with the IDF modifier, which BM25's weights need.
+type BM25Spec struct {
+	// Name of the vector. Default "bm25".
+	Name string
+	// OnDisk keeps its index on disk. Default false.
+	OnDisk bool
+}
+
 // CollectionSpec is what a collection must look like.
 type CollectionSpec struct {
 	Name   string
 	Dense  *DenseSpec  // nil: no dense vector
 	Sparse *SparseSpec // nil: no sparse vector
+	BM25   *BM25Spec   // nil: no BM25 vector
 	// Metadata is stored with the collection when it is created (Qdrant
 	// collection metadata) and not compared by EnsureCollection.
 	Metadata map[string]string
@@ -270,6 +281,13 @@ func (s CollectionSpec) normalised() CollectionSpec {
 		}
 		s.Sparse = &sp
 	}
+	if s.BM25 != nil {
+		b := *s.BM25
+		if b.Name == "" {
+			b.Name = DefaultBM25Name
+		}
+		s.BM25 = &b
+	}
 	return s
 }
 
@@ -279,8 +297,8 @@ func (s CollectionSpec) Validate() error {
 	if s.Name == "" {
 		errs = append(errs, errors.New("collection name: must not be empty"))
 	}
-	if s.Dense == nil && s.Sparse == nil {
-		errs = append(errs, errors.New("a collection needs a dense or a sparse vector"))
+	if s.Dense == nil && s.Sparse == nil && s.BM25 == nil {
+		errs = append(errs, errors.New("a collection needs a dense, a sparse or a BM25 vector"))
 	}
 	if s.Dense != nil {
 		if s.Dense.Size < 1 {
@@ -290,10 +308,34 @@ func (s CollectionSpec) Validate() error {
 			errs = append(errs, fmt.Errorf("dense distance: must be cosine, dot, euclid or manhattan, got %q", s.Dense.Distance))
 		}
 	}
-	if s.Dense != nil && s.Sparse != nil && s.normalised().Dense.Name == s.normalised().Sparse.Name {
-		errs = append(errs, fmt.Errorf("dense and sparse vectors share the name %q", s.normalised().Dense.Name))
+	n := s.normalised()
+	names := map[string]string{}
+	for _, v := range []struct{ kind, name string }{{"dense", nameOf(n.Dense)}, {"sparse", nameOf(n.Sparse)}, {"bm25", nameOf(n.BM25)}} {
+		if v.name == "" {
+			continue
+		}
+		if other, ok := names[v.name]; ok {
+			errs = append(errs, fmt.Errorf("%s and %s vectors share the name %q", other, v.kind, v.name))
+		}
+		names[v.name] = v.kind
 	}
 	return errors.Join(errs...)
+}
+
+// nameOf is a vector spec's name, "" for none.
+func nameOf[T DenseSpec | SparseSpec | BM25Spec](spec *T) string {
+	if spec == nil {
+		return ""
+	}
+	switch v := any(spec).(type) {
+	case *DenseSpec:
+		return v.Name
+	case *SparseSpec:
+		return v.Name
+	case *BM25Spec:
+		return v.Name
+	}
+	return ""
 }
 
 func (s CollectionSpec) create() *qc.CreateCollection {
@@ -319,12 +361,19 @@ func (s CollectionSpec) create() *qc.CreateCollection {
 			s.Dense.Name: {Size: uint64(s.Dense.Size), Distance: distances[s.Dense.Distance], OnDisk: &onDisk},
 		})
 	}
+	sparse := map[string]*qc.SparseVectorParams{}
 	if s.Sparse != nil {
 		p := &qc.SparseVectorParams{Index: &qc.SparseIndexConfig{OnDisk: &s.Sparse.OnDisk}}
 		if s.Sparse.IDF {
 			p.Modifier = qc.Modifier_Idf.Enum()
 		}
-		cc.SparseVectorsConfig = qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{s.Sparse.Name: p})
+		sparse[s.Sparse.Name] = p
+	}
+	if s.BM25 != nil {
+		sparse[s.BM25.Name] = &qc.SparseVectorParams{Index: &qc.SparseIndexConfig{OnDisk: &s.BM25.OnDisk}, Modifier: qc.Modifier_Idf.Enum()}
+	}
+	if len(sparse) > 0 {
+		cc.SparseVectorsConfig = qc.NewSparseVectorsConfig(sparse)
 	}
 	return cc
 }
@@ -436,6 +485,19 @@ func compareSpec(want, got CollectionSpec) error {
 	if want.OnDiskPayload != nil && (got.OnDiskPayload == nil || *got.OnDiskPayload != *want.OnDiskPayload) {
 		diffs = append(diffs, fmt.Sprintf("on_disk_payload is %v in Qdrant, %v wanted", fmtBool(got.OnDiskPayload), *want.OnDiskPayload))
 	}
+	bm25 := func(s *BM25Spec) string {
+		if s == nil {
+			return "none"
+		}
+		return fmt.Sprintf("%q", s.Name)
+	}
+	if (want.BM25 == nil) != (got.BM25 == nil) || (want.BM25 != nil && want.BM25.Name != got.BM25.Name) {
+		msg := fmt.Sprintf("BM25 vector is %s in Qdrant, %s wanted", bm25(got.BM25), bm25(want.BM25))
+		if got.BM25 == nil {
+			msg += " (a collection made without BM25: recreate it, or create collections with bm25 none)"
+		}
+		diffs = append(diffs, msg)
+	}
 	if want.Sparse != nil && got.Sparse != nil && want.Sparse.OnDisk && !got.Sparse.OnDisk {
 		diffs = append(diffs, "sparse index is in memory in Qdrant, on disk wanted")
 	}
@@ -449,8 +511,9 @@ func compareSpec(want, got CollectionSpec) error {
 type CollectionInfo struct {
 	Spec   CollectionSpec
 	Points uint64
-	// Extra names vectors the collection has beyond one dense and one
-	// sparse, which spladeq leaves alone.
+	// Extra names vectors the collection has beyond one dense, one sparse
+	// and the BM25 vector (a sparse vector named DefaultBM25Name with the
+	// IDF modifier), which spladeq leaves alone.
 	Extra []string
 }
 
@@ -502,13 +565,16 @@ func (c *Client) Info(ctx context.Context, name string) (CollectionInfo, error) 
 		sparse = append(sparse, n)
 	}
 	sort.Strings(sparse)
-	for i, n := range sparse {
+	for _, n := range sparse {
 		p := params.GetSparseVectorsConfig().GetMap()[n]
-		if i > 0 {
+		switch {
+		case n == DefaultBM25Name && p.GetModifier() == qc.Modifier_Idf:
+			out.Spec.BM25 = &BM25Spec{Name: n, OnDisk: p.GetIndex().GetOnDisk()}
+		case out.Spec.Sparse == nil:
+			out.Spec.Sparse = &SparseSpec{Name: n, IDF: p.GetModifier() == qc.Modifier_Idf, OnDisk: p.GetIndex().GetOnDisk()}
+		default:
 			out.Extra = append(out.Extra, n)
-			continue
 		}
-		out.Spec.Sparse = &SparseSpec{Name: n, IDF: p.GetModifier() == qc.Modifier_Idf, OnDisk: p.GetIndex().GetOnDisk()}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	qc "github.com/qdrant/go-client/qdrant"
@@ -62,12 +63,45 @@ type Document struct {
 	Dense []float32
 }
 
+// DefaultBM25Name is the BM25 vector's name.
+const DefaultBM25Name = "bm25"
+
+// StoreModel is a model the store runs itself: a point's text (or a
+// query's) goes to it as Document{text, model, options}, and the store
+// makes the vector. Qdrant runs "qdrant/bm25" locally since 1.15.2.
+type StoreModel struct {
+	// Model is the Document's model, e.g. BM25Model.
+	Model string
+	// Options are the Document's options (Qdrant's Bm25Config for BM25).
+	Options map[string]any
+}
+
+// BM25Model is Qdrant's name of its built-in BM25.
+const BM25Model = "qdrant/bm25"
+
+func (m *StoreModel) document(text string) (*qc.Document, error) {
+	opts, err := toValueMap(m.Options)
+	if err != nil {
+		return nil, fmt.Errorf("options of %s: %v", m.Model, err)
+	}
+	if len(opts) == 0 {
+		opts = nil
+	}
+	return &qc.Document{Text: text, Model: m.Model, Options: opts}, nil
+}
+
 // WriteOptions names the collection's vectors for writes and searches.
 type WriteOptions struct {
 	// DenseName is the dense vector's name. Default "dense".
 	DenseName string
 	// SparseName is the sparse vector's name. Default "splade".
 	SparseName string
+	// BM25Name is the BM25 vector's name. Default DefaultBM25Name.
+	BM25Name string
+	// BM25, when set, makes every upserted point carry its text as a
+	// Document for the BM25 vector (an empty text gets none), and is the
+	// model of a search's BM25 signal.
+	BM25 *StoreModel
 	// DenseSize, when set, is checked against every document's dense vector.
 	DenseSize int
 	// Atomic sends all documents of an Upsert in one request, so Qdrant
@@ -81,6 +115,9 @@ func (o WriteOptions) withDefaults() WriteOptions {
 	}
 	if o.SparseName == "" {
 		o.SparseName = "splade"
+	}
+	if o.BM25Name == "" {
+		o.BM25Name = DefaultBM25Name
 	}
 	return o
 }
@@ -129,6 +166,13 @@ func (d Document) point(o WriteOptions) (*qc.PointStruct, error) {
 	}
 	if d.Dense != nil {
 		vecs[o.DenseName] = qc.NewVectorDense(d.Dense)
+	}
+	if o.BM25 != nil && strings.TrimSpace(d.Text) != "" {
+		doc, err := o.BM25.document(d.Text)
+		if err != nil {
+			return nil, err
+		}
+		vecs[o.BM25Name] = qc.NewVectorDocument(doc)
 	}
 	return &qc.PointStruct{Id: qc.NewID(PointID(d.ID, d.Chunk)), Payload: values, Vectors: qc.NewVectorsMap(vecs)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	qc "github.com/qdrant/go-client/qdrant"
 
@@ -16,14 +17,26 @@ import (
 // Mode selects which vectors a search uses.
 type Mode string
 
-// Search modes.
+// Search modes: one signal alone, or hybrid (sparse and dense fused).
+// SearchRequest.Signals names any set of signals instead.
 const (
 	ModeSparse Mode = "sparse"
 	ModeDense  Mode = "dense"
+	ModeBM25   Mode = "bm25"
 	ModeHybrid Mode = "hybrid"
 )
 
-// Fusion selects how hybrid search combines the sparse and dense results.
+// Signal is one ranked list a search can fuse.
+type Signal string
+
+// Signals: the SPLADE vector, the dense vector and Qdrant's BM25.
+const (
+	SignalBM25   Signal = "bm25"
+	SignalSparse Signal = "sparse"
+	SignalDense  Signal = "dense"
+)
+
+// Fusion selects how hybrid search combines its signals' results.
 type Fusion string
 
 // Fusion methods.
@@ -32,8 +45,8 @@ const (
 	FusionRRF Fusion = "rrf"
 	// FusionDBSF is Qdrant's distribution-based score fusion (server-side).
 	FusionDBSF Fusion = "dbsf"
-	// FusionWeighted is alpha·dense + (1−alpha)·sparse over min-max
-	// normalised scores, computed client-side (see Search).
+	// FusionWeighted is a weighted sum of min-max normalised scores,
+	// computed client-side (see Search).
 	FusionWeighted Fusion = "weighted"
 )
 
@@ -42,26 +55,35 @@ const DefaultRRFK = 2
 
 // SearchRequest is one search.
 type SearchRequest struct {
-	// Mode is sparse, dense or hybrid; required.
+	// Signals are the ranked lists to search: one alone, or several fused.
+	// Default: from Mode (hybrid is sparse and dense).
+	Signals []Signal
+	// Mode is sparse, dense, bm25 or hybrid; used when Signals is empty.
 	Mode Mode
 	// Fusion is the hybrid method. Default rrf.
 	Fusion Fusion
 	// RRFK is RRF's k. Default DefaultRRFK.
 	RRFK int
-	// Alpha is the dense weight of weighted fusion, in [0, 1]; the sparse
-	// weight is 1 − Alpha.
+	// Weights of weighted fusion per signal, relative (scaled to sum to 1
+	// over Signals); a signal not listed weighs 0. Default nil: from Alpha.
+	Weights map[Signal]float64
+	// Alpha is weighted fusion's dense weight when Weights is nil, in
+	// [0, 1]: sparse weighs 1 − Alpha, bm25 1.
 	Alpha float64
-	// Sparse is the query's SPLADE vector (sparse and hybrid modes).
+	// Sparse is the query's SPLADE vector (signal sparse).
 	Sparse api.SparseVector
-	// Dense is the query's dense vector (dense and hybrid modes).
+	// Dense is the query's dense vector (signal dense).
 	Dense []float32
-	// Filter restricts the candidates (both sides of a hybrid search).
+	// Text is the query's text (signal bm25: the store computes the BM25
+	// query vector with WriteOptions.BM25's model and options).
+	Text string
+	// Filter restricts the candidates (every signal of a hybrid search).
 	Filter *Filter
 	// Limit is the number of hits. Default 10.
 	Limit int
 	// Offset skips the first hits.
 	Offset int
-	// PrefetchLimit is how many candidates each side of a hybrid search
+	// PrefetchLimit is how many candidates each signal of a hybrid search
 	// contributes; raised to Limit+Offset when lower. Default
 	// max(50, Limit+Offset).
 	PrefetchLimit int
@@ -69,8 +91,8 @@ type SearchRequest struct {
 	ScoreThreshold *float32
 	// WithPayload returns each hit's payload.
 	WithPayload bool
-	// WithSideScores returns each hit's sparse and dense scores in a hybrid
-	// search (one more round trip's worth of work, in the same request).
+	// WithSideScores returns each hit's score per signal in a hybrid
+	// search (one more query per signal, in the same request).
 	WithSideScores bool
 	// WithSparseVector returns each hit's sparse vector (for explanations).
 	WithSparseVector bool
@@ -78,6 +100,64 @@ type SearchRequest struct {
 
 // Hit is one search result (the API's wire type).
 type Hit = api.Hit
+
+// setScore records a signal's score on the hit.
+func setScore(h *Hit, sig Signal, x float32) {
+	switch sig {
+	case SignalSparse:
+		h.SparseScore = &x
+	case SignalDense:
+		h.DenseScore = &x
+	case SignalBM25:
+		h.BM25Score = &x
+	}
+}
+
+// SignalsOf is the signals a mode searches.
+func SignalsOf(m Mode) []Signal {
+	switch m {
+	case ModeHybrid:
+		return []Signal{SignalSparse, SignalDense}
+	case ModeSparse, ModeDense, ModeBM25:
+		return []Signal{Signal(m)}
+	}
+	return nil
+}
+
+// weights returns the normalised weight of each signal (weighted fusion).
+func (r *SearchRequest) weights() (map[Signal]float64, error) {
+	w := map[Signal]float64{}
+	var sum float64
+	for _, s := range r.Signals {
+		x, ok := r.Weights[s]
+		if r.Weights == nil {
+			switch s {
+			case SignalSparse:
+				x = 1 - r.Alpha
+			case SignalDense:
+				x = r.Alpha
+			default:
+				x = 1
+			}
+			ok = true
+		}
+		if !ok {
+			x = 0
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+			return nil, fmt.Errorf("weights.%s: must be a finite number >= 0, got %v", s, x)
+		}
+		w[s] = x
+		sum += x
+	}
+	if sum <= 0 {
+		return nil, fmt.Errorf("weights: the signals %v all weigh 0", r.Signals)
+	}
+	for s := range w {
+		w[s] /= sum
+	}
+	return w, nil
+}
 
 func (r *SearchRequest) normalise() error {
 	var errs []error
@@ -106,26 +186,41 @@ func (r *SearchRequest) normalise() error {
 		r.PrefetchLimit = 50
 	}
 	r.PrefetchLimit = max(r.PrefetchLimit, r.Limit+r.Offset)
-	needSparse := r.Mode == ModeSparse || r.Mode == ModeHybrid
-	needDense := r.Mode == ModeDense || r.Mode == ModeHybrid
-	switch r.Mode {
-	case ModeSparse, ModeDense, ModeHybrid:
-	default:
-		errs = append(errs, fmt.Errorf("mode: must be sparse, dense or hybrid, got %q", r.Mode))
+	if len(r.Signals) == 0 {
+		r.Signals = SignalsOf(r.Mode)
+		if r.Signals == nil {
+			errs = append(errs, fmt.Errorf("mode: must be sparse, dense, bm25 or hybrid, got %q", r.Mode))
+		}
+	}
+	seen := map[Signal]bool{}
+	for i, s := range r.Signals {
+		switch {
+		case s != SignalSparse && s != SignalDense && s != SignalBM25:
+			errs = append(errs, fmt.Errorf("signals[%d]: must be bm25, sparse or dense, got %q", i, s))
+		case seen[s]:
+			errs = append(errs, fmt.Errorf("signals[%d]: %q is listed twice", i, s))
+		}
+		seen[s] = true
 	}
 	switch r.Fusion {
-	case FusionRRF, FusionDBSF, FusionWeighted:
+	case FusionRRF, FusionDBSF:
+	case FusionWeighted:
+		if len(r.Signals) > 1 {
+			if _, err := r.weights(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	default:
 		errs = append(errs, fmt.Errorf("fusion: must be rrf, dbsf or weighted, got %q", r.Fusion))
 	}
-	if needSparse {
+	if seen[SignalSparse] {
 		if err := r.Sparse.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("sparse query: %v", err))
 		}
 	}
-	if needDense {
+	if seen[SignalDense] {
 		if len(r.Dense) == 0 {
-			errs = append(errs, errors.New("dense query: missing (the mode needs a dense vector)"))
+			errs = append(errs, errors.New("dense query: missing (the dense signal needs a dense vector)"))
 		}
 		for i, x := range r.Dense {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
@@ -134,69 +229,116 @@ func (r *SearchRequest) normalise() error {
 			}
 		}
 	}
+	if seen[SignalBM25] && strings.TrimSpace(r.Text) == "" {
+		errs = append(errs, errors.New("text: missing (the bm25 signal needs the query text)"))
+	}
 	if err := ValidateFilter(r.Filter); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// Search runs a sparse, dense or hybrid search.
+// Search runs a search over one signal, or several fused.
 //
-// Hybrid RRF and DBSF run server-side as one Query API request: a prefetch
-// per side (each PrefetchLimit deep, the filter applied to both) fused by
-// Qdrant. Weighted fusion runs the two single-mode queries in one QueryBatch
+// RRF and DBSF run server-side as one Query API request: a prefetch per
+// signal (each PrefetchLimit deep, the filter applied to each) fused by
+// Qdrant. Weighted fusion runs the single-signal queries in one QueryBatch
 // round trip and combines them here: each list is min-max normalised to
 // [0, 1] (a list whose scores are all equal normalises to 1), a point absent
-// from a list counts 0 there, and the score is alpha·dense + (1−alpha)·sparse.
-// It is client-side because a Qdrant formula sees one point's scores, never
-// a list's minimum and maximum, and without normalisation unbounded SPLADE
-// dot products (often 10–50) would drown cosine similarities (at most 1).
+// from a list counts 0 there, and the score is the sum of weight·normalised
+// score over the signals, the weights scaled to sum to 1 (with sparse and
+// dense weighted by Alpha: alpha·dense + (1−alpha)·sparse). It is
+// client-side because a Qdrant formula sees one point's scores, never a
+// list's minimum and maximum, and without normalisation unbounded SPLADE
+// and BM25 scores (often 10–50) would drown cosine similarities (at most 1).
+// The BM25 signal sends the query text as Document{text, model, options}
+// (WriteOptions.BM25, default Qdrant's BM25 with its defaults): the store
+// computes the query vector.
 func (c *Client) Search(ctx context.Context, collection string, req SearchRequest, o WriteOptions) ([]Hit, error) {
 	o = o.withDefaults()
 	if err := req.normalise(); err != nil {
 		return nil, &Error{Op: "search", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
 	filter, _ := filterProto(req.Filter)
-	sparseQ := func(limit int) *qc.QueryPoints {
-		return &qc.QueryPoints{CollectionName: collection, Query: qc.NewQuerySparse(req.Sparse.Indices, req.Sparse.Values),
-			Using: &o.SparseName, Filter: filter, Limit: u64(limit), WithPayload: qc.NewWithPayload(req.WithPayload)}
+	bm25 := o.BM25
+	if bm25 == nil {
+		bm25 = &StoreModel{Model: BM25Model}
 	}
-	denseQ := func(limit int) *qc.QueryPoints {
-		return &qc.QueryPoints{CollectionName: collection, Query: qc.NewQueryDense(req.Dense),
-			Using: &o.DenseName, Filter: filter, Limit: u64(limit), WithPayload: qc.NewWithPayload(req.WithPayload)}
+	// query is a signal's query and the vector it searches.
+	query := func(s Signal) (*qc.Query, *string, error) {
+		switch s {
+		case SignalSparse:
+			return qc.NewQuerySparse(req.Sparse.Indices, req.Sparse.Values), &o.SparseName, nil
+		case SignalDense:
+			return qc.NewQueryDense(req.Dense), &o.DenseName, nil
+		}
+		doc, err := bm25.document(req.Text)
+		if err != nil {
+			return nil, nil, err
+		}
+		return qc.NewQueryNearest(qc.NewVectorInputDocument(doc)), &o.BM25Name, nil
+	}
+	single := func(s Signal, limit int) (*qc.QueryPoints, error) {
+		q, using, err := query(s)
+		if err != nil {
+			return nil, err
+		}
+		return &qc.QueryPoints{CollectionName: collection, Query: q, Using: using, Filter: filter, Limit: u64(limit),
+			WithPayload: qc.NewWithPayload(req.WithPayload)}, nil
 	}
 	page := func(q *qc.QueryPoints) *qc.QueryPoints {
 		q.Limit, q.Offset, q.ScoreThreshold = u64(req.Limit), u64(req.Offset), req.ScoreThreshold
 		return q
 	}
+	// singles are one query per signal, PrefetchLimit deep.
+	singles := func(payload bool) ([]*qc.QueryPoints, error) {
+		var out []*qc.QueryPoints
+		for _, s := range req.Signals {
+			q, err := single(s, req.PrefetchLimit)
+			if err != nil {
+				return nil, err
+			}
+			if !payload {
+				q.WithPayload = qc.NewWithPayload(false)
+			}
+			out = append(out, q)
+		}
+		return out, nil
+	}
 
 	var batch []*qc.QueryPoints
+	var err error
 	switch {
-	case req.Mode == ModeSparse:
-		batch = []*qc.QueryPoints{page(sparseQ(0))}
-	case req.Mode == ModeDense:
-		batch = []*qc.QueryPoints{page(denseQ(0))}
+	case len(req.Signals) == 1:
+		var q *qc.QueryPoints
+		if q, err = single(req.Signals[0], 0); err == nil {
+			batch = []*qc.QueryPoints{page(q)}
+		}
 	case req.Fusion == FusionWeighted:
-		batch = []*qc.QueryPoints{sparseQ(req.PrefetchLimit), denseQ(req.PrefetchLimit)}
+		batch, err = singles(req.WithPayload)
 	default:
 		fusion := qc.NewQueryRRF(&qc.Rrf{K: u32(req.RRFK)})
 		if req.Fusion == FusionDBSF {
 			fusion = qc.NewQueryFusion(qc.Fusion_DBSF)
 		}
-		pl := u64(req.PrefetchLimit)
-		fused := page(&qc.QueryPoints{
-			CollectionName: collection,
-			Prefetch: []*qc.PrefetchQuery{
-				{Query: qc.NewQuerySparse(req.Sparse.Indices, req.Sparse.Values), Using: &o.SparseName, Filter: filter, Limit: pl},
-				{Query: qc.NewQueryDense(req.Dense), Using: &o.DenseName, Filter: filter, Limit: pl},
-			},
-			Query: fusion, Filter: filter, WithPayload: qc.NewWithPayload(req.WithPayload),
-		})
-		batch = []*qc.QueryPoints{fused}
-		if req.WithSideScores {
-			batch = append(batch, sparseQ(req.PrefetchLimit), denseQ(req.PrefetchLimit))
-			batch[1].WithPayload, batch[2].WithPayload = qc.NewWithPayload(false), qc.NewWithPayload(false)
+		fused := &qc.QueryPoints{CollectionName: collection, Query: fusion, Filter: filter, WithPayload: qc.NewWithPayload(req.WithPayload)}
+		for _, s := range req.Signals {
+			q, using, qerr := query(s)
+			if qerr != nil {
+				err = qerr
+				break
+			}
+			fused.Prefetch = append(fused.Prefetch, &qc.PrefetchQuery{Query: q, Using: using, Filter: filter, Limit: u64(req.PrefetchLimit)})
 		}
+		batch = []*qc.QueryPoints{page(fused)}
+		if err == nil && req.WithSideScores {
+			var side []*qc.QueryPoints
+			side, err = singles(false)
+			batch = append(batch, side...)
+		}
+	}
+	if err != nil {
+		return nil, &Error{Op: "search", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
 
 	if req.WithSparseVector {
@@ -205,7 +347,7 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		}
 	}
 	var results [][]*qc.ScoredPoint
-	err := c.do(ctx, "search", collection, func(ctx context.Context) error {
+	err = c.do(ctx, "search", collection, func(ctx context.Context) error {
 		if len(batch) == 1 {
 			pts, err := c.qc.Query(ctx, batch[0])
 			results = [][]*qc.ScoredPoint{pts}
@@ -221,24 +363,20 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 	if err != nil {
 		return nil, err
 	}
-	if req.Mode == ModeHybrid && req.Fusion == FusionWeighted {
-		return weighted(results[0], results[1], req, o), nil
+	if len(req.Signals) > 1 && req.Fusion == FusionWeighted {
+		w, _ := req.weights()
+		return weighted(results, req, w, o), nil
 	}
 	hits := make([]Hit, len(results[0]))
 	for i, p := range results[0] {
 		hits[i] = toHit(p, o)
 	}
-	if req.Mode == ModeHybrid && req.WithSideScores && len(results) == 3 {
-		attachSideScores(hits, results[1], results[2])
+	if len(req.Signals) > 1 && req.WithSideScores && len(results) == 1+len(req.Signals) {
+		attachSideScores(hits, req.Signals, results[1:])
 	}
-	if req.Mode != ModeHybrid && req.WithSideScores {
+	if len(req.Signals) == 1 && req.WithSideScores {
 		for i := range hits {
-			s := hits[i].Score
-			if req.Mode == ModeSparse {
-				hits[i].SparseScore = &s
-			} else {
-				hits[i].DenseScore = &s
-			}
+			setScore(&hits[i], req.Signals[0], hits[i].Score)
 		}
 	}
 	return hits, nil
@@ -275,14 +413,15 @@ func toHit(p *qc.ScoredPoint, o WriteOptions) Hit {
 	return h
 }
 
-func attachSideScores(hits []Hit, sparse, dense []*qc.ScoredPoint) {
-	ss, ds := scoreMap(sparse), scoreMap(dense)
-	for i := range hits {
-		if s, ok := ss[hits[i].ID]; ok {
-			hits[i].SparseScore = &s
-		}
-		if d, ok := ds[hits[i].ID]; ok {
-			hits[i].DenseScore = &d
+// attachSideScores records each signal's score on the hits that were among
+// its candidates.
+func attachSideScores(hits []Hit, signals []Signal, lists [][]*qc.ScoredPoint) {
+	for k, sig := range signals {
+		m := scoreMap(lists[k])
+		for i := range hits {
+			if x, ok := m[hits[i].ID]; ok {
+				setScore(&hits[i], sig, x)
+			}
 		}
 	}
 }
@@ -315,20 +454,29 @@ func minMax(pts []*qc.ScoredPoint) map[string]float64 {
 	return out
 }
 
-// weighted combines the two lists as documented on Search.
-func weighted(sparse, dense []*qc.ScoredPoint, req SearchRequest, o WriteOptions) []Hit {
-	sn, dn := minMax(sparse), minMax(dense)
+// weighted combines the signals' lists as documented on Search, with w
+// the normalised weight of each signal.
+func weighted(lists [][]*qc.ScoredPoint, req SearchRequest, w map[Signal]float64, o WriteOptions) []Hit {
+	norm := make([]map[string]float64, len(lists))
+	for k, l := range lists {
+		norm[k] = minMax(l)
+	}
 	byID := map[string]Hit{}
 	var order []string
-	for _, list := range [][]*qc.ScoredPoint{sparse, dense} {
+	for _, list := range lists {
 		for _, p := range list {
 			id := idString(p.GetId())
-			if _, ok := byID[id]; !ok {
-				h := toHit(p, o)
-				h.Score = float32(req.Alpha*dn[id] + (1-req.Alpha)*sn[id])
-				byID[id] = h
-				order = append(order, id)
+			if _, ok := byID[id]; ok {
+				continue
 			}
+			h := toHit(p, o)
+			var score float64
+			for k, sig := range req.Signals {
+				score += w[sig] * norm[k][id]
+			}
+			h.Score = float32(score)
+			byID[id] = h
+			order = append(order, id)
 		}
 	}
 	hits := make([]Hit, 0, len(order))
@@ -346,7 +494,7 @@ func weighted(sparse, dense []*qc.ScoredPoint, req SearchRequest, o WriteOptions
 		return hits[i].ID < hits[j].ID
 	})
 	if req.WithSideScores {
-		attachSideScores(hits, sparse, dense)
+		attachSideScores(hits, req.Signals, lists)
 	}
 	if req.Offset >= len(hits) {
 		return nil
