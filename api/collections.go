@@ -9,6 +9,9 @@ type CollectionConfig struct {
 	// Dense names the dense vectorizer; "" uses collection.dense, "none"
 	// makes a sparse-only collection.
 	Dense string `json:"dense,omitempty"`
+	// BM25 names the bm25 vectorizer; "" uses collection.bm25, "none"
+	// makes a collection without BM25.
+	BM25 string `json:"bm25,omitempty"`
 	// DenseSize must match the dense vectorizer's dimension when given.
 	DenseSize int `json:"dense_size,omitempty"`
 	// IDF turns on Qdrant's IDF modifier. Default collection.idf.
@@ -20,10 +23,12 @@ type CollectionConfig struct {
 // CollectionInfo describes a collection: the answer of PUT and GET
 // /v1/collections/{name}.
 type CollectionInfo struct {
-	Name      string `json:"name"`
-	Points    uint64 `json:"points"`
-	Sparse    string `json:"sparse"`
-	Dense     string `json:"dense"`
+	Name   string `json:"name"`
+	Points uint64 `json:"points"`
+	Sparse string `json:"sparse"`
+	Dense  string `json:"dense"`
+	// BM25 is the bm25 vectorizer, "none" for a collection without BM25.
+	BM25      string `json:"bm25"`
 	DenseSize int    `json:"dense_size,omitempty"`
 	IDF       bool   `json:"idf"`
 	Distance  string `json:"distance,omitempty"`

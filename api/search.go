@@ -6,16 +6,27 @@ type SearchRequest struct {
 	Query string `json:"query"`
 	// Vector is the dense query vector, required with the precomputed
 	// module and used instead of the dense vectorizer otherwise.
-	Vector         []float32 `json:"vector,omitempty"`
-	Mode           string    `json:"mode,omitempty"`
-	Fusion         string    `json:"fusion,omitempty"`
-	Alpha          *float64  `json:"alpha,omitempty"`
-	RRFK           int       `json:"rrf_k,omitempty"`
-	Limit          int       `json:"limit,omitempty"`
-	Offset         int       `json:"offset,omitempty"`
-	PrefetchLimit  int       `json:"prefetch_limit,omitempty"`
-	ScoreThreshold *float32  `json:"score_threshold,omitempty"`
-	Filter         *Filter   `json:"filter,omitempty"`
+	Vector []float32 `json:"vector,omitempty"`
+	// Mode is hybrid (fuse Signals) or one signal alone: sparse, dense or
+	// bm25. Default search.mode.
+	Mode string `json:"mode,omitempty"`
+	// Signals a hybrid search fuses, of bm25, sparse and dense. Default
+	// search.signals, less those the collection lacks; named here, a
+	// signal the collection lacks is an error.
+	Signals []string `json:"signals,omitempty"`
+	// Fusion is rrf, dbsf or weighted. Default search.fusion.
+	Fusion string `json:"fusion,omitempty"`
+	// Weights of weighted fusion per signal (relative); a signal not
+	// given keeps search.weights'.
+	Weights map[string]float64 `json:"weights,omitempty"`
+	// Alpha is shorthand for weights sparse 1−alpha, dense alpha.
+	Alpha          *float64 `json:"alpha,omitempty"`
+	RRFK           int      `json:"rrf_k,omitempty"`
+	Limit          int      `json:"limit,omitempty"`
+	Offset         int      `json:"offset,omitempty"`
+	PrefetchLimit  int      `json:"prefetch_limit,omitempty"`
+	ScoreThreshold *float32 `json:"score_threshold,omitempty"`
+	Filter         *Filter  `json:"filter,omitempty"`
 	// Explain returns the query's expanded terms and, per hit, the terms
 	// that contributed most to its sparse score.
 	Explain bool `json:"explain,omitempty"`
@@ -42,6 +53,9 @@ type SearchResult struct {
 	Hits []SearchHit `json:"hits"`
 	// QueryTerms are the query's expanded terms, heaviest first (explain).
 	QueryTerms []Term `json:"query_terms,omitempty"`
-	Mode       string `json:"mode"`
-	Fusion     string `json:"fusion,omitempty"`
+	// Mode is hybrid when several signals were fused, else the signal.
+	Mode string `json:"mode"`
+	// Signals are the signals searched, in fusion order.
+	Signals []string `json:"signals,omitempty"`
+	Fusion  string   `json:"fusion,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spladeq/spladeq/api"
 
+	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 )
 
@@ -31,6 +32,9 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 	if cc.Dense == "" {
 		cc.Dense = orNone(s.cfg.Collection.Dense)
 	}
+	if cc.BM25 == "" {
+		cc.BM25 = orNone(s.cfg.Collection.BM25)
+	}
 	if cc.Distance == "" {
 		cc.Distance = s.cfg.Collection.Distance
 	}
@@ -39,12 +43,12 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 		idf = *cc.IDF
 	}
 	col := s.cfg.Collection
-	spec := qdrant.CollectionSpec{Name: name, Metadata: map[string]string{MetaSparse: cc.Sparse, MetaDense: cc.Dense},
+	spec := qdrant.CollectionSpec{Name: name, Metadata: map[string]string{MetaSparse: cc.Sparse, MetaDense: cc.Dense, MetaBM25: cc.BM25},
 		ShardNumber: uint32(col.ShardNumber), ReplicationFactor: uint32(col.ReplicationFactor),
 		WriteConsistencyFactor: uint32(col.WriteConsistencyFactor), OnDiskPayload: col.OnDiskPayload}
 	if cc.Sparse != None {
 		if _, ok := s.vecs[cc.Sparse].(Sparse); !ok {
-			ps = append(ps, Problem{Field: "sparse", Message: fmt.Sprintf("no sparse vectorizer named %q (have %s)", cc.Sparse, s.names(true))})
+			ps = append(ps, Problem{Field: "sparse", Message: fmt.Sprintf("no sparse vectorizer named %q (have %s)", cc.Sparse, s.names(isSparse))})
 		}
 		spec.Sparse = &qdrant.SparseSpec{IDF: idf, OnDisk: col.SparseOnDisk}
 	}
@@ -52,15 +56,21 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 		d, ok := s.vecs[cc.Dense].(Dense)
 		switch {
 		case !ok:
-			ps = append(ps, Problem{Field: "dense", Message: fmt.Sprintf("no dense vectorizer named %q (have %s)", cc.Dense, s.names(false))})
+			ps = append(ps, Problem{Field: "dense", Message: fmt.Sprintf("no dense vectorizer named %q (have %s)", cc.Dense, s.names(isDense))})
 		case cc.DenseSize != 0 && cc.DenseSize != d.Dimension():
 			ps = append(ps, Problem{Field: "dense_size", Message: fmt.Sprintf("vectorizer %q gives %d dimensions, not %d", cc.Dense, d.Dimension(), cc.DenseSize)})
 		default:
 			spec.Dense = &qdrant.DenseSpec{Size: d.Dimension(), Distance: cc.Distance}
 		}
 	}
-	if cc.Sparse == None && cc.Dense == None {
-		ps = append(ps, Problem{Field: "sparse", Message: "a collection needs a sparse or a dense vectorizer"})
+	if cc.BM25 != None {
+		if v, ok := s.vecs[cc.BM25].(StoreSide); !ok || v.Module() != config.ModuleBM25 {
+			ps = append(ps, Problem{Field: "bm25", Message: fmt.Sprintf("no bm25 vectorizer named %q (have %s)", cc.BM25, s.names(isBM25))})
+		}
+		spec.BM25 = &qdrant.BM25Spec{OnDisk: col.SparseOnDisk}
+	}
+	if cc.Sparse == None && cc.Dense == None && cc.BM25 == None {
+		ps = append(ps, Problem{Field: "sparse", Message: "a collection needs a sparse, a dense or a bm25 vectorizer"})
 	}
 	if err := problems(ps...); err != nil {
 		return CollectionInfo{}, err
@@ -82,10 +92,15 @@ func orNone(name string) string {
 	return name
 }
 
-func (s *Service) names(sparse bool) string {
+func isSparse(v Vectorizer) bool { _, ok := v.(Sparse); return ok }
+func isDense(v Vectorizer) bool  { _, ok := v.(Dense); return ok }
+func isBM25(v Vectorizer) bool   { return v.Module() == config.ModuleBM25 }
+
+// names lists the vectorizers of a kind, sorted.
+func (s *Service) names(kind func(Vectorizer) bool) string {
 	var out []string
 	for n, v := range s.vecs {
-		if _, ok := v.(Sparse); ok == sparse {
+		if kind(v) {
 			out = append(out, n)
 		}
 	}
@@ -105,7 +120,18 @@ func (s *Service) Collection(ctx context.Context, name string) (CollectionInfo, 
 	if err != nil {
 		return CollectionInfo{}, err
 	}
-	ci := CollectionInfo{Name: name, Points: info.Points, Sparse: None, Dense: None}
+	ci := CollectionInfo{Name: name, Points: info.Points, Sparse: None, Dense: None, BM25: None}
+	if info.Spec.BM25 != nil {
+		ci.BM25 = orNone(s.cfg.Collection.BM25)
+		if m := info.Spec.Metadata[MetaBM25]; m != "" {
+			ci.BM25 = m
+		}
+		// A collection made elsewhere with a BM25 vector, read by a
+		// configuration without bm25: searched with Qdrant's defaults.
+		if ci.BM25 == None {
+			ci.BM25 = config.DefaultBM25
+		}
+	}
 	if sp := info.Spec.Sparse; sp != nil {
 		ci.IDF = sp.IDF
 		ci.Sparse = orNone(s.cfg.Collection.Sparse)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spladeq/spladeq/api"
 
+	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/splade"
 )
@@ -102,8 +103,13 @@ func (s *Service) UpsertDocuments(ctx context.Context, collection string, docs [
 	if err := s.vectorize(ctx, ci, chunks, s.sparseDocs[ci.Sparse].Do, s.denseDocs[ci.Dense].Do); err != nil {
 		return UpsertResult{}, err
 	}
+	wo, err := s.WriteOptions(ci)
+	if err != nil {
+		return UpsertResult{}, err
+	}
+	wo.Atomic = true
 	start := time.Now()
-	err = s.store.Upsert(ctx, collection, chunks, qdrant.WriteOptions{DenseSize: ci.DenseSize, Atomic: true})
+	err = s.store.Upsert(ctx, collection, chunks, wo)
 	s.metrics.observeStore("upsert", start)
 	if err != nil {
 		return UpsertResult{}, err
@@ -117,6 +123,28 @@ func (s *Service) UpsertDocuments(ctx context.Context, collection string, docs [
 		return UpsertResult{}, fmt.Errorf("documents stored, but removing their stale chunks failed (retry the call): %w", err)
 	}
 	return UpsertResult{Documents: len(docs), Chunks: len(chunks)}, nil
+}
+
+// WriteOptions are the store options for writing to and searching a
+// collection: its dense size and, when it carries BM25, the bm25
+// vectorizer's model and options (the store computes BM25 from each
+// point's text and each query's).
+func (s *Service) WriteOptions(ci CollectionInfo) (qdrant.WriteOptions, error) {
+	o := qdrant.WriteOptions{DenseSize: ci.DenseSize}
+	if ci.BM25 == None || ci.BM25 == "" {
+		return o, nil
+	}
+	v, ok := s.vecs[ci.BM25].(StoreSide)
+	if !ok {
+		if ci.BM25 != config.DefaultBM25 {
+			return o, fmt.Errorf("collection %q's bm25 vectorizer %q is not configured", ci.Name, ci.BM25)
+		}
+		// Qdrant's defaults, as the default bm25 vectorizer has them.
+		v = newBM25(config.Vectorizer{Module: config.ModuleBM25})
+	}
+	m := v.StoreModel()
+	o.BM25 = &m
+	return o, nil
 }
 
 // ChunkDocuments splits documents into chunks as UpsertDocuments does: the

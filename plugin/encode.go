@@ -36,12 +36,12 @@ func (s *Service) Encode(ctx context.Context, in EncodeInput) ([]Encoded, error)
 	}
 	if in.Sparse != None {
 		if _, ok := s.vecs[in.Sparse].(Sparse); !ok {
-			ps = append(ps, Problem{Field: "sparse", Message: fmt.Sprintf("no sparse vectorizer named %q (have %s)", in.Sparse, s.names(true))})
+			ps = append(ps, Problem{Field: "sparse", Message: fmt.Sprintf("no sparse vectorizer named %q (have %s)", in.Sparse, s.names(isSparse))})
 		}
 	}
 	if in.Dense != None {
 		if _, ok := s.vecs[in.Dense].(Dense); !ok {
-			ps = append(ps, Problem{Field: "dense", Message: fmt.Sprintf("no dense vectorizer named %q (have %s)", in.Dense, s.names(false))})
+			ps = append(ps, Problem{Field: "dense", Message: fmt.Sprintf("no dense vectorizer named %q (have %s)", in.Dense, s.names(isDense))})
 		} else if _, pre := s.vecs[in.Dense].(*precomputed); pre {
 			ps = append(ps, Problem{Field: "dense", Message: fmt.Sprintf("vectorizer %q is precomputed: it cannot encode text", in.Dense)})
 		}

@@ -52,7 +52,12 @@ type inferenceModel struct {
 func (s *Service) indexInferenceModels() {
 	s.inferModels = map[string]inferenceModel{}
 	add := func(name, vec string) {
-		if _, pre := s.vecs[vec].(*precomputed); !pre {
+		// A precomputed vectorizer encodes no text, and a store-side one
+		// (bm25) is the store's to run: Qdrant computes "qdrant/bm25"
+		// itself and never asks its inference address for it.
+		_, pre := s.vecs[vec].(*precomputed)
+		_, storeSide := s.vecs[vec].(StoreSide)
+		if !pre && !storeSide {
 			s.inferModels[strings.ToLower(name)] = inferenceModel{name, vec}
 		}
 	}

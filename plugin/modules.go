@@ -86,6 +86,8 @@ func newVectorizer(vc config.Vectorizer, modelsDir string) (Vectorizer, error) {
 		return newOpenAI(vc)
 	case config.ModulePrecomputed:
 		return &precomputed{dim: vc.Dimension}, nil
+	case config.ModuleBM25:
+		return newBM25(vc), nil
 	}
 	return nil, fmt.Errorf("unknown vectorizer module %q (want one of %v)", vc.Module, config.Modules)
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spladeq/spladeq/api"
 
+	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/splade"
 )
@@ -33,28 +36,93 @@ const (
 	maxHitTerms   = 8
 )
 
-// Search runs a sparse, dense or hybrid search.
+// has reports whether a collection carries a signal.
+func (ci collectionSignals) has(signal string) bool {
+	switch signal {
+	case config.SignalSparse:
+		return ci.Sparse != None
+	case config.SignalDense:
+		return ci.Dense != None
+	case config.SignalBM25:
+		return ci.BM25 != None && ci.BM25 != ""
+	}
+	return false
+}
+
+type collectionSignals CollectionInfo
+
+// signals resolves the signals a search runs, appending problems: the
+// request's signals (each must be in the collection), else its mode's:
+// one signal alone, or for hybrid search.signals less those the
+// collection lacks (a collection made before BM25 fuses sparse and dense;
+// a one-sided collection searches the side it has). An explicit hybrid
+// mode needs two signals.
+func (s *Service) signals(ps []Problem, ci CollectionInfo, in SearchInput) ([]string, []Problem) {
+	cs := collectionSignals(ci)
+	if len(in.Signals) > 0 {
+		for _, err := range config.CheckSignals("signals", in.Signals) {
+			field, msg, _ := strings.Cut(err.Error(), ": ")
+			ps = append(ps, Problem{Field: field, Message: msg})
+		}
+		for i, sig := range in.Signals {
+			if slices.Contains(config.Signals, sig) && !cs.has(sig) {
+				ps = append(ps, Problem{Field: fmt.Sprintf("signals[%d]", i), Message: fmt.Sprintf("collection %q has no %s vector", ci.Name, sig)})
+			}
+		}
+		if m := in.Mode; m != "" && m != "hybrid" && !(len(in.Signals) == 1 && in.Signals[0] == m) {
+			ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("%s contradicts signals %v (leave mode out, or make it hybrid)", m, in.Signals)})
+		}
+		return in.Signals, ps
+	}
+	mode := in.Mode
+	if mode == "" {
+		mode = s.cfg.Search.Mode
+	}
+	switch mode {
+	case config.SignalSparse, config.SignalDense, config.SignalBM25:
+		if !cs.has(mode) && in.Mode != "" {
+			ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("%s search needs a %s vector; collection %q has none", mode, mode, ci.Name)})
+			return nil, ps
+		}
+		if cs.has(mode) {
+			return []string{mode}, ps
+		}
+		// search.mode names a signal the collection lacks: fuse what it has.
+		fallthrough
+	case "hybrid":
+		var out []string
+		for _, sig := range s.cfg.Search.Signals {
+			if cs.has(sig) {
+				out = append(out, sig)
+			}
+		}
+		if len(out) == 0 {
+			for _, sig := range config.Signals {
+				if cs.has(sig) {
+					out = append(out, sig)
+				}
+			}
+		}
+		if in.Mode == "hybrid" && len(out) < 2 {
+			ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("hybrid search needs two of the signals %v; collection %q has only %v", s.cfg.Search.Signals, ci.Name, out)})
+			return nil, ps
+		}
+		return out, ps
+	}
+	ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("must be hybrid, sparse, dense or bm25, got %q", mode)})
+	return nil, ps
+}
+
+// Search runs a search over one signal (bm25, sparse or dense), or a
+// hybrid search fusing several.
 func (s *Service) Search(ctx context.Context, collection string, in SearchInput) (SearchResult, error) {
 	ci, err := s.cached(ctx, collection)
 	if err != nil {
 		return SearchResult{}, err
 	}
 	d := s.cfg.Search
-	if in.Mode == "" {
-		in.Mode = d.Mode
-		// A one-sided collection searches the side it has.
-		if ci.Dense == None {
-			in.Mode = "sparse"
-		} else if ci.Sparse == None {
-			in.Mode = "dense"
-		}
-	}
 	if in.Fusion == "" {
 		in.Fusion = d.Fusion
-	}
-	alpha := d.Alpha
-	if in.Alpha != nil {
-		alpha = *in.Alpha
 	}
 	if in.RRFK == 0 {
 		in.RRFK = d.RRFK
@@ -67,18 +135,38 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	}
 	withPayload := in.WithPayload == nil || *in.WithPayload
 	var ps []Problem
-	needSparse := in.Mode == "sparse" || in.Mode == "hybrid"
-	needDense := in.Mode == "dense" || in.Mode == "hybrid"
-	switch {
-	case in.Mode != "sparse" && in.Mode != "dense" && in.Mode != "hybrid":
-		ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("must be sparse, dense or hybrid, got %q", in.Mode)})
-	case needSparse && ci.Sparse == None:
-		ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("%s search needs a sparse vector; collection %q has none", in.Mode, collection)})
-	case needDense && ci.Dense == None:
-		ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("%s search needs a dense vector; collection %q has none", in.Mode, collection)})
+	signals, ps := s.signals(ps, ci, in)
+	needSparse := slices.Contains(signals, config.SignalSparse)
+	needDense := slices.Contains(signals, config.SignalDense)
+	needBM25 := slices.Contains(signals, config.SignalBM25)
+	weights := map[qdrant.Signal]float64{}
+	for _, sig := range config.Signals {
+		weights[qdrant.Signal(sig)] = d.Weight(sig)
+	}
+	for _, err := range config.CheckWeights("weights", in.Weights) {
+		field, msg, _ := strings.Cut(err.Error(), ": ")
+		ps = append(ps, Problem{Field: field, Message: msg})
+	}
+	for sig, w := range in.Weights {
+		weights[qdrant.Signal(sig)] = w
+	}
+	if a := in.Alpha; a != nil {
+		if math.IsNaN(*a) || *a < 0 || *a > 1 {
+			ps = append(ps, Problem{Field: "alpha", Message: fmt.Sprintf("must be in [0, 1], got %v", *a)})
+		}
+		weights[qdrant.SignalSparse], weights[qdrant.SignalDense] = 1-*a, *a
+	}
+	if in.Fusion == "weighted" && len(signals) > 1 {
+		var sum float64
+		for _, sig := range signals {
+			sum += weights[qdrant.Signal(sig)]
+		}
+		if sum <= 0 {
+			ps = append(ps, Problem{Field: "weights", Message: fmt.Sprintf("the signals %v all weigh 0; weighted fusion needs one above 0", signals)})
+		}
 	}
 	_, precomputedDense := s.vecs[ci.Dense].(*precomputed)
-	if in.Query == "" && !(needDense && !needSparse && in.Vector != nil) {
+	if in.Query == "" && !(len(signals) == 1 && needDense && in.Vector != nil) {
 		ps = append(ps, Problem{Field: "query", Message: "must not be empty"})
 	} else if in.Query != "" {
 		ps = s.checkText(ps, "query", "", in.Query, s.cfg.Server.MaxTextBytes)
@@ -100,9 +188,6 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	if in.Fusion != "rrf" && in.Fusion != "dbsf" && in.Fusion != "weighted" {
 		ps = append(ps, Problem{Field: "fusion", Message: fmt.Sprintf("must be rrf, dbsf or weighted, got %q", in.Fusion)})
 	}
-	if math.IsNaN(alpha) || alpha < 0 || alpha > 1 {
-		ps = append(ps, Problem{Field: "alpha", Message: fmt.Sprintf("must be in [0, 1], got %v", alpha)})
-	}
 	if in.RRFK < 1 {
 		ps = append(ps, Problem{Field: "rrf_k", Message: fmt.Sprintf("must be >= 1, got %d", in.RRFK)})
 	}
@@ -113,9 +198,19 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 		return SearchResult{}, err
 	}
 
-	req := qdrant.SearchRequest{Mode: qdrant.Mode(in.Mode), Fusion: qdrant.Fusion(in.Fusion), RRFK: in.RRFK, Alpha: alpha,
+	wo, err := s.WriteOptions(ci)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	req := qdrant.SearchRequest{Fusion: qdrant.Fusion(in.Fusion), RRFK: in.RRFK, Weights: weights,
 		Filter: in.Filter, Limit: in.Limit, Offset: in.Offset, PrefetchLimit: in.PrefetchLimit, ScoreThreshold: in.ScoreThreshold,
-		WithPayload: withPayload, WithSideScores: in.Explain && in.Mode == "hybrid", WithSparseVector: in.Explain && needSparse}
+		WithPayload: withPayload, WithSideScores: in.Explain && len(signals) > 1, WithSparseVector: in.Explain && needSparse}
+	for _, sig := range signals {
+		req.Signals = append(req.Signals, qdrant.Signal(sig))
+	}
+	if needBM25 {
+		req.Text = in.Query
+	}
 	// A hybrid query's two encodes run at once: its latency is the slower
 	// encode, not their sum (BENCHMARKS.md, BenchmarkHybridQueryEncode).
 	var sparseErr error
@@ -149,14 +244,14 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 		return SearchResult{}, err
 	}
 	start := time.Now()
-	hits, err := s.store.Search(ctx, collection, req, qdrant.WriteOptions{})
+	hits, err := s.store.Search(ctx, collection, req, wo)
 	s.metrics.observeStore("search", start)
 	if err != nil {
 		return SearchResult{}, err
 	}
-	res := SearchResult{Hits: make([]SearchHit, len(hits)), Mode: in.Mode}
-	if in.Mode == "hybrid" {
-		res.Fusion = in.Fusion
+	res := SearchResult{Hits: make([]SearchHit, len(hits)), Mode: signals[0], Signals: signals}
+	if len(signals) > 1 {
+		res.Mode, res.Fusion = "hybrid", in.Fusion
 	}
 	for i, h := range hits {
 		res.Hits[i] = SearchHit{Hit: h}

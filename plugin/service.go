@@ -23,6 +23,7 @@ import (
 const (
 	MetaSparse = "spladeq.sparse_vectorizer"
 	MetaDense  = "spladeq.dense_vectorizer"
+	MetaBM25   = "spladeq.bm25_vectorizer"
 )
 
 // None, as a collection's sparse or dense vectorizer, means that side is
@@ -109,6 +110,16 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, err
 	for name, vc := range cfg.Vectorizers {
 		if _, given := s.vecs[name]; !given {
 			rest.Vectorizers[name] = vc
+		}
+	}
+	// The default bm25 vectorizer runs no model: a configuration whose
+	// collection.bm25 names it without defining it (one built in Go, or
+	// written before BM25) gets it, as config.Load gives it.
+	if name := cfg.Collection.BM25; name == config.DefaultBM25 {
+		if _, ok := cfg.Vectorizers[name]; !ok {
+			if _, given := s.vecs[name]; !given {
+				rest.Vectorizers[name] = config.DefaultVectorizers()[name]
+			}
 		}
 	}
 	built, err := NewVectorizers(&rest)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -43,3 +44,13 @@ type Chunker interface {
 // ErrPrecomputed is returned by the precomputed module's Embed methods:
 // its vectors come with the request, never from text.
 var ErrPrecomputed = errors.New("precomputed vectorizer: the request must carry the vector")
+
+// StoreSide vectorizers run in the store: a text goes to it as
+// Document{text, model, options} and the store makes the vector (the bm25
+// module: Qdrant's BM25, which Qdrant computes itself since 1.15.2 and the
+// embedded store in-process). They have no Encode or Embed methods.
+type StoreSide interface {
+	Vectorizer
+	// StoreModel is the Document's model and options.
+	StoreModel() qdrant.StoreModel
+}

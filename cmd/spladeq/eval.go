@@ -20,7 +20,7 @@ func newEvalCmd() *cobra.Command {
 	file, keys := configFlags(fs)
 	dataset := fs.String("dataset", "", "BEIR-layout directory: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
 	split := fs.String("split", "test", "qrels split")
-	sweep := fs.Bool("sweep", false, "sweep fusion methods, RRF k, alpha 0..1 and index pruning levels")
+	sweep := fs.Bool("sweep", false, "sweep signal sets (bm25, sparse, dense, fused by two or three) x fusion x RRF k x weights, and index pruning levels")
 	jsonOut := fs.String("out", "", "write the report as JSON to this file")
 	fs.StringVar(jsonOut, "json", "", "")
 	fs.MarkDeprecated("json", "use --out (search's --json prints JSON lines instead)")
@@ -51,7 +51,7 @@ func newEvalCmd() *cobra.Command {
 		}
 		settings := eval.DefaultSettings(cfg.Search)
 		if *sweep {
-			settings = eval.SweepSettings()
+			settings = eval.SweepSettings(cfg.Search)
 		}
 		r := &eval.Runner{Service: svc, Collection: collection, Progress: stderr}
 		rep, err := r.Run(ctx, ds, settings)
@@ -82,10 +82,14 @@ func newEvalCmd() *cobra.Command {
 
 func printReport(w io.Writer, rep *eval.Report, queries int) {
 	fmt.Fprintf(w, "\n%s: %d documents, %d queries with judgements\n\n", rep.Dataset, rep.Documents, queries)
-	fmt.Fprintf(w, "%-34s %8s %10s %8s %11s %9s\n", "setting", "nDCG@10", "Recall@100", "MRR@10", "latency ms", "avg nnz")
-	fmt.Fprintln(w, strings.Repeat("-", 85))
+	fmt.Fprintf(w, "%-52s %8s %10s %8s %11s %9s\n", "setting (* = the configured default)", "nDCG@10", "Recall@100", "MRR@10", "latency ms", "avg nnz")
+	fmt.Fprintln(w, strings.Repeat("-", 103))
 	for _, r := range rep.SortedByQuality() {
-		fmt.Fprintf(w, "%-34s %8.4f %10.4f %8.4f %11.2f %9.1f\n", r.Name, r.NDCG10, r.Recall100, r.MRR10, r.LatencyMS, r.AvgNNZ)
+		name := r.Name
+		if r.Default {
+			name = "* " + name
+		}
+		fmt.Fprintf(w, "%-52s %8.4f %10.4f %8.4f %11.2f %9.1f\n", name, r.NDCG10, r.Recall100, r.MRR10, r.LatencyMS, r.AvgNNZ)
 	}
 	fmt.Fprintf(w, "\nbest: %s (nDCG@10 %.4f)\n", rep.Best.Name, rep.Best.NDCG10)
 }

@@ -6,16 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spladeq/spladeq/api"
 	"github.com/spladeq/spladeq/plugin"
 )
 
 type searchFlags struct {
 	mode, fusion string
+	signals      []string
+	weights      map[string]string
 	alpha        float64
+	rrfK         int
 	limit        int
 	explain      bool
 	json         bool
@@ -26,9 +31,12 @@ func newSearchCmd() *cobra.Command {
 	fs := cmd.Flags()
 	file, keys := configFlags(fs)
 	var sf searchFlags
-	fs.StringVar(&sf.mode, "mode", "", "sparse, dense or hybrid (default search.mode)")
+	fs.StringVar(&sf.mode, "mode", "", "hybrid, or one signal alone: sparse, dense or bm25 (default search.mode)")
+	fs.StringSliceVar(&sf.signals, "signals", nil, "signals to fuse, e.g. bm25,sparse,dense (default search.signals, less those the collection lacks)")
 	fs.StringVar(&sf.fusion, "fusion", "", "rrf, dbsf or weighted (default search.fusion)")
-	fs.Float64Var(&sf.alpha, "alpha", -1, "dense weight of weighted fusion, 0..1 (default search.alpha)")
+	fs.StringToStringVar(&sf.weights, "weights", nil, "weights of weighted fusion, e.g. bm25=1,sparse=1,dense=2 (default search.weights)")
+	fs.Float64Var(&sf.alpha, "alpha", -1, "shorthand for weights sparse=1-alpha,dense=alpha, 0..1")
+	fs.IntVar(&sf.rrfK, "rrf-k", 0, "RRF's k (default search.rrf_k)")
 	fs.IntVar(&sf.limit, "limit", 0, "hits per query (default search.limit)")
 	fs.BoolVar(&sf.explain, "explain", true, "show each hit's top matching terms")
 	fs.BoolVar(&sf.json, "json", false, "print each result as one JSON line")
@@ -49,8 +57,13 @@ func newSearchCmd() *cobra.Command {
 }
 
 func searchAll(ctx context.Context, svc *plugin.Service, collection string, queries []string, sf searchFlags, w io.Writer) error {
+	weights, err := parseWeights(sf.weights)
+	if err != nil {
+		return err
+	}
 	for _, q := range queries {
-		in := plugin.SearchInput{Query: q, Mode: sf.mode, Fusion: sf.fusion, Limit: sf.limit, Explain: sf.explain}
+		in := plugin.SearchInput{Query: q, Mode: sf.mode, Signals: sf.signals, Fusion: sf.fusion, Weights: weights, RRFK: sf.rrfK,
+			Limit: sf.limit, Explain: sf.explain}
 		if sf.alpha >= 0 {
 			in.Alpha = &sf.alpha
 		}
@@ -75,7 +88,7 @@ func searchAll(ctx context.Context, svc *plugin.Service, collection string, quer
 func printResult(w io.Writer, q string, res plugin.SearchResult) {
 	how := res.Mode
 	if res.Fusion != "" {
-		how += " " + res.Fusion
+		how = strings.Join(res.Signals, "+") + " " + res.Fusion
 	}
 	fmt.Fprintf(w, "\n%q  (%s)\n", q, how)
 	if len(res.QueryTerms) > 0 {
@@ -94,6 +107,9 @@ func printResult(w io.Writer, q string, res plugin.SearchResult) {
 			text = text[:87] + "..."
 		}
 		fmt.Fprintf(w, "  %d. %-24s %.4f  %s\n", i+1, h.DocID, h.Score, text)
+		if side := sideScores(h.Hit); side != "" {
+			fmt.Fprintf(w, "     %s\n", side)
+		}
 		if len(h.MatchedTerms) > 0 {
 			var terms []string
 			for _, m := range h.MatchedTerms[:min(5, len(h.MatchedTerms))] {
@@ -102,4 +118,40 @@ func printResult(w io.Writer, q string, res plugin.SearchResult) {
 			fmt.Fprintf(w, "     matching terms: %s\n", strings.Join(terms, ", "))
 		}
 	}
+}
+
+// sideScores lists a fused hit's score per signal ("bm25 7.12  sparse
+// 21.40  dense 0.61"); "-" for a signal whose candidates it was not among.
+func sideScores(h api.Hit) string {
+	if h.BM25Score == nil && h.SparseScore == nil && h.DenseScore == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range []struct {
+		name string
+		x    *float32
+	}{{"bm25", h.BM25Score}, {"sparse", h.SparseScore}, {"dense", h.DenseScore}} {
+		if s.x == nil {
+			parts = append(parts, s.name+" -")
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %.4f", s.name, *s.x))
+		}
+	}
+	return strings.Join(parts, "  ")
+}
+
+// parseWeights reads --weights (signal=number pairs).
+func parseWeights(m map[string]string) (map[string]float64, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for sig, v := range m {
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return nil, fmt.Errorf("--weights: %s=%q is not a number", sig, v)
+		}
+		out[strings.TrimSpace(sig)] = x
+	}
+	return out, nil
 }

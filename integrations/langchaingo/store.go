@@ -46,7 +46,9 @@ type Store struct {
 	b          Backend
 	collection string
 	mode       string
+	signals    []string
 	fusion     string
+	weights    map[string]float64
 	alpha      *float64
 	idKey      string
 	ensured    map[string]bool
@@ -69,20 +71,59 @@ func WithCollection(name string) Option {
 	}
 }
 
-// WithMode sets the search mode: "hybrid" (default), "sparse" or "dense".
+// WithMode sets the search mode: "hybrid", or one signal alone: "sparse",
+// "dense" or "bm25". Default: the service's search.mode.
 func WithMode(mode string) Option {
 	return func(s *Store) error {
 		switch mode {
-		case "hybrid", "sparse", "dense":
+		case "hybrid", "sparse", "dense", "bm25":
 			s.mode = mode
 			return nil
 		}
-		return fmt.Errorf("mode: must be hybrid, sparse or dense, got %q", mode)
+		return fmt.Errorf("mode: must be hybrid, sparse, dense or bm25, got %q", mode)
 	}
 }
 
-// WithFusion sets hybrid fusion: "rrf" (default), "dbsf" or "weighted"
-// (with WithAlpha, the dense weight).
+// WithSignals sets the signals a hybrid search fuses, of "bm25", "sparse"
+// and "dense". Default: the service's search.signals, less those the
+// collection lacks.
+func WithSignals(signals ...string) Option {
+	return func(s *Store) error {
+		if len(signals) == 0 {
+			return errors.New("signals: name at least one of bm25, sparse, dense")
+		}
+		seen := map[string]bool{}
+		for _, sig := range signals {
+			if sig != "bm25" && sig != "sparse" && sig != "dense" || seen[sig] {
+				return fmt.Errorf("signals: want distinct bm25, sparse, dense, got %v", signals)
+			}
+			seen[sig] = true
+		}
+		s.signals = append([]string(nil), signals...)
+		return nil
+	}
+}
+
+// WithWeights sets weighted fusion's weight per signal (relative, >= 0).
+// Default: the service's search.weights.
+func WithWeights(weights map[string]float64) Option {
+	return func(s *Store) error {
+		for sig, w := range weights {
+			if sig != "bm25" && sig != "sparse" && sig != "dense" {
+				return fmt.Errorf("weights: %q is not a signal (want bm25, sparse, dense)", sig)
+			}
+			if !(w >= 0) {
+				return fmt.Errorf("weights.%s: must be >= 0, got %v", sig, w)
+			}
+		}
+		s.weights = weights
+		return nil
+	}
+}
+
+// WithFusion sets hybrid fusion: "rrf", "dbsf" or "weighted" (with
+// WithWeights, or WithAlpha for sparse against dense). Default: the
+// service's search.fusion.
 func WithFusion(fusion string) Option {
 	return func(s *Store) error {
 		switch fusion {
@@ -94,8 +135,8 @@ func WithFusion(fusion string) Option {
 	}
 }
 
-// WithAlpha sets weighted fusion's dense weight, 0..1. Default: the
-// service's search.alpha.
+// WithAlpha is shorthand for weights sparse 1−alpha and dense alpha,
+// 0..1. Default: unset.
 func WithAlpha(alpha float64) Option {
 	return func(s *Store) error {
 		if alpha < 0 || alpha > 1 {
@@ -118,7 +159,7 @@ func New(b Backend, opts ...Option) (*Store, error) {
 	if b == nil {
 		return nil, errors.New("spladeq: nil backend")
 	}
-	s := &Store{b: b, collection: "docs", mode: "hybrid", fusion: "rrf", idKey: "id", ensured: map[string]bool{}}
+	s := &Store{b: b, collection: "docs", idKey: "id", ensured: map[string]bool{}}
 	var errs []error
 	for _, o := range opts {
 		errs = append(errs, o(s))
@@ -207,9 +248,9 @@ func (s *Store) split(meta map[string]any) (string, map[string]any, error) {
 // SimilaritySearch returns the numDocuments best chunks for query.
 // vectorstores.WithScoreThreshold drops hits scoring below it (in the
 // mode's own scale: an RRF score for hybrid rrf, a dot product for sparse,
-// a cosine for dense); vectorstores.WithFilters takes an api.Filter (the
-// same type as api.Filter) or its JSON form as a map: {"must": [{"key":
-// "lang", "match": "en"}]}.
+// a BM25 score for bm25, a cosine for dense); vectorstores.WithFilters takes
+// an api.Filter (the same type as api.Filter) or its JSON form as a map:
+// {"must": [{"key": "lang", "match": "en"}]}.
 // Each document's Metadata is its payload plus doc_id and chunk.
 func (s *Store) SimilaritySearch(ctx context.Context, query string, numDocuments int, options ...vectorstores.Option) ([]schema.Document, error) {
 	var o vectorstores.Options
@@ -219,10 +260,8 @@ func (s *Store) SimilaritySearch(ctx context.Context, query string, numDocuments
 	if o.Embedder != nil {
 		return nil, errors.New("spladeq: the store encodes with its own SPLADE and dense models; WithEmbedder is not supported")
 	}
-	in := api.SearchRequest{Query: query, Mode: s.mode, Limit: numDocuments, Alpha: s.alpha}
-	if s.mode == "hybrid" {
-		in.Fusion = s.fusion
-	}
+	in := api.SearchRequest{Query: query, Mode: s.mode, Signals: s.signals, Fusion: s.fusion, Weights: s.weights,
+		Limit: numDocuments, Alpha: s.alpha}
 	if o.ScoreThreshold != 0 {
 		th := o.ScoreThreshold
 		in.ScoreThreshold = &th

@@ -20,27 +20,32 @@ type series struct {
 	dashed bool
 }
 
-// WriteSVG draws two panels: nDCG@10 against alpha (weighted fusion, with
-// the other settings as reference lines) and nDCG@10 against index size
-// (average non-zeros per document) over the pruning levels.
+// WriteSVG draws two panels: nDCG@10 against alpha, the dense share of
+// weighted fusion over sparse and dense (with the other settings of one
+// and all three signals as reference lines), and nDCG@10 against index
+// size (average non-zeros per document) over the pruning levels.
 func WriteSVG(w io.Writer, rep *Report) error {
 	var alpha series
 	alpha.label, alpha.color = "weighted fusion", "#1f77b4"
 	refs := map[string]float64{}
 	size := map[string]*series{
 		"sparse": {label: "sparse", color: "#d62728"},
-		"hybrid": {label: "hybrid rrf k=2", color: "#2ca02c"},
+		"hybrid": {label: "default", color: "#2ca02c"},
 	}
+	sparseDense := func(r Result) bool { return strings.Join(r.Signals, "+") == "sparse+dense" }
 	for _, r := range rep.Results {
 		switch {
-		case r.Fusion == "weighted" && r.Pruning == (splade.Pruning{}):
-			alpha.points = append(alpha.points, point{r.Alpha, r.NDCG10})
-		case r.Pruning == (splade.Pruning{}) && (r.Mode != "hybrid" || r.Fusion == "dbsf" || (r.Fusion == "rrf" && r.RRFK == 2)):
+		case r.Fusion == "weighted" && sparseDense(r) && r.Pruning == (splade.Pruning{}):
+			if sum := r.Weights["sparse"] + r.Weights["dense"]; sum > 0 {
+				alpha.points = append(alpha.points, point{r.Weights["dense"] / sum, r.NDCG10})
+			}
+		case r.Pruning == (splade.Pruning{}) && (len(r.Signals) == 1 || r.Default || (len(r.Signals) == 3 && r.Fusion == "dbsf")):
 			refs[r.Name] = r.NDCG10
 		}
-		if r.Mode == "sparse" || (r.Mode == "hybrid" && r.Fusion == "rrf" && r.RRFK == 2) {
-			s := size[r.Mode]
-			s.points = append(s.points, point{r.AvgNNZ, r.NDCG10})
+		if r.Mode() == "sparse" {
+			size["sparse"].points = append(size["sparse"].points, point{r.AvgNNZ, r.NDCG10})
+		} else if r.Default || (r.Pruning != (splade.Pruning{}) && len(r.Signals) > 1) {
+			size["hybrid"].points = append(size["hybrid"].points, point{r.AvgNNZ, r.NDCG10})
 		}
 	}
 	sort.Slice(alpha.points, func(i, j int) bool { return alpha.points[i].x < alpha.points[j].x })

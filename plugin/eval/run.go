@@ -97,26 +97,44 @@ func LoadDataset(dir, split string) (*Dataset, error) {
 	return ds, qs.Err()
 }
 
-// Setting is one configuration to evaluate.
+// Setting is one configuration to evaluate: one signal alone, or several
+// fused.
 type Setting struct {
-	Mode    string         `json:"mode"`
-	Fusion  string         `json:"fusion,omitempty"`
-	Alpha   float64        `json:"alpha,omitempty"`
-	RRFK    int            `json:"rrf_k,omitempty"`
-	Pruning splade.Pruning `json:"pruning"`
+	// Signals are searched in this order: one of bm25, sparse, dense, or
+	// several fused.
+	Signals []string `json:"signals"`
+	Fusion  string   `json:"fusion,omitempty"`
+	RRFK    int      `json:"rrf_k,omitempty"`
+	// Weights of weighted fusion (relative).
+	Weights map[string]float64 `json:"weights,omitempty"`
+	Pruning splade.Pruning     `json:"pruning"`
 }
 
-// Name describes a setting in one line.
+// Mode is hybrid for several signals, else the signal.
+func (s Setting) Mode() string {
+	if len(s.Signals) == 1 {
+		return s.Signals[0]
+	}
+	return "hybrid"
+}
+
+// Name describes a setting in one line, e.g. "bm25+sparse+dense rrf k=2"
+// or "sparse+dense weighted sparse=1 dense=3".
 func (s Setting) Name() string {
 	var b strings.Builder
-	b.WriteString(s.Mode)
-	switch s.Fusion {
-	case "rrf":
-		fmt.Fprintf(&b, " rrf k=%d", s.RRFK)
-	case "dbsf":
-		b.WriteString(" dbsf")
-	case "weighted":
-		fmt.Fprintf(&b, " weighted a=%.1f", s.Alpha)
+	b.WriteString(strings.Join(s.Signals, "+"))
+	if len(s.Signals) > 1 {
+		switch s.Fusion {
+		case "rrf":
+			fmt.Fprintf(&b, " rrf k=%d", s.RRFK)
+		case "dbsf":
+			b.WriteString(" dbsf")
+		case "weighted":
+			b.WriteString(" weighted")
+			for _, sig := range s.Signals {
+				fmt.Fprintf(&b, " %s=%g", sig, s.Weights[sig])
+			}
+		}
 	}
 	if s.Pruning.TopK > 0 {
 		fmt.Fprintf(&b, " top%d", s.Pruning.TopK)
@@ -130,12 +148,15 @@ func (s Setting) Name() string {
 // Result is a setting's scores.
 type Result struct {
 	Setting
-	Name      string  `json:"name"`
+	Name string `json:"name"`
+	// Default marks the configured default search (search.signals,
+	// search.fusion, search.rrf_k, search.weights).
+	Default   bool    `json:"default,omitempty"`
 	NDCG10    float64 `json:"ndcg_at_10"`
 	Recall100 float64 `json:"recall_at_100"`
 	MRR10     float64 `json:"mrr_at_10"`
-	// LatencyMS is the mean per-query latency: one query's encoding
-	// (measured alone) plus its search.
+	// LatencyMS is the mean per-query latency: one query's encodings
+	// (each measured alone, summed) plus its search.
 	LatencyMS float64 `json:"latency_ms"`
 	// AvgNNZ is the mean non-zeros per sparse document vector searched.
 	AvgNNZ  float64 `json:"avg_nnz"`
@@ -151,28 +172,119 @@ type Report struct {
 	Best       Result   `json:"best"`
 }
 
-// DefaultSettings compares the modes at the configured defaults.
-func DefaultSettings(s config.Search) []Setting {
-	return []Setting{
-		{Mode: "sparse"}, {Mode: "dense"},
-		{Mode: "hybrid", Fusion: "rrf", RRFK: s.RRFK},
-		{Mode: "hybrid", Fusion: "dbsf"},
-		{Mode: "hybrid", Fusion: "weighted", Alpha: s.Alpha},
+// ConfiguredSetting is the configured default search as a setting.
+func ConfiguredSetting(s config.Search) Setting {
+	set := Setting{Signals: append([]string(nil), s.Signals...), Fusion: s.Fusion, RRFK: s.RRFK}
+	if s.Mode != "hybrid" {
+		set.Signals = []string{s.Mode}
 	}
+	if len(set.Signals) > 1 && s.Fusion == "weighted" {
+		set.Weights = map[string]float64{}
+		for _, sig := range set.Signals {
+			set.Weights[sig] = s.Weight(sig)
+		}
+	}
+	if len(set.Signals) == 1 || s.Fusion != "rrf" {
+		set.RRFK = 0
+	}
+	if len(set.Signals) == 1 {
+		set.Fusion = ""
+	}
+	return set
 }
 
-// SweepSettings covers fusion methods, RRF k, alpha 0..1 by 0.1 and index
-// pruning levels.
-func SweepSettings() []Setting {
-	out := []Setting{{Mode: "sparse"}, {Mode: "dense"}, {Mode: "hybrid", Fusion: "dbsf"}}
-	for _, k := range []int{1, 2, 10, 60} {
-		out = append(out, Setting{Mode: "hybrid", Fusion: "rrf", RRFK: k})
+// DefaultSettings compares each signal alone, their fusions at the
+// configured defaults, and the configured default itself.
+func DefaultSettings(s config.Search) []Setting {
+	out := []Setting{ConfiguredSetting(s)}
+	for _, sig := range config.Signals {
+		out = append(out, Setting{Signals: []string{sig}})
 	}
-	for a := 0; a <= 10; a++ {
-		out = append(out, Setting{Mode: "hybrid", Fusion: "weighted", Alpha: float64(a) / 10})
+	for _, set := range signalSets() {
+		out = append(out, Setting{Signals: set, Fusion: "rrf", RRFK: s.RRFK}, Setting{Signals: set, Fusion: "dbsf"})
+		w := map[string]float64{}
+		for _, sig := range set {
+			w[sig] = s.Weight(sig)
+		}
+		out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: w})
 	}
-	for _, p := range []splade.Pruning{{TopK: 128}, {TopK: 64}, {TopK: 32}, {TopK: 16}, {TopK: 8}, {MinWeight: 0.5}, {MinWeight: 1}} {
-		out = append(out, Setting{Mode: "sparse", Pruning: p}, Setting{Mode: "hybrid", Fusion: "rrf", RRFK: 2, Pruning: p})
+	return dedupe(out)
+}
+
+// signalSets are the sets of two or three signals, in canonical order.
+func signalSets() [][]string {
+	return [][]string{{"sparse", "dense"}, {"bm25", "sparse"}, {"bm25", "dense"}, {"bm25", "sparse", "dense"}}
+}
+
+// SweepRRFK are the RRF constants the sweep tries.
+var SweepRRFK = []int{1, 2, 5, 10, 60}
+
+// SweepSettings covers each signal alone and, for every set of two or
+// three signals, RRF with each of SweepRRFK, DBSF, and weighted fusion over
+// a grid of weights (two signals: the second's share 0.1..0.9; three:
+// every weight of 1, 2 or 3, up to scale); then sparse index pruning
+// levels, sparse alone and fused as configured.
+func SweepSettings(s config.Search) []Setting {
+	out := []Setting{ConfiguredSetting(s)}
+	for _, sig := range config.Signals {
+		out = append(out, Setting{Signals: []string{sig}})
+	}
+	for _, set := range signalSets() {
+		for _, k := range SweepRRFK {
+			out = append(out, Setting{Signals: set, Fusion: "rrf", RRFK: k})
+		}
+		out = append(out, Setting{Signals: set, Fusion: "dbsf"})
+		if len(set) == 2 {
+			for a := 1; a <= 9; a += 2 {
+				out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: map[string]float64{set[0]: float64(10-a) / 10, set[1]: float64(a) / 10}})
+			}
+			continue
+		}
+		for _, w := range weightGrid() {
+			out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: map[string]float64{set[0]: w[0], set[1]: w[1], set[2]: w[2]}})
+		}
+	}
+	conf := ConfiguredSetting(s)
+	for _, p := range []splade.Pruning{{TopK: 64}, {TopK: 32}, {TopK: 16}, {MinWeight: 0.5}} {
+		pruned := conf
+		pruned.Pruning = p
+		out = append(out, Setting{Signals: []string{"sparse"}, Pruning: p}, pruned)
+	}
+	return dedupe(out)
+}
+
+// weightGrid is every triple of weights from {1, 2, 3} whose greatest
+// common divisor is 1 (so no triple is another scaled).
+func weightGrid() [][3]float64 {
+	var out [][3]float64
+	for a := 1; a <= 3; a++ {
+		for b := 1; b <= 3; b++ {
+			for c := 1; c <= 3; c++ {
+				if gcd(gcd(a, b), c) == 1 {
+					out = append(out, [3]float64{float64(a), float64(b), float64(c)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// dedupe drops settings named as an earlier one.
+func dedupe(in []Setting) []Setting {
+	seen := map[string]bool{}
+	var out []Setting
+	for _, s := range in {
+		if !seen[s.Name()] {
+			seen[s.Name()] = true
+			out = append(out, s)
+		}
 	}
 	return out
 }
@@ -185,6 +297,9 @@ type Runner struct {
 	Collection string
 	// Progress receives one line per step.
 	Progress io.Writer
+	// Default is the configured default search, marked in the report.
+	// Default: ConfiguredSetting of the service's configuration.
+	Default *Setting
 }
 
 // Run ingests the corpus (a no-op when already complete), encodes every
@@ -227,8 +342,32 @@ func (r *Runner) Run(ctx context.Context, ds *Dataset, settings []Setting) (*Rep
 		}
 	}
 	variants := map[splade.Pruning]string{{}: r.Collection}
+	def := ConfiguredSetting(r.Service.Config().Search)
+	if r.Default != nil {
+		def = *r.Default
+	}
+	has := map[string]bool{"sparse": ci.Sparse != plugin.None, "dense": ci.Dense != plugin.None, "bm25": ci.BM25 != plugin.None}
+	// The configured default leaves out signals the collection lacks, as
+	// a search does.
+	var defSignals []string
+	for _, sig := range def.Signals {
+		if has[sig] {
+			defSignals = append(defSignals, sig)
+		}
+	}
+	def.Signals = defSignals
+	wo, err := r.Service.WriteOptions(ci)
+	if err != nil {
+		return nil, err
+	}
+settings:
 	for _, s := range settings {
-		if s.Mode != "dense" && ci.Sparse == plugin.None || s.Mode != "sparse" && ci.Dense == plugin.None {
+		for _, sig := range s.Signals {
+			if !has[sig] {
+				continue settings
+			}
+		}
+		if s.Pruning != (splade.Pruning{}) && ci.Sparse == plugin.None {
 			continue
 		}
 		coll, ok := variants[s.Pruning]
@@ -238,17 +377,20 @@ func (r *Runner) Run(ctx context.Context, ds *Dataset, settings []Setting) (*Rep
 			}
 			variants[s.Pruning] = coll
 		}
-		res, err := r.score(ctx, ds, s, coll, sparseQ, denseQ)
+		res, err := r.score(ctx, ds, s, coll, wo, sparseQ, denseQ)
 		if err != nil {
 			return nil, err
 		}
-		res.LatencyMS += encodeMS[s.Mode]
+		res.Default = res.Name == def.Name()
+		for _, sig := range s.Signals {
+			res.LatencyMS += encodeMS[sig]
+		}
 		res.AvgNNZ = averageNNZ(base, s.Pruning)
-		fmt.Fprintf(r.Progress, "%-32s nDCG@10 %.4f  R@100 %.4f  MRR@10 %.4f  %.1f ms\n", res.Name, res.NDCG10, res.Recall100, res.MRR10, res.LatencyMS)
+		fmt.Fprintf(r.Progress, "%-48s nDCG@10 %.4f  R@100 %.4f  MRR@10 %.4f  %.1f ms\n", res.Name, res.NDCG10, res.Recall100, res.MRR10, res.LatencyMS)
 		rep.Results = append(rep.Results, res)
 	}
 	if len(rep.Results) == 0 {
-		return nil, fmt.Errorf("no setting applies to collection %s (sparse %s, dense %s)", r.Collection, ci.Sparse, ci.Dense)
+		return nil, fmt.Errorf("no setting applies to collection %s (sparse %s, dense %s, bm25 %s)", r.Collection, ci.Sparse, ci.Dense, ci.BM25)
 	}
 	best := rep.Results[0]
 	for _, res := range rep.Results[1:] {
@@ -301,7 +443,6 @@ func (r *Runner) encodeQueries(ctx context.Context, ci plugin.CollectionInfo, te
 			return nil, nil, nil, err
 		}
 	}
-	ms["hybrid"] = ms["sparse"] + ms["dense"]
 	return sparse, dense, ms, nil
 }
 
@@ -314,7 +455,12 @@ func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, ba
 		return name, nil
 	}
 	store.DeleteCollection(ctx, name)
-	if _, err := r.Service.EnsureCollection(ctx, name, plugin.CollectionConfig{Sparse: ci.Sparse, Dense: ci.Dense, IDF: &ci.IDF, Distance: ci.Distance}); err != nil {
+	info, err := r.Service.EnsureCollection(ctx, name, plugin.CollectionConfig{Sparse: ci.Sparse, Dense: ci.Dense, BM25: ci.BM25, IDF: &ci.IDF, Distance: ci.Distance})
+	if err != nil {
+		return "", err
+	}
+	wo, err := r.Service.WriteOptions(info)
+	if err != nil {
 		return "", err
 	}
 	docs := make([]qdrant.Document, 0, len(base))
@@ -331,7 +477,7 @@ func (r *Runner) prunedVariant(ctx context.Context, ci plugin.CollectionInfo, ba
 		docs = append(docs, qdrant.Document{ID: id, Chunk: int(chunk), Text: text, Payload: payload, Sparse: pruned(pt.Sparse, p), Dense: pt.Dense})
 	}
 	fmt.Fprintf(r.Progress, "pruned copy %s: %d points\n", name, len(docs))
-	return name, store.Upsert(ctx, name, docs, qdrant.WriteOptions{})
+	return name, store.Upsert(ctx, name, docs, wo)
 }
 
 // pruned applies p to a copy of v (Apply reuses its argument's arrays).
@@ -352,20 +498,29 @@ func averageNNZ(base []qdrant.StoredPoint, p splade.Pruning) float64 {
 }
 
 // score runs every query of a setting against a collection.
-func (r *Runner) score(ctx context.Context, ds *Dataset, s Setting, coll string, sparse []splade.SparseVector, dense [][]float32) (Result, error) {
+func (r *Runner) score(ctx context.Context, ds *Dataset, s Setting, coll string, wo qdrant.WriteOptions, sparse []splade.SparseVector, dense [][]float32) (Result, error) {
 	res := Result{Setting: s, Name: s.Name()}
 	var elapsed time.Duration
+	weights := map[qdrant.Signal]float64{}
+	for sig, w := range s.Weights {
+		weights[qdrant.Signal(sig)] = w
+	}
 	for i, q := range ds.Queries {
-		req := qdrant.SearchRequest{Mode: qdrant.Mode(s.Mode), Fusion: qdrant.Fusion(s.Fusion), RRFK: s.RRFK, Alpha: s.Alpha,
+		req := qdrant.SearchRequest{Fusion: qdrant.Fusion(s.Fusion), RRFK: s.RRFK, Weights: weights,
 			Limit: 100, PrefetchLimit: 100, WithPayload: true}
-		if s.Mode != "dense" {
-			req.Sparse = sparse[i]
-		}
-		if s.Mode != "sparse" {
-			req.Dense = dense[i]
+		for _, sig := range s.Signals {
+			req.Signals = append(req.Signals, qdrant.Signal(sig))
+			switch sig {
+			case "sparse":
+				req.Sparse = sparse[i]
+			case "dense":
+				req.Dense = dense[i]
+			case "bm25":
+				req.Text = q.Text
+			}
 		}
 		t0 := time.Now()
-		hits, err := r.Service.Store().Search(ctx, coll, req, qdrant.WriteOptions{})
+		hits, err := r.Service.Store().Search(ctx, coll, req, wo)
 		elapsed += time.Since(t0)
 		if err != nil {
 			return res, fmt.Errorf("%s: query %s: %w", res.Name, q.ID, err)

@@ -422,7 +422,11 @@ func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionI
 func (j *Job) write(ctx context.Context, ci plugin.CollectionInfo, b *batch, cp *checkpoint, path string, stats *runStats) error {
 	store := j.Service.Store()
 	if len(b.chunks) > 0 {
-		if err := store.Upsert(ctx, j.Collection, b.chunks, qdrant.WriteOptions{DenseSize: ci.DenseSize}); err != nil {
+		wo, err := j.Service.WriteOptions(ci)
+		if err != nil {
+			return err
+		}
+		if err := store.Upsert(ctx, j.Collection, b.chunks, wo); err != nil {
 			return err
 		}
 		if err := store.DeleteStaleChunks(ctx, j.Collection, b.counts); err != nil {

@@ -29,12 +29,14 @@ type Options struct {
 
 // SearchInput is the search tool's arguments.
 type SearchInput struct {
-	Query      string         `json:"query" jsonschema:"the question or keywords to search for"`
-	Collection string         `json:"collection,omitempty" jsonschema:"collection to search; default: the configured collection.name"`
-	Mode       string         `json:"mode,omitempty" jsonschema:"sparse, dense or hybrid; default: the configured search.mode"`
-	Fusion     string         `json:"fusion,omitempty" jsonschema:"hybrid fusion: rrf, dbsf or weighted; default: the configured search.fusion"`
-	Filter     *qdrant.Filter `json:"filter,omitempty" jsonschema:"payload filter: {must, should, must_not: [{key, match} or {key, range: {gt, gte, lt, lte}}]}"`
-	Limit      int            `json:"limit,omitempty" jsonschema:"hits to return, 1..100; default: the configured search.limit"`
+	Query      string             `json:"query" jsonschema:"the question or keywords to search for"`
+	Collection string             `json:"collection,omitempty" jsonschema:"collection to search; default: the configured collection.name"`
+	Mode       string             `json:"mode,omitempty" jsonschema:"hybrid, or one signal alone: sparse, dense or bm25; default: the configured search.mode"`
+	Signals    []string           `json:"signals,omitempty" jsonschema:"signals a hybrid search fuses, of bm25 (keywords), sparse (SPLADE) and dense (embeddings); default: the configured search.signals"`
+	Fusion     string             `json:"fusion,omitempty" jsonschema:"hybrid fusion: rrf, dbsf or weighted; default: the configured search.fusion"`
+	Weights    map[string]float64 `json:"weights,omitempty" jsonschema:"weighted fusion's weight per signal, e.g. {bm25: 1, sparse: 1, dense: 2}; default: the configured search.weights"`
+	Filter     *qdrant.Filter     `json:"filter,omitempty" jsonschema:"payload filter: {must, should, must_not: [{key, match} or {key, range: {gt, gte, lt, lte}}]}"`
+	Limit      int                `json:"limit,omitempty" jsonschema:"hits to return, 1..100; default: the configured search.limit"`
 }
 
 // Hit is one search result.
@@ -46,6 +48,11 @@ type Hit struct {
 	Score         float32        `json:"score"`
 	Payload       map[string]any `json:"payload,omitempty"`
 	MatchingTerms []Term         `json:"matching_terms,omitempty" jsonschema:"the query terms that contributed most to the sparse score"`
+	// BM25Score, SparseScore and DenseScore are each signal's own score
+	// in a hybrid search, when the hit was among its candidates.
+	BM25Score   *float32 `json:"bm25_score,omitempty"`
+	SparseScore *float32 `json:"sparse_score,omitempty"`
+	DenseScore  *float32 `json:"dense_score,omitempty"`
 }
 
 // Term is a matching term and its contribution to the score.
@@ -60,6 +67,8 @@ type SearchOutput struct {
 	// QueryTerms are the query's expanded SPLADE terms, heaviest first.
 	QueryTerms []string `json:"query_terms,omitempty"`
 	Mode       string   `json:"mode"`
+	// Signals are the signals searched.
+	Signals []string `json:"signals,omitempty"`
 }
 
 // Document is one document to add.
@@ -87,7 +96,7 @@ func New(svc *plugin.Service, o Options) *sdk.Server {
 		o.Version = "(devel)"
 	}
 	s := sdk.NewServer(&sdk.Implementation{Name: "spladeq", Version: o.Version}, &sdk.ServerOptions{
-		Instructions: "Hybrid SPLADE + dense search over a Qdrant collection. Use search to find passages; each hit has its text, payload, score and the terms that matched.",
+		Instructions: "Hybrid search over a Qdrant collection: BM25 keywords, SPLADE sparse and dense embeddings, fused. Use search to find passages; each hit has its text, payload, score and the terms that matched.",
 	})
 	cfg := svc.Config()
 	collection := func(c string) string {
@@ -96,7 +105,7 @@ func New(svc *plugin.Service, o Options) *sdk.Server {
 		}
 		return c
 	}
-	sdk.AddTool(s, &sdk.Tool{Name: "search", Description: "Search a collection with SPLADE sparse, dense or hybrid retrieval; returns hits with text, payload, score and matching terms."},
+	sdk.AddTool(s, &sdk.Tool{Name: "search", Description: "Search a collection with BM25, SPLADE sparse, dense or hybrid retrieval (fusing two or three of them); returns hits with text, payload, score, each signal's score and matching terms."},
 		func(ctx context.Context, _ *sdk.CallToolRequest, in SearchInput) (*sdk.CallToolResult, SearchOutput, error) {
 			if strings.TrimSpace(in.Query) == "" {
 				return nil, SearchOutput{}, errors.New("query: must not be empty")
@@ -104,17 +113,18 @@ func New(svc *plugin.Service, o Options) *sdk.Server {
 			if in.Limit < 0 || in.Limit > 100 {
 				return nil, SearchOutput{}, fmt.Errorf("limit: must be 1..100, got %d", in.Limit)
 			}
-			res, err := svc.Search(ctx, collection(in.Collection), plugin.SearchInput{Query: in.Query, Mode: in.Mode, Fusion: in.Fusion,
-				Filter: in.Filter, Limit: in.Limit, Explain: true})
+			res, err := svc.Search(ctx, collection(in.Collection), plugin.SearchInput{Query: in.Query, Mode: in.Mode, Signals: in.Signals,
+				Fusion: in.Fusion, Weights: in.Weights, Filter: in.Filter, Limit: in.Limit, Explain: true})
 			if err != nil {
 				return nil, SearchOutput{}, err
 			}
-			out := SearchOutput{Mode: res.Mode, Hits: []Hit{}}
+			out := SearchOutput{Mode: res.Mode, Signals: res.Signals, Hits: []Hit{}}
 			for _, t := range res.QueryTerms {
 				out.QueryTerms = append(out.QueryTerms, t.Token)
 			}
 			for _, h := range res.Hits {
-				hit := Hit{ID: h.ID, DocID: h.DocID, Chunk: h.Chunk, Text: h.Text, Score: h.Score, Payload: userPayload(h.Payload)}
+				hit := Hit{ID: h.ID, DocID: h.DocID, Chunk: h.Chunk, Text: h.Text, Score: h.Score, Payload: userPayload(h.Payload),
+					BM25Score: h.BM25Score, SparseScore: h.SparseScore, DenseScore: h.DenseScore}
 				for _, m := range h.MatchedTerms {
 					hit.MatchingTerms = append(hit.MatchingTerms, Term{Token: m.Token, Contribution: m.Contribution})
 				}
