@@ -506,7 +506,9 @@ func (c *Config) Validate() error {
 			bad("collection.sparse", "vectorizer %q is %s, not a sparse module", c.Collection.Sparse, v.Module)
 		}
 	}
-	if v, ok := c.Vectorizers[c.Collection.BM25]; c.Collection.BM25 != "" && c.Collection.BM25 != "none" && (!ok || v.Module != ModuleBM25) {
+	// The default bm25 vectorizer is implied when not defined (it runs no
+	// model; Load and plugin.New add it).
+	if v, ok := c.Vectorizers[c.Collection.BM25]; c.Collection.BM25 != "" && c.Collection.BM25 != "none" && (!ok && c.Collection.BM25 != DefaultBM25 || ok && v.Module != ModuleBM25) {
 		if !ok {
 			bad("collection.bm25", "no vectorizer named %q (have %s)", c.Collection.BM25, strings.Join(names, ", "))
 		} else {

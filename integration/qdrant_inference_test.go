@@ -336,7 +336,8 @@ func sameSparse(t *testing.T, what string, got, want splade.SparseVector) {
 }
 
 // ownResults is what spladeq's own search returns for the queries, by
-// query and kind (sparse, dense, rrf, dbsf), as (point id, score).
+// query and kind (bm25, sparse, dense, and the three fused by rrf and
+// dbsf), as (point id, score).
 func ownResults(t *testing.T, svc *plugin.Service, limit int) map[string]map[string][]scoredID {
 	t.Helper()
 	ctx := context.Background()
@@ -349,9 +350,11 @@ func ownResults(t *testing.T, svc *plugin.Service, limit int) map[string]map[str
 	out := map[string]map[string][]scoredID{}
 	for _, q := range inferenceQueries {
 		out[q] = map[string][]scoredID{}
+		three := []string{"bm25", "sparse", "dense"}
 		for kind, in := range map[string]plugin.SearchInput{
-			"sparse": {Mode: "sparse"}, "dense": {Mode: "dense"},
-			"rrf": {Mode: "hybrid", Fusion: "rrf"}, "dbsf": {Mode: "hybrid", Fusion: "dbsf"},
+			"bm25": {Mode: "bm25"}, "sparse": {Mode: "sparse"}, "dense": {Mode: "dense"},
+			// Qdrant's RRF default k is 2, whatever search.rrf_k says.
+			"rrf": {Signals: three, Fusion: "rrf", RRFK: 2}, "dbsf": {Signals: three, Fusion: "dbsf"},
 		} {
 			in.Query, in.Limit = q, limit
 			res, err := svc.Search(ctx, "own", in)
@@ -404,7 +407,7 @@ func goClientInference(t *testing.T, addr, apiKey, collection string, limit, pre
 	defer c.Close()
 	err = c.CreateCollection(ctx, &qc.CreateCollection{CollectionName: collection,
 		VectorsConfig:       qc.NewVectorsConfigMap(map[string]*qc.VectorParams{"dense": {Size: 384, Distance: qc.Distance_Cosine}}),
-		SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {}})})
+		SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {}, "bm25": {Modifier: qc.Modifier_Idf.Enum()}})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,14 +417,16 @@ func goClientInference(t *testing.T, addr, apiKey, collection string, limit, pre
 		t.Fatal(err)
 	}
 	l, pl := uint64(limit), uint64(prefetch)
-	splade, dense := "splade", "dense"
+	splade, dense, bm25 := "splade", "dense", "bm25"
 	out := map[string]map[string][]scoredID{}
 	for _, q := range inferenceQueries {
 		sq := qc.NewQueryNearest(qc.NewVectorInputDocument(&qc.Document{Text: q, Model: "spladeq/sparse"}))
 		dq := qc.NewQueryNearest(qc.NewVectorInputDocument(&qc.Document{Text: q, Model: "spladeq/dense"}))
-		pre := []*qc.PrefetchQuery{{Query: sq, Using: &splade, Limit: &pl}, {Query: dq, Using: &dense, Limit: &pl}}
+		bq := qc.NewQueryNearest(qc.NewVectorInputDocument(&qc.Document{Text: q, Model: "qdrant/bm25"}))
+		pre := []*qc.PrefetchQuery{{Query: bq, Using: &bm25, Limit: &pl}, {Query: sq, Using: &splade, Limit: &pl}, {Query: dq, Using: &dense, Limit: &pl}}
 		out[q] = map[string][]scoredID{}
 		for kind, req := range map[string]*qc.QueryPoints{
+			"bm25":   {Query: bq, Using: &bm25},
 			"sparse": {Query: sq, Using: &splade},
 			"dense":  {Query: dq, Using: &dense},
 			"rrf":    {Prefetch: pre, Query: qc.NewQueryFusion(qc.Fusion_RRF)},
@@ -441,7 +446,8 @@ func goClientInference(t *testing.T, addr, apiKey, collection string, limit, pre
 }
 
 // documentPoints are docs as points whose vectors are Documents for
-// spladeq's two models, with the ids and payload spladeq itself would give.
+// spladeq's two models and Qdrant's BM25, with the ids and payload spladeq
+// itself would give.
 func documentPoints(docs []plugin.DocumentInput) []*qc.PointStruct {
 	var points []*qc.PointStruct
 	for _, d := range docs {
@@ -450,6 +456,7 @@ func documentPoints(docs []plugin.DocumentInput) []*qc.PointStruct {
 			Vectors: qc.NewVectorsMap(map[string]*qc.Vector{
 				"splade": qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/sparse"}),
 				"dense":  qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "spladeq/dense"}),
+				"bm25":   qc.NewVectorDocument(&qc.Document{Text: d.Text, Model: "qdrant/bm25"}),
 			})})
 	}
 	return points
@@ -514,7 +521,9 @@ func compareAll(t *testing.T, who string, got, want map[string]map[string][]scor
 // with clients nobody here wrote — the go-client and the official Python
 // qdrant-client (REST and gRPC) — against the embedded store exposed on
 // loopback and against a real Qdrant whose inference.address is spladeq;
-// every answer must equal spladeq's own search for the same texts.
+// every answer must equal spladeq's own search for the same texts. Each
+// query mixes qdrant/bm25 (Qdrant computes it itself; the embedded store
+// in-process), spladeq/sparse and spladeq/dense Documents, alone and fused.
 func TestQdrantClientsGetSPLADEThroughInference(t *testing.T) {
 	svc, srv := inferenceService(t, nil)
 	const limit = 8

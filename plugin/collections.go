@@ -32,7 +32,8 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 	if cc.Dense == "" {
 		cc.Dense = orNone(s.cfg.Collection.Dense)
 	}
-	if cc.BM25 == "" {
+	bm25Default := cc.BM25 == ""
+	if bm25Default {
 		cc.BM25 = orNone(s.cfg.Collection.BM25)
 	}
 	if cc.Distance == "" {
@@ -74,6 +75,13 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 	}
 	if err := problems(ps...); err != nil {
 		return CollectionInfo{}, err
+	}
+	// A collection made before BM25 keeps working with the signals it
+	// has, unless this call asked for BM25 by name.
+	if spec.BM25 != nil && bm25Default {
+		if info, err := s.store.Info(ctx, name); err == nil && info.Spec.BM25 == nil {
+			spec.BM25 = nil
+		}
 	}
 	start := time.Now()
 	err := s.store.EnsureCollection(ctx, spec)

@@ -147,14 +147,16 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 		field, msg, _ := strings.Cut(err.Error(), ": ")
 		ps = append(ps, Problem{Field: field, Message: msg})
 	}
-	for sig, w := range in.Weights {
-		weights[qdrant.Signal(sig)] = w
-	}
+	// Weights: search.weights (with search.alpha), then the request's
+	// alpha, then the request's weights, the most specific last.
 	if a := in.Alpha; a != nil {
 		if math.IsNaN(*a) || *a < 0 || *a > 1 {
 			ps = append(ps, Problem{Field: "alpha", Message: fmt.Sprintf("must be in [0, 1], got %v", *a)})
 		}
 		weights[qdrant.SignalSparse], weights[qdrant.SignalDense] = 1-*a, *a
+	}
+	for sig, w := range in.Weights {
+		weights[qdrant.Signal(sig)] = w
 	}
 	if in.Fusion == "weighted" && len(signals) > 1 {
 		var sum float64

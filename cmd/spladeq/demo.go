@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -33,8 +34,8 @@ func newDemoCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nHybrid search (SPLADE + dense, %s fusion) over collection %q:\n", cfg.Search.Fusion, cfg.Collection.Name)
-		return searchAll(ctx, svc, cfg.Collection.Name, demoQueries, searchFlags{mode: "hybrid", alpha: -1, limit: 3, explain: true}, stdout)
+		fmt.Fprintf(stdout, "\nHybrid search (%s, %s fusion) over collection %q:\n", strings.Join(cfg.Search.Signals, " + "), cfg.Search.Fusion, cfg.Collection.Name)
+		return searchAll(ctx, svc, cfg.Collection.Name, demoQueries, searchFlags{alpha: -1, limit: 3, explain: true}, stdout)
 	}
 	return cmd
 }
