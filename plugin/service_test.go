@@ -218,7 +218,7 @@ func TestBadInputIsRefusedWithEveryFieldNamedAndNothingStored(t *testing.T) {
 		t.Errorf("search of an unknown collection: %v, want ErrNotFound", err)
 	}
 	_, err = s.Search(ctx, "docs", SearchInput{Query: "", Mode: "fuzzy", Limit: -1})
-	for _, want := range []string{"mode: must be sparse, dense or hybrid", "query: must not be empty", "limit: must be 1..1000"} {
+	for _, want := range []string{"mode: must be hybrid, sparse, dense or bm25", "query: must not be empty", "limit: must be 1..1000"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("search error %v does not say %q", err, want)
 		}

@@ -35,14 +35,15 @@ vectorizers:
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"240 documents, 210 queries", "nDCG@10", "hybrid rrf k=2", "sparse top16", "best: "} {
+	for _, want := range []string{"240 documents, 210 queries", "nDCG@10", "bm25+sparse+dense rrf k=2", "sparse+dense dbsf", "bm25 ", "sparse top16", "best: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 	var rep struct {
 		Results []struct {
-			Name   string  `json:"name"`
+			Name    string  `json:"name"`
+			Default bool    `json:"default"`
 			NDCG   float64 `json:"ndcg_at_10"`
 			Recall float64 `json:"recall_at_100"`
 			AvgNNZ float64 `json:"avg_nnz"`
@@ -63,22 +64,37 @@ vectorizers:
 	}
 	by := map[string]float64{}
 	nnz := map[string]float64{}
+	var defaults []string
 	for _, r := range rep.Results {
+		if r.Default {
+			defaults = append(defaults, r.Name)
+		}
 		by[r.Name] = r.NDCG
 		nnz[r.Name] = r.AvgNNZ
 		if r.NDCG > rep.Best.NDCG {
 			t.Errorf("%s (%.4f) beats the named best %s (%.4f)", r.Name, r.NDCG, rep.Best.Name, rep.Best.NDCG)
 		}
 	}
-	// Weighted fusion at its ends is exactly the single modes.
-	if by["hybrid weighted a=0.0"] != by["sparse"] || by["hybrid weighted a=1.0"] != by["dense"] {
-		t.Errorf("weighted a=0 %.4f vs sparse %.4f, a=1 %.4f vs dense %.4f", by["hybrid weighted a=0.0"], by["sparse"], by["hybrid weighted a=1.0"], by["dense"])
+	// The configured default (no search keys in the file) is marked, once.
+	if want := "bm25+sparse+dense rrf k=2"; len(defaults) != 1 || defaults[0] != want {
+		t.Errorf("settings marked default: %v, want [%s]", defaults, want)
 	}
-	if nnz["sparse top16"] > 16 || nnz["sparse top8"] > 8 || nnz["sparse"] <= nnz["sparse top16"] {
-		t.Errorf("index sizes: full %.1f, top16 %.1f, top8 %.1f", nnz["sparse"], nnz["sparse top16"], nnz["sparse top8"])
+	// Weighted fusion at its ends is exactly the single signals. (Not
+	// bm25's end: a short BM25 list's last hit normalises to 0, tying with
+	// the other list's candidates that BM25 did not find.)
+	for _, tc := range []struct{ end, single string }{
+		{"sparse+dense weighted sparse=1 dense=0", "sparse"}, {"sparse+dense weighted sparse=0 dense=1", "dense"},
+		{"bm25+sparse weighted bm25=0 sparse=1", "sparse"}, {"bm25+dense weighted bm25=0 dense=1", "dense"},
+	} {
+		if got, ok := by[tc.end]; !ok || got != by[tc.single] {
+			t.Errorf("%s %.4f (present %v) vs %s %.4f", tc.end, got, ok, tc.single, by[tc.single])
+		}
+	}
+	if nnz["sparse top16"] > 16 || nnz["sparse top32"] > 32 || nnz["sparse"] <= nnz["sparse top16"] {
+		t.Errorf("index sizes: full %.1f, top32 %.1f, top16 %.1f", nnz["sparse"], nnz["sparse top32"], nnz["sparse top16"])
 	}
 	// Trained models on an easy, self-written set: well above chance.
-	for _, name := range []string{"sparse", "dense", "hybrid rrf k=2"} {
+	for _, name := range []string{"bm25", "sparse", "dense", "bm25+sparse+dense rrf k=2"} {
 		if by[name] < 0.8 {
 			t.Errorf("%s nDCG@10 = %.4f, want > 0.8 with the trained models", name, by[name])
 		}

@@ -221,9 +221,9 @@ var SweepRRFK = []int{1, 2, 5, 10, 60}
 
 // SweepSettings covers each signal alone and, for every set of two or
 // three signals, RRF with each of SweepRRFK, DBSF, and weighted fusion over
-// a grid of weights (two signals: the second's share 0.1..0.9; three:
-// every weight of 1, 2 or 3, up to scale); then sparse index pruning
-// levels, sparse alone and fused as configured.
+// a grid of weights (two signals: the second's share 0, 0.1, 0.3 .. 0.9, 1;
+// three: every weight of 1, 2 or 3, up to scale); then sparse index
+// pruning levels, sparse alone and fused as configured.
 func SweepSettings(s config.Search) []Setting {
 	out := []Setting{ConfiguredSetting(s)}
 	for _, sig := range config.Signals {
@@ -235,7 +235,7 @@ func SweepSettings(s config.Search) []Setting {
 		}
 		out = append(out, Setting{Signals: set, Fusion: "dbsf"})
 		if len(set) == 2 {
-			for a := 1; a <= 9; a += 2 {
+			for _, a := range []int{0, 1, 3, 5, 7, 9, 10} {
 				out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: map[string]float64{set[0]: float64(10-a) / 10, set[1]: float64(a) / 10}})
 			}
 			continue
