@@ -44,9 +44,9 @@ vectorizers:
 		Results []struct {
 			Name    string  `json:"name"`
 			Default bool    `json:"default"`
-			NDCG   float64 `json:"ndcg_at_10"`
-			Recall float64 `json:"recall_at_100"`
-			AvgNNZ float64 `json:"avg_nnz"`
+			NDCG    float64 `json:"ndcg_at_10"`
+			Recall  float64 `json:"recall_at_100"`
+			AvgNNZ  float64 `json:"avg_nnz"`
 		} `json:"results"`
 		Best struct {
 			Name string  `json:"name"`
