@@ -64,7 +64,14 @@ func TestREADMEQdrantClientSnippetsRun(t *testing.T) {
 	if _, err := svc.UpsertDocuments(ctx, "readme_own", docs); err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Search(ctx, "readme_own", plugin.SearchInput{Query: query[1], Mode: "hybrid", Fusion: "rrf", Limit: 3})
+	// The snippet fuses BM25, SPLADE and dense with Qdrant's fusion (RRF at
+	// Qdrant's k = 2, or DBSF).
+	fusion := regexp.MustCompile(`models\.Fusion\.(RRF|DBSF)`).FindStringSubmatch(py)
+	if fusion == nil || !strings.Contains(py, `model="qdrant/bm25"), using="bm25"`) {
+		t.Fatalf("the README's Python snippet no longer fuses bm25 with RRF or DBSF; update this test:\n%s", py)
+	}
+	res, err := svc.Search(ctx, "readme_own", plugin.SearchInput{Query: query[1], Signals: []string{"bm25", "sparse", "dense"},
+		Fusion: strings.ToLower(fusion[1]), RRFK: 2, Limit: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spladeq/spladeq/api"
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/plugin"
@@ -101,7 +103,7 @@ func TestEveryRouteAnswers(t *testing.T) {
 		{"GET", "/healthz", "", 200, nil},
 		{"GET", "/readyz", "", 200, nil},
 		{"PUT", "/v1/collections/docs", `{"idf": false}`, 200, func(r reply) string {
-			if r.body["sparse"] != "sparse" || r.body["dense"] != "dense" || r.body["dense_size"] != 32.0 {
+			if r.body["sparse"] != "sparse" || r.body["dense"] != "dense" || r.body["bm25"] != "bm25" || r.body["dense_size"] != 32.0 {
 				return "collection info " + r.raw
 			}
 			return ""
@@ -129,6 +131,23 @@ func TestEveryRouteAnswers(t *testing.T) {
 			}
 			if hits[0].(map[string]any)["matched_terms"] == nil {
 				return "no matched terms " + r.raw
+			}
+			return ""
+		}},
+		{"POST", "/v1/collections/docs/search", `{"query": "brown fox", "signals": ["bm25", "dense"], "fusion": "weighted",
+			"weights": {"bm25": 3, "dense": 1}, "explain": true}`, 200, func(r reply) string {
+			hits, _ := r.body["hits"].([]any)
+			if len(hits) == 0 || r.body["mode"] != "hybrid" || fmt.Sprint(r.body["signals"]) != "[bm25 dense]" || r.body["fusion"] != "weighted" {
+				return "three-signal search " + r.raw
+			}
+			if top := hits[0].(map[string]any); top["doc_id"] != "c" || top["bm25_score"] == nil || top["dense_score"] == nil {
+				return "top hit without its bm25 and dense scores " + r.raw
+			}
+			return ""
+		}},
+		{"POST", "/v1/collections/docs/search", `{"query": "x", "signals": ["bm25", "words"]}`, 400, func(r reply) string {
+			if !strings.Contains(r.raw, `signals[1]: must be one of bm25, sparse, dense, got \"words\"`) {
+				return "bad signal " + r.raw
 			}
 			return ""
 		}},
@@ -425,6 +444,7 @@ func TestResponsesFollowTheirSchemas(t *testing.T) {
 	for _, tc := range []struct{ method, path, body, schema string }{
 		{"GET", "/v1/collections/docs", "", "CollectionInfo"},
 		{"POST", "/v1/collections/docs/search", `{"query": "sparse", "explain": true}`, "SearchResult"},
+		{"POST", "/v1/collections/docs/search", `{"query": "sparse retrieval", "mode": "bm25", "explain": true}`, "SearchResult"},
 		{"POST", "/v1/encode", `{"texts": ["x"], "terms": 2}`, "EncodeResult"},
 		{"POST", "/v1/encode", `{}`, "Error"},
 	} {
@@ -503,3 +523,41 @@ func asStrings(v any) []string {
 }
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+// TestTheSearchSchemaNamesEveryField keeps openapi.json's SearchRequest and
+// Hit in step with the wire types, field by field.
+func TestTheSearchSchemaNamesEveryField(t *testing.T) {
+	var doc map[string]any
+	json.Unmarshal(OpenAPI, &doc)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	for name, v := range map[string]any{"SearchRequest": api.SearchRequest{}, "Hit": api.Hit{}, "SearchResult": api.SearchResult{},
+		"CollectionConfig": api.CollectionConfig{}, "CollectionInfo": api.CollectionInfo{}} {
+		props := schemas[name].(map[string]any)["properties"].(map[string]any)
+		fields := map[string]bool{}
+		var walk func(t reflect.Type)
+		walk = func(rt reflect.Type) {
+			for i := 0; i < rt.NumField(); i++ {
+				f := rt.Field(i)
+				tag := strings.Split(f.Tag.Get("json"), ",")[0]
+				if f.Anonymous && tag == "" {
+					walk(f.Type)
+					continue
+				}
+				if tag != "" && tag != "-" {
+					fields[tag] = true
+				}
+			}
+		}
+		walk(reflect.TypeOf(v))
+		for f := range fields {
+			if _, ok := props[f]; !ok {
+				t.Errorf("%s: field %q is not in openapi.json", name, f)
+			}
+		}
+		for p := range props {
+			if !fields[p] && !(name == "Hit" && p == "matched_terms") {
+				t.Errorf("%s: openapi.json documents %q, which the type has not", name, p)
+			}
+		}
+	}
+}

@@ -142,6 +142,14 @@ func TestAddThenSearchWithFilterAndTerms(t *testing.T) {
 	if len(out.QueryTerms) == 0 || out.Mode != "sparse" {
 		t.Errorf("query terms %v, mode %q", out.QueryTerms, out.Mode)
 	}
+	out, res = call[SearchOutput](t, cs, "search", map[string]any{"collection": "notes", "query": "cosine similarity",
+		"signals": []string{"bm25", "sparse", "dense"}, "fusion": "weighted", "weights": map[string]float64{"bm25": 2}})
+	if res.IsError || out.Mode != "hybrid" || strings.Join(out.Signals, ",") != "bm25,sparse,dense" || len(out.Hits) == 0 {
+		t.Fatalf("three-signal search = %+v (%s)", out, errorText(res))
+	}
+	if top := out.Hits[0]; top.DocID != "b" || top.BM25Score == nil || top.SparseScore == nil || top.DenseScore == nil {
+		t.Errorf("top hit %+v: want b with its bm25, sparse and dense scores", top)
+	}
 }
 
 func TestToolErrorsAreToolResults(t *testing.T) {
