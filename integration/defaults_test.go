@@ -179,8 +179,9 @@ func TestServeExposesTheEmbeddedStoreToQdrantClients(t *testing.T) {
 	}
 	defer client.Close()
 	err = client.CreateCollection(ctx, &qc.CreateCollection{CollectionName: "served",
-		VectorsConfig:       qc.NewVectorsConfigMap(map[string]*qc.VectorParams{"dense": {Size: 384, Distance: qc.Distance_Cosine}}),
-		SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {}})})
+		VectorsConfig: qc.NewVectorsConfigMap(map[string]*qc.VectorParams{"dense": {Size: 384, Distance: qc.Distance_Cosine}}),
+		SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {},
+			"bm25": {Modifier: qc.Modifier_Idf.Enum()}})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func BenchmarkQdrantInferenceVsOwnPath(b *testing.B) {
 		viaName, ownName := fmt.Sprint("via_inference_", n), fmt.Sprint("own_", n)
 		err := client.CreateCollection(ctx, &qc.CreateCollection{CollectionName: viaName,
 			VectorsConfig:       qc.NewVectorsConfigMap(map[string]*qc.VectorParams{"dense": {Size: 384, Distance: qc.Distance_Cosine}}),
-			SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {}})})
+			SparseVectorsConfig: qc.NewSparseVectorsConfig(map[string]*qc.SparseVectorParams{"splade": {}, "bm25": {Modifier: qc.Modifier_Idf.Enum()}})})
 		if err != nil {
 			b.Fatal(err)
 		}
