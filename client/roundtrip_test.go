@@ -260,7 +260,7 @@ func TestServerErrorsDecode(t *testing.T) {
 		{"a bad search option", func() error {
 			_, err := c.Search(ctx, "docs", api.SearchRequest{Query: "q", Mode: "psychic"})
 			return err
-		}, client.ErrInvalidInput, 400, api.CodeInvalidInput, api.Problem{Field: "mode", Message: `must be sparse, dense or hybrid, got "psychic"`}},
+		}, client.ErrInvalidInput, 400, api.CodeInvalidInput, api.Problem{Field: "mode", Message: `must be hybrid, sparse, dense or bm25, got "psychic"`}},
 		{"a read-only key cannot write", func() error {
 			_, err := newClient(t, s.url, readKey).UpsertDocuments(ctx, "docs", api.UpsertRequest{Documents: []api.DocumentInput{{ID: "a", Text: "b"}}})
 			return err

@@ -39,7 +39,7 @@ func TestREADMEGoClientSnippetRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README Go client program: %v\n%s", err, out)
 	}
-	want := "tokyo Tokyo is the capital of Japan.\n400 mode: must be sparse, dense or hybrid, got \"psychic\""
+	want := "tokyo Tokyo is the capital of Japan.\n400 mode: must be hybrid, sparse, dense or bm25, got \"psychic\""
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("README Go client program printed\n%s\nthe README says\n%s", got, want)
 	}
