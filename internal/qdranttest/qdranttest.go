@@ -210,7 +210,9 @@ func (n *Node) start() error {
 	return nil
 }
 
-// waitReady waits until /readyz answers 200.
+// waitReady waits until /readyz answers 200 and the gRPC port accepts
+// connections: Qdrant starts its REST and gRPC servers on separate threads,
+// and on a loaded machine /readyz can answer before gRPC listens.
 func (n *Node) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -219,7 +221,12 @@ func (n *Node) waitReady(timeout time.Duration) error {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return nil
+				var c net.Conn
+				if c, err = net.DialTimeout("tcp", n.GRPCAddr(), time.Second); err == nil {
+					c.Close()
+					return nil
+				}
+				err = fmt.Errorf("REST ready, gRPC not listening: %w", err)
 			}
 		}
 		select {
