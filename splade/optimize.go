@@ -46,8 +46,8 @@ func FoldPooling(src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s %v", ErrModel, src, err)
 	}
-	if opset < 13 {
-		return fmt.Errorf("%w: %s uses opset %d; folding needs 13 or later (re-export with a newer opset)", ErrModel, src, opset)
+	if opset < 11 {
+		return fmt.Errorf("%w: %s uses opset %d; folding needs 11 or later (re-export with a newer opset)", ErrModel, src, opset)
 	}
 
 	// Keep every graph field but the outputs; find the logits output's
@@ -85,7 +85,12 @@ func FoldPooling(src, dst string) error {
 	}
 	b := og.NewBuilder(uniquePrefix(names), opset)
 	maskBool := b.Named("mask_bool", "Cast", []string{"attention_mask"}, og.IntAttr("to", og.Bool))
-	mask3 := b.Named("mask3", "Unsqueeze", []string{maskBool, b.Ints(2)})
+	var mask3 string
+	if opset >= 13 {
+		mask3 = b.Named("mask3", "Unsqueeze", []string{maskBool, b.Ints(2)})
+	} else { // axes an attribute until opset 13
+		mask3 = b.Named("mask3", "Unsqueeze", []string{maskBool}, og.IntsAttr("axes", 2))
+	}
 	masked := b.Named("masked", "Where", []string{mask3, g.output, b.Float(float32(math.Inf(-1)))})
 	relu := b.Named("relu", "Relu", []string{b.ReduceMax("max", masked, 1)})
 	plus1 := b.Named("plus1", "Add", []string{relu, b.Float(1)})

@@ -24,10 +24,14 @@ const (
 	HiddenOutput = "last_hidden_state"
 )
 
-// Opset is the default-domain opset of the built graphs: the first with
-// LayerNormalization, which ONNX Runtime fuses with the residual Add into
-// SkipLayerNormalization.
-const Opset = 17
+// Opset is the default-domain opset of the built graphs. ONNX Runtime's
+// in-session AttentionFusion (1.30) matches only its own LayerNormalization
+// (the one its LayerNormFusion makes from the decomposed form before opset
+// 17) and Softmax before 13: at opset 12 every layer's attention becomes one
+// Attention node, besides SkipLayerNormalization and BiasGelu, which opset
+// 17's LayerNormalization op gets too (BENCHMARKS.md, "Graphs built from
+// checkpoints").
+const Opset = 12
 
 // Head selects what a built graph returns.
 type Head int
@@ -48,6 +52,8 @@ type Options struct {
 	// Block is the blocked head's slice width in vocabulary entries
 	// (MaxLogits only); 0 means 4096.
 	Block int
+	// Opset is the default-domain opset to write, 12 to 17; 0 means Opset.
+	Opset int
 }
 
 // Graph is a built model.
@@ -267,8 +273,26 @@ func (b *builder) norm(x, name string) string {
 	if !b.ck.Has(w) && b.ck.Has(name+".gamma") {
 		w, bias = name+".gamma", name+".beta"
 	}
-	return b.Node("LayerNormalization", []string{x, b.weight(w, false, b.cfg.hidden), b.weight(bias, false, b.cfg.hidden)},
-		og.IntAttr("axis", -1), og.FloatAttr("epsilon", float32(b.cfg.eps)))
+	gamma, beta := b.weight(w, false, b.cfg.hidden), b.weight(bias, false, b.cfg.hidden)
+	if b.Opset >= 17 {
+		return b.Node("LayerNormalization", []string{x, gamma, beta},
+			og.IntAttr("axis", -1), og.FloatAttr("epsilon", float32(b.cfg.eps)))
+	}
+	// Before opset 17, the decomposition ONNX Runtime's LayerNormFusion
+	// turns into its own LayerNormalization.
+	mean := b.Node("ReduceMean", []string{x}, og.IntsAttr("axes", -1))
+	d := b.Node("Sub", []string{x, mean})
+	variance := b.Node("ReduceMean", []string{b.Node("Pow", []string{d, b.Float(2)})}, og.IntsAttr("axes", -1))
+	std := b.Node("Sqrt", []string{b.Node("Add", []string{variance, b.Float(float32(b.cfg.eps))})})
+	return b.Node("Add", []string{b.Node("Mul", []string{b.Node("Div", []string{d, std}), gamma}), beta})
+}
+
+// unsqueeze inserts one axis (an attribute before opset 13, an input since).
+func (b *builder) unsqueeze(x string, axis int64) string {
+	if b.Opset >= 13 {
+		return b.Node("Unsqueeze", []string{x, b.Ints(axis)})
+	}
+	return b.Node("Unsqueeze", []string{x}, og.IntsAttr("axes", axis))
 }
 
 // linear adds x·Wᵀ + bias for a Linear layer of in → out features.
@@ -282,7 +306,14 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	if opts.Head != Hidden && !cfg.mlm {
 		return nil, fmt.Errorf("%w: %s: architecture %s has no masked-LM head; a SPLADE model is a *ForMaskedLM checkpoint", ErrUnsupported, cfg.path, cfg.arch)
 	}
-	b := &builder{Builder: og.NewBuilder("", Opset), cfg: cfg, ck: ck}
+	opset := Opset
+	if opts.Opset != 0 {
+		if opts.Opset < 12 || opts.Opset > 17 {
+			return nil, fmt.Errorf("opset %d: the builder writes 12 to 17", opts.Opset)
+		}
+		opset = opts.Opset
+	}
+	b := &builder{Builder: og.NewBuilder("", opset), cfg: cfg, ck: ck}
 	// A bare model's checkpoint may lack the prefix a head checkpoint has.
 	b.prefix = f.prefix
 	if !ck.Has(b.prefix+f.embed.word+".weight") && ck.Has(f.embed.word+".weight") {
@@ -304,8 +335,11 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	var positions string
 	switch f.positions {
 	case fromZero:
-		seqLen := b.Node("Gather", []string{b.Node("Shape", []string{"input_ids"}), b.Int(1)}, og.IntAttr("axis", 0))
-		positions = b.Node("Range", []string{b.Int(0), seqLen, b.Int(1)})
+		// cumsum(1) - 1 over [batch, seq], not Range(0, seq): the
+		// positions then have the inputs' symbolic shape, and so does every
+		// residual sum, which SkipLayerNormalization's fusion needs.
+		ones := b.Node("Add", []string{b.Node("Mul", []string{"input_ids", b.Int(0)}), b.Int(1)})
+		positions = b.Node("Sub", []string{b.Node("CumSum", []string{ones, b.Int(1)}), b.Int(1)})
 	case afterPadding:
 		count := b.Node("CumSum", []string{"attention_mask", b.Int(1)})
 		positions = b.Node("Add", []string{b.Node("Mul", []string{count, "attention_mask"}), b.Int(int64(cfg.padID))})
@@ -327,8 +361,8 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	// The additive attention mask [batch, 1, 1, seq]: 0 for real tokens,
 	// -10000 for padding, in the shape ONNX Runtime's AttentionFusion
 	// matches (Unsqueeze, Unsqueeze, Cast, Sub from 1, Mul).
-	m := b.Node("Unsqueeze", []string{"attention_mask", b.Ints(1)})
-	m = b.Node("Unsqueeze", []string{m, b.Ints(2)})
+	m := b.unsqueeze("attention_mask", 1)
+	m = b.unsqueeze(m, 2)
 	m = b.Node("Cast", []string{m}, og.IntAttr("to", og.Float))
 	maskAdd := b.Node("Mul", []string{b.Node("Sub", []string{b.Float(1), m}), b.Float(-10000)})
 
@@ -347,7 +381,7 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 		k := heads(f.layer.k, 0, 2, 3, 1)
 		v := heads(f.layer.v, 0, 2, 1, 3)
 		scores := b.Node("Add", []string{b.Node("Div", []string{b.Node("MatMul", []string{q, k}), scale}), maskAdd})
-		probs := b.Node("Softmax", []string{scores}, og.IntAttr("axis", -1))
+		probs := b.Node("Softmax", []string{scores}, og.IntAttr("axis", 3))
 		ctx := b.Node("Transpose", []string{b.Node("MatMul", []string{probs, v})}, og.IntsAttr("perm", 0, 2, 1, 3))
 		ctx = b.Node("Reshape", []string{ctx, merge})
 		x = b.norm(b.Node("Add", []string{b.linear(ctx, n(f.layer.attnOut), h, h), x}), n(f.layer.attnNorm))

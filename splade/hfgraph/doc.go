@@ -8,9 +8,11 @@
 // ids, token types, LayerNorm epsilon, the head's activation) is one table
 // per family (bert.go, distilbert.go, roberta.go); one builder (build.go)
 // walks it. The graph is written in the shapes ONNX Runtime's CPU fusions
-// recognise (LayerNormalization at opset 17, erf GELU, attention as
-// MatMul/Add/Reshape/Transpose/Softmax), and a SPLADE graph can have the
-// blocked vocabulary head (onnxgraph.BlockedMaxHead) built in.
+// recognise (opset 12, LayerNorm decomposed as its LayerNormFusion expects,
+// erf GELU, attention as MatMul/Add/Reshape/Transpose/Div/Add/Softmax with
+// the -10000 mask, positions of the inputs' symbolic shape), so each layer
+// runs as Attention, SkipLayerNormalization and BiasGelu; a SPLADE graph
+// can have the blocked vocabulary head (onnxgraph.BlockedMaxHead) built in.
 //
 // Safetensors is read here, not through a library: the format is an 8-byte
 // little-endian header length, a JSON header of name → {dtype, shape,
