@@ -120,7 +120,7 @@ type Vectorizer struct {
 	Model string `mapstructure:"model" yaml:"model"`
 	// ONNXFile names the graph inside the model directory, e.g.
 	// model.pooled.onnx from `spladeq model optimize`. Default: model.onnx,
-	// else onnx/model.onnx.
+	// else onnx/model.onnx, else the graph built from model.safetensors.
 	ONNXFile string `mapstructure:"onnx_file" yaml:"onnx_file"`
 	// Output says what the graph's output holds (splade, splade-idf):
 	// logits [batch, seq, vocab], pooled [batch, vocab] or token_weights

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spladeq/spladeq/internal/synth"
+	"github.com/spladeq/spladeq/splade/hfgraph/hftest"
 )
 
 // benchModel is the model benchmarked: $SPLADEQ_BENCH_MODEL (for example a
@@ -327,4 +329,78 @@ func timeEncodes(b *testing.B, encs []*Encoder, texts []string, took []time.Dura
 		}
 		took[j] += time.Since(t0)
 	}
+}
+
+// BenchmarkCheckpointVsExport compares, in one run on the same texts,
+// iteration by iteration, a BERT-base-sized SPLADE (random weights written
+// as a safetensors checkpoint by hftest) loaded two ways: its graph built in
+// Go from the checkpoint (opset 12, fused by the runtime into Attention,
+// SkipLayerNormalization, BiasGelu; blocked head built in), and the plain
+// ONNX export tools/genmodel/convert.py makes from the same checkpoint
+// (opset 17, LayerNormalization op; the blocked head rewritten at load),
+// whose bare forward pass (logits out) is the baseline. Needs the venv
+// with numpy and onnx (make test's pytools); skipped otherwise.
+// SPLADEQ_BENCH_SIZE=tiny uses a 2-layer model instead of BERT-base.
+func BenchmarkCheckpointVsExport(b *testing.B) {
+	py := filepath.Join("..", ".deps", "venv", "bin", "python")
+	if err := exec.Command(py, "-c", "import numpy, onnx, tokenizers").Run(); err != nil {
+		b.Skipf("%s lacks numpy, onnx or tokenizers: %v", py, err)
+	}
+	size := hftest.Base
+	if os.Getenv("SPLADEQ_BENCH_SIZE") == "tiny" {
+		size = hftest.Size{Layers: 2, Hidden: 128, Heads: 2, Intermediate: 512, Vocab: 30522, MaxPositions: 512}
+	}
+	ck := b.TempDir()
+	if err := hftest.RandomBERT(ck, size, "F32", 1); err != nil {
+		b.Fatal(err)
+	}
+	tok, err := os.ReadFile(filepath.Join(modelDir("bert-tiny"), "tokenizer.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ck, "tokenizer.json"), tok, 0o644)
+	export := b.TempDir()
+	if msg, err := exec.Command(py, filepath.Join("..", "tools", "genmodel", "convert.py"), "mlm", "--src", ck, "--out", export).CombinedOutput(); err != nil {
+		b.Fatalf("convert.py: %v\n%s", err, msg)
+	}
+	built, err := New(ck, benchOptions()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer built.Close()
+	exported, err := New(export, benchOptions()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer exported.Close()
+	if !built.Info().BlockedHead || built.Info().Checkpoint == "" || !exported.Info().BlockedHead {
+		b.Fatalf("built %+v, export %+v", built.Info(), exported.Info())
+	}
+	texts := synth.Texts(64, 20, 120, 1)
+	ctx := context.Background()
+	if _, err := built.Encode(ctx, texts); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var o Overhead
+	var builtTime time.Duration
+	for i := 0; i < b.N; i++ {
+		step, err := MeasureOverhead(ctx, exported, texts, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.Raw += step.Raw
+		o.Encoder += step.Encoder
+		t0 := time.Now()
+		if _, err := built.Encode(ctx, texts); err != nil {
+			b.Fatal(err)
+		}
+		builtTime += time.Since(t0)
+	}
+	docs := float64(len(texts) * b.N)
+	b.ReportMetric(docs/o.Raw.Seconds(), "raw-export-docs/s")
+	b.ReportMetric(docs/o.Encoder.Seconds(), "encoder-export-docs/s")
+	b.ReportMetric(docs/builtTime.Seconds(), "encoder-built-docs/s")
+	b.ReportMetric(o.Raw.Seconds()/builtTime.Seconds(), "built/raw")
+	b.ReportMetric(o.Encoder.Seconds()/builtTime.Seconds(), "built/export")
 }
