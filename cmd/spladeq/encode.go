@@ -27,7 +27,7 @@ type encodedLine struct {
 func newEncodeCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "encode [--model DIR] [TEXT ...]", Short: "encode texts into SPLADE vectors (JSON lines)", Long: "Encodes each TEXT, or each stdin line when no TEXT is given, and prints one JSON object per line."}
 	fs := cmd.Flags()
-	model := fs.String("model", config.DefaultSparseModel, "model directory in HuggingFace layout (tokenizer.json, model.onnx or onnx/model.onnx); relative paths also resolve under ./models and the repository's .deps/models")
+	model := fs.String("model", config.DefaultSparseModel, "model directory in HuggingFace layout (tokenizer.json, and model.onnx, onnx/model.onnx or config.json + model.safetensors); relative paths also resolve under ./models and the repository's .deps/models")
 	query := fs.Bool("query", false, "encode as queries (query max length and pruning)")
 	maxLen := fs.Int("max-length", 0, "max tokens per text, special tokens included (0: the model's, at most 512)")
 	topK := fs.Int("top-k", 0, "keep at most this many terms per vector (0: all)")
