@@ -340,7 +340,9 @@ func timeEncodes(b *testing.B, encs []*Encoder, texts []string, took []time.Dura
 // (opset 17, LayerNormalization op; the blocked head rewritten at load),
 // whose bare forward pass (logits out) is the baseline. Needs the venv
 // with numpy and onnx (make test's pytools); skipped otherwise.
-// SPLADEQ_BENCH_SIZE=tiny uses a 2-layer model instead of BERT-base.
+// SPLADEQ_BENCH_SIZE=tiny uses a 2-layer model instead of BERT-base;
+// SPLADEQ_BENCH_TEXTS=N encodes N texts an iteration (default 64): fewer
+// texts and more iterations alternate the two sides more finely.
 func BenchmarkCheckpointVsExport(b *testing.B) {
 	py := filepath.Join("..", ".deps", "venv", "bin", "python")
 	if err := exec.Command(py, "-c", "import numpy, onnx, tokenizers").Run(); err != nil {
@@ -376,7 +378,11 @@ func BenchmarkCheckpointVsExport(b *testing.B) {
 	if !built.Info().BlockedHead || built.Info().Checkpoint == "" || !exported.Info().BlockedHead {
 		b.Fatalf("built %+v, export %+v", built.Info(), exported.Info())
 	}
-	texts := synth.Texts(64, 20, 120, 1)
+	n := 64
+	if v, err := strconv.Atoi(os.Getenv("SPLADEQ_BENCH_TEXTS")); err == nil && v > 0 {
+		n = v
+	}
+	texts := synth.Texts(n, 20, 120, 1)
 	ctx := context.Background()
 	if _, err := built.Encode(ctx, texts); err != nil {
 		b.Fatal(err)

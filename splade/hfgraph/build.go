@@ -323,7 +323,7 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	h := cfg.hidden
 	g := &Graph{Checkpoint: ck.Path, Architecture: cfg.arch, Family: f.name, Vocab: cfg.vocab, Hidden: h,
 		Inputs: []string{"input_ids", "attention_mask"}}
-	ints := [][]byte{
+	inputs := [][]byte{
 		og.ValueInfoProto("input_ids", og.Int64, og.Symbolic("batch"), og.Symbolic("sequence")),
 		og.ValueInfoProto("attention_mask", og.Int64, og.Symbolic("batch"), og.Symbolic("sequence")),
 	}
@@ -350,7 +350,7 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 		types := b.weight(p+f.embed.types+".weight", false, cfg.typeVocab, h)
 		x = b.Node("Add", []string{x, b.Node("Gather", []string{types, "token_type_ids"}, og.IntAttr("axis", 0))})
 		g.Inputs = append(g.Inputs, "token_type_ids")
-		ints = append(ints, og.ValueInfoProto("token_type_ids", og.Int64, og.Symbolic("batch"), og.Symbolic("sequence")))
+		inputs = append(inputs, og.ValueInfoProto("token_type_ids", og.Int64, og.Symbolic("batch"), og.Symbolic("sequence")))
 	case typeZero:
 		types := b.weight(p+f.embed.types+".weight", false, cfg.typeVocab, h)
 		row0 := b.Node("Gather", []string{types, b.Int(0)}, og.IntAttr("axis", 0)) // [h], folded at load
@@ -367,19 +367,19 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	maskAdd := b.Node("Mul", []string{b.Node("Sub", []string{b.Float(1), m}), b.Float(-10000)})
 
 	heads, hd := cfg.heads, h/cfg.heads
-	split := b.Ints(0, 0, int64(heads), int64(hd))
+	splitShape := b.Ints(0, 0, int64(heads), int64(hd))
 	merge := b.Ints(0, 0, int64(h))
 	scale := b.Float(float32(math.Sqrt(float64(hd))))
 	act := activations[cfg.act]
 	for i := 0; i < cfg.layers; i++ {
 		n := func(pattern string) string { return p + fmt.Sprintf(pattern, i) }
-		heads := func(name string, perm ...int64) string {
-			r := b.Node("Reshape", []string{b.linear(x, n(name), h, h), split})
+		split := func(name string, perm ...int64) string { // one projection, split into heads
+			r := b.Node("Reshape", []string{b.linear(x, n(name), h, h), splitShape})
 			return b.Node("Transpose", []string{r}, og.IntsAttr("perm", perm...))
 		}
-		q := heads(f.layer.q, 0, 2, 1, 3)
-		k := heads(f.layer.k, 0, 2, 3, 1)
-		v := heads(f.layer.v, 0, 2, 1, 3)
+		q := split(f.layer.q, 0, 2, 1, 3)
+		k := split(f.layer.k, 0, 2, 3, 1)
+		v := split(f.layer.v, 0, 2, 1, 3)
 		scores := b.Node("Add", []string{b.Node("Div", []string{b.Node("MatMul", []string{q, k}), scale}), maskAdd})
 		probs := b.Node("Softmax", []string{scores}, og.IntAttr("axis", 3))
 		ctx := b.Node("Transpose", []string{b.Node("MatMul", []string{probs, v})}, og.IntsAttr("perm", 0, 2, 1, 3))
@@ -437,7 +437,7 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 		}
 		return nil, b.err
 	}
-	g.Model = b.Model(cfg.arch, "spladeq hfgraph", ints, outputs)
+	g.Model = b.Model(cfg.arch, "spladeq hfgraph", inputs, outputs)
 	return g, nil
 }
 
