@@ -40,8 +40,8 @@ test: setup models pytools vet
 	@bash scripts/qdrant-status.sh
 	python3 -m unittest discover -s tools/evalsets
 	@$(MAKE) --no-print-directory nocgo
-	$(GO) test $(GOTESTFLAGS) -count=1 ./...
-	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -count=1 ./...) || exit 1; done
+	$(GO) test $(GOTESTFLAGS) -timeout 40m -count=1 ./...
+	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -timeout 20m -count=1 ./...) || exit 1; done
 	@$(MAKE) --no-print-directory fuzz
 
 # The Go client, the API's wire types and the langchaingo store over HTTP
