@@ -25,7 +25,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Qdrant.URL != "embedded://./data/qdrant" || cfg.Search.RRFK != 2 || cfg.Server.RequestTimeout != 30*time.Second {
+	if cfg.Qdrant.URL != "embedded://./data/qdrant" || cfg.Search.RRFK != 5 || cfg.Server.RequestTimeout != 30*time.Second {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	if cfg.Vectorizers["sparse"].Module != ModuleSPLADE || cfg.Vectorizers["dense"].Module != ModuleONNXDense {
@@ -174,9 +174,12 @@ func TestDefaultsCarryThreeSignals(t *testing.T) {
 	if cfg.Search.Alpha != nil {
 		t.Errorf("search.alpha = %v, want unset", *cfg.Search.Alpha)
 	}
-	for _, s := range Signals {
-		if w := cfg.Search.Weight(s); w != 1 {
-			t.Errorf("weight of %s = %v, want 1", s, w)
+	if cfg.Search.Fusion != "weighted" || cfg.Search.RRFK != 5 {
+		t.Errorf("fusion %s, rrf_k %d, want weighted and 5 (the sweep's choice)", cfg.Search.Fusion, cfg.Search.RRFK)
+	}
+	for s, want := range map[string]float64{SignalBM25: 1, SignalSparse: 1, SignalDense: 2} {
+		if w := cfg.Search.Weight(s); w != want {
+			t.Errorf("weight of %s = %v, want %v", s, w, want)
 		}
 	}
 }
@@ -209,7 +212,7 @@ func TestWeightsFromTheFileMergeWithTheDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		signal string
 		want   float64
-	}{{SignalBM25, 0.5}, {SignalSparse, 1}, {SignalDense, 1}} {
+	}{{SignalBM25, 0.5}, {SignalSparse, 1}, {SignalDense, 2}} {
 		if got := cfg.Search.Weight(tc.signal); got != tc.want {
 			t.Errorf("weight of %s = %v, want %v", tc.signal, got, tc.want)
 		}

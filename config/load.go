@@ -68,10 +68,10 @@ var defaults = map[string]any{
 
 	"search.mode":           "hybrid",
 	"search.signals":        []string{SignalBM25, SignalSparse, SignalDense},
-	"search.fusion":         "rrf",
-	"search.weights":        map[string]any{SignalBM25: 1.0, SignalSparse: 1.0, SignalDense: 1.0},
+	"search.fusion":         "weighted",
+	"search.weights":        map[string]any{SignalBM25: 1.0, SignalSparse: 1.0, SignalDense: 2.0},
 	"search.alpha":          nil,
-	"search.rrf_k":          2,
+	"search.rrf_k":          5,
 	"search.limit":          10,
 	"search.prefetch_limit": 50,
 

@@ -60,7 +60,7 @@ ingest:
 	if r.Hits[0].BM25Score == nil {
 		t.Errorf("explained hit has no bm25 score: %s", out)
 	}
-	code, out, _ = spladeq(t, "", "search", "--config", cfg, "--signals", "bm25,sparse,dense", "lazy dog")
+	code, out, _ = spladeq(t, "", "search", "--config", cfg, "--signals", "bm25,sparse,dense", "--fusion", "rrf", "--rrf-k", "2", "lazy dog")
 	if code != 0 || !strings.Contains(out, "bm25+sparse+dense rrf") || !strings.Contains(out, "bm25 ") {
 		t.Errorf("search table (exit %d) lacks the signals and the side scores:\n%s", code, out)
 	}
