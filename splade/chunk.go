@@ -1,6 +1,7 @@
 package splade
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
@@ -61,8 +62,11 @@ func (w *windower) chunks(tokenizerFile, text string, size, overlap int) ([]Chun
 	}
 	w.once.Do(func() {
 		data, err := os.ReadFile(tokenizerFile)
+		if err == nil {
+			data, err = withoutTruncation(data)
+		}
 		if err != nil {
-			w.err = fmt.Errorf("%w: %v", ErrModel, err)
+			w.err = fmt.Errorf("%w: tokenizer %s: %v", ErrModel, tokenizerFile, err)
 			return
 		}
 		w.tk, w.err = tokenizers.FromBytes(data)
@@ -84,6 +88,21 @@ func (w *windower) chunks(tokenizerFile, text string, size, overlap int) ([]Chun
 			return chunks, nil
 		}
 	}
+}
+
+// withoutTruncation returns a tokenizer.json with its "truncation" and
+// "padding" settings removed: many exports carry the model's max length
+// there (512 for BERT, 128 for all-MiniLM-L6-v2), and a tokenizer made from
+// them as they are would cut every text to its first window before it is
+// cut into windows.
+func withoutTruncation(data []byte) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	doc["truncation"] = json.RawMessage("null")
+	doc["padding"] = json.RawMessage("null")
+	return json.Marshal(doc)
 }
 
 // close releases the tokenizer, if one was made.

@@ -1,6 +1,9 @@
 package splade
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,5 +65,48 @@ func TestQueryTermIDsHaveNoSpecialTokens(t *testing.T) {
 		if ids[i] != want[i] {
 			t.Fatalf("ids %v, want %v", ids, want)
 		}
+	}
+}
+
+// TestChunksIgnoreTheTokenizerFilesTruncation: exports often carry their
+// max length in tokenizer.json's "truncation" (512 for BERT, 128 for
+// all-MiniLM-L6-v2); windows must still span the whole text, not the
+// first max-length tokens of it.
+func TestChunksIgnoreTheTokenizerFilesTruncation(t *testing.T) {
+	dir := t.TempDir()
+	src := modelDir("bert-tiny")
+	for _, f := range []string{"config.json", "model.onnx"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(src, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	if err := json.Unmarshal(data, &tok); err != nil {
+		t.Fatal(err)
+	}
+	tok["truncation"] = map[string]any{"direction": "Right", "max_length": 16, "strategy": "LongestFirst", "stride": 0}
+	data, _ = json.Marshal(tok)
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEncoder(t, dir)
+	text := strings.Repeat("alpha beta gamma delta ", 20) + "omega"
+	chunks, err := e.Chunks(text, 20, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := chunks[len(chunks)-1]; last.End != len(text) || !strings.HasSuffix(last.Text, "omega") {
+		t.Fatalf("%d chunks end at byte %d of %d: the text was cut at the file's truncation", len(chunks), last.End, len(text))
+	}
+	if len(chunks) < 4 {
+		t.Errorf("%d chunks of 20 tokens for an 81-word text", len(chunks))
 	}
 }
