@@ -338,7 +338,9 @@ func timeEncodes(b *testing.B, encs []*Encoder, texts []string, took []time.Dura
 // SkipLayerNormalization, BiasGelu; blocked head built in), and the plain
 // ONNX export tools/genmodel/convert.py makes from the same checkpoint
 // (opset 17, LayerNormalization op; the blocked head rewritten at load),
-// whose bare forward pass (logits out) is the baseline. Needs the venv
+// whose bare forward pass (logits out) is the baseline; and the built graph
+// at opset 17 (LayerNormalization op: no Attention fusion), which isolates
+// what the fused attention does. Needs the venv
 // with numpy and onnx (make test's pytools); skipped otherwise.
 // SPLADEQ_BENCH_SIZE=tiny uses a 2-layer model instead of BERT-base;
 // SPLADEQ_BENCH_TEXTS=N encodes N texts an iteration (default 64): fewer
@@ -370,6 +372,14 @@ func BenchmarkCheckpointVsExport(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer built.Close()
+	// The same graph at opset 17: LayerNormalization op, no Attention fusion.
+	buildOpset = 17
+	built17, err := New(ck, benchOptions()...)
+	buildOpset = 0
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer built17.Close()
 	exported, err := New(export, benchOptions()...)
 	if err != nil {
 		b.Fatal(err)
@@ -389,7 +399,7 @@ func BenchmarkCheckpointVsExport(b *testing.B) {
 	}
 	b.ResetTimer()
 	var o Overhead
-	var builtTime time.Duration
+	var builtTime, built17Time time.Duration
 	for i := 0; i < b.N; i++ {
 		step, err := MeasureOverhead(ctx, exported, texts, 1)
 		if err != nil {
@@ -397,11 +407,16 @@ func BenchmarkCheckpointVsExport(b *testing.B) {
 		}
 		o.Raw += step.Raw
 		o.Encoder += step.Encoder
-		t0 := time.Now()
-		if _, err := built.Encode(ctx, texts); err != nil {
-			b.Fatal(err)
+		for _, run := range []struct {
+			e *Encoder
+			t *time.Duration
+		}{{built, &builtTime}, {built17, &built17Time}} {
+			t0 := time.Now()
+			if _, err := run.e.Encode(ctx, texts); err != nil {
+				b.Fatal(err)
+			}
+			*run.t += time.Since(t0)
 		}
-		builtTime += time.Since(t0)
 	}
 	docs := float64(len(texts) * b.N)
 	b.ReportMetric(docs/o.Raw.Seconds(), "raw-export-docs/s")
@@ -409,4 +424,6 @@ func BenchmarkCheckpointVsExport(b *testing.B) {
 	b.ReportMetric(docs/builtTime.Seconds(), "encoder-built-docs/s")
 	b.ReportMetric(o.Raw.Seconds()/builtTime.Seconds(), "built/raw")
 	b.ReportMetric(o.Encoder.Seconds()/builtTime.Seconds(), "built/export")
+	b.ReportMetric(docs/built17Time.Seconds(), "encoder-built-opset17-docs/s")
+	b.ReportMetric(built17Time.Seconds()/builtTime.Seconds(), "built/built-opset17")
 }

@@ -18,6 +18,9 @@ func openGraph(m ModelDir, opts hfgraph.Options, kind OutputKind, prefer ...stri
 	if kind == OutputTokenWeights || kind == OutputPooled {
 		return graphSpec{}, nil, fmt.Errorf("%w: %s: output kind %s: a graph built from a checkpoint has the masked-LM head (logits)", ErrModel, m.Checkpoint, kind)
 	}
+	if opts.Opset == 0 {
+		opts.Opset = buildOpset
+	}
 	bg, err := hfgraph.Build(m.Dir, opts)
 	if err != nil {
 		return graphSpec{}, nil, fmt.Errorf("%w: %v", ErrModel, err)
@@ -32,6 +35,10 @@ func openGraph(m ModelDir, opts hfgraph.Options, kind OutputKind, prefer ...stri
 	}
 	return g, bg.Model, nil
 }
+
+// buildOpset, when not 0, is the opset graphs are built at; benchmarks set
+// it to compare against hfgraph.Opset.
+var buildOpset = 0
 
 // sparseHead is the head built into a SPLADE checkpoint's graph: the
 // blocked head unless it is turned off (WithHeadBlock(0)), then the
