@@ -69,7 +69,7 @@ nocgo:
 FUZZSCALE ?= 1
 FUZZ_TARGETS := FuzzDecode:./plugin/httpapi:30000 FuzzSparseVector:./splade:100000 FuzzEncodeInput:./splade:3000 \
 	FuzzLoad:./config:2000 FuzzNext:./connectors/source/jsonl:20000 FuzzCSV:./connectors/source/csv:20000 \
-	FuzzHTMLText:./connectors/source/files:50000 FuzzSparseSearchExact:./connectors/qdrant/embedded:3000 \
+	FuzzHTMLText:./connectors/source/files:50000 FuzzCheckpoint:./splade/hfgraph:20000 FuzzSparseSearchExact:./connectors/qdrant/embedded:3000 \
 	FuzzEncode:./connectors/qdrant/bm25:10000
 fuzz: setup
 	@set -e; for t in $(FUZZ_TARGETS); do \

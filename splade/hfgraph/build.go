@@ -246,6 +246,14 @@ type builder struct {
 	err    error  // the first missing or misshapen tensor
 }
 
+// failure is the first tensor error, with a hint when a tensor is missing.
+func (b *builder) failure() error {
+	if errors.Is(b.err, errMissing) {
+		return fmt.Errorf("%w (is %s the checkpoint of a %s %s?)", b.err, b.ck.Path, b.cfg.fam.name, b.cfg.arch)
+	}
+	return b.err
+}
+
 // weight adds a checkpoint tensor as a float32 initializer of the given
 // shape (transposed for a Linear weight) and returns its name.
 func (b *builder) weight(name string, transpose bool, shape ...int) string {
@@ -330,6 +338,9 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 
 	// Embeddings: word + position (+ token type), then LayerNorm.
 	word := b.weight(p+f.embed.word+".weight", false, cfg.vocab, h)
+	if b.err != nil { // sizes the checkpoint does not hold; build no further on them
+		return nil, b.failure()
+	}
 	x := b.Node("Gather", []string{word, "input_ids"}, og.IntAttr("axis", 0))
 	posTable := b.weight(p+f.embed.pos+".weight", false, cfg.maxPositions, h)
 	var positions string
@@ -432,10 +443,7 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 		}
 	}
 	if b.err != nil {
-		if errors.Is(b.err, errMissing) {
-			return nil, fmt.Errorf("%w (is %s the checkpoint of a %s %s?)", b.err, ck.Path, f.name, cfg.arch)
-		}
-		return nil, b.err
+		return nil, b.failure()
 	}
 	g.Model = b.Model(cfg.arch, "spladeq hfgraph", inputs, outputs)
 	return g, nil

@@ -263,3 +263,13 @@ func TestUsablePositionsSkipRoBERTasPaddingOffset(t *testing.T) {
 		t.Errorf("BERT: got %d, want 512", got)
 	}
 }
+
+func TestOverflowingShapeIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SafetensorsFile)
+	header := `{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`
+	data := append(binary.LittleEndian.AppendUint64(nil, uint64(len(header))), header...)
+	os.WriteFile(path, data, 0o644)
+	if _, err := OpenCheckpoint(path); err == nil || !strings.Contains(err.Error(), `"w"`) {
+		t.Errorf("got %v, want an error naming the tensor", err)
+	}
+}

@@ -147,6 +147,9 @@ func (c *Checkpoint) read(path string) error {
 			if d < 0 {
 				return fmt.Errorf("%s: tensor %q: negative dimension in shape %v", path, name, info.Shape)
 			}
+			if d > 0 && elems > len(body)/d {
+				return fmt.Errorf("%s: tensor %q: shape %v holds more elements than the file has bytes", path, name, info.Shape)
+			}
 			elems *= d
 		}
 		if got := info.Offsets[1] - info.Offsets[0]; got != uint64(elems*size) {
