@@ -6,6 +6,10 @@
 //     turns each text into token ids, truncated at the mode's max length.
 //  2. Forward: a BERT/DistilBERT masked-LM ONNX graph runs on ONNX Runtime
 //     (github.com/yalue/onnxruntime_go) over length-sorted, padded batches.
+//     A directory with a safetensors checkpoint and no ONNX file gets its
+//     graph built in memory by package hfgraph (BERT, DistilBERT, RoBERTa,
+//     XLM-RoBERTa) on the ort-free graph layer of package onnxgraph, which
+//     the load-time head rewrites use too.
 //  3. Postprocess (pure Go): SPLADE max pooling
 //     w_j = max_t log(1 + ReLU(logit_tj)) over the non-padding tokens t,
 //     computed max-first as log1p(ReLU(max_t logit_tj)), which is equal
