@@ -304,23 +304,7 @@ func TestCheckpointFixturesMatchTheirNumpyReferences(t *testing.T) {
 			for _, mode := range []Mode{Document, Query} {
 				data := modes[mode.String()]
 				t.Run(fmt.Sprintf("%s %s blocked=%v equals the numpy reference", name, mode, info.BlockedHead), func(t *testing.T) {
-					got, err := e.EncodeMode(context.Background(), mode, ref.Texts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for i, text := range ref.Texts {
-						ids, err := e.TokenIDs(mode, text)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if !equalInts(ids, data.TokenIDs[i]) {
-							t.Errorf("text %d %.40q: token ids %v, want %v", i, text, ids, data.TokenIDs[i])
-							continue
-						}
-						if diff := compareVectors(got[i], data.Vectors[i]); diff != "" {
-							t.Errorf("text %d %.40q: %s", i, text, diff)
-						}
-					}
+					checkReference(t, e, mode, ref.Texts, data)
 				})
 			}
 		}

@@ -119,24 +119,7 @@ func TestEncoderMatchesReference(t *testing.T) {
 		for _, mode := range []Mode{Document, Query} {
 			data := modes[mode.String()]
 			t.Run(name+" "+mode.String()+" vectors equal the numpy reference", func(t *testing.T) {
-				// One call over every text: short and long texts share batches.
-				got, err := e.EncodeMode(context.Background(), mode, ref.Texts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, text := range ref.Texts {
-					ids, err := e.TokenIDs(mode, text)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !equalInts(ids, data.TokenIDs[i]) {
-						t.Errorf("text %d %.40q: token ids %v, want %v", i, text, ids, data.TokenIDs[i])
-						continue
-					}
-					if diff := compareVectors(got[i], data.Vectors[i]); diff != "" {
-						t.Errorf("text %d %.40q: %s", i, text, diff)
-					}
-				}
+				checkReference(t, e, mode, ref.Texts, data)
 			})
 		}
 	}
@@ -444,5 +427,28 @@ func TestParallelBatchesEqualSequential(t *testing.T) {
 	cancel()
 	if _, err := par.Encode(ctx, ref.Texts); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: got %v", err)
+	}
+}
+
+// checkReference encodes texts in one call (short and long texts share
+// batches) and compares each one's token ids and vector with a reference.
+func checkReference(t *testing.T, e *Encoder, mode Mode, texts []string, data refModeData) {
+	t.Helper()
+	got, err := e.EncodeMode(context.Background(), mode, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, text := range texts {
+		ids, err := e.TokenIDs(mode, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalInts(ids, data.TokenIDs[i]) {
+			t.Errorf("text %d %.40q: token ids %v, want %v", i, text, ids, data.TokenIDs[i])
+			continue
+		}
+		if diff := compareVectors(got[i], data.Vectors[i]); diff != "" {
+			t.Errorf("text %d %.40q: %s", i, text, diff)
+		}
 	}
 }
