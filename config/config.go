@@ -276,8 +276,7 @@ type Search struct {
 	Signals []string `mapstructure:"signals" yaml:"signals"`
 	// Fusion: rrf, dbsf or weighted. Default weighted: with the default
 	// weights, the best mean nDCG@10 over the three real-text evaluation
-	// sets of every setting `spladeq eval --sweep` tried (README,
-	// "Retrieval quality").
+	// sets of every setting `spladeq eval --sweep` tried (docs/evaluation.md).
 	Fusion string `mapstructure:"fusion" yaml:"fusion"`
 	// Weights of weighted fusion per signal, relative (each fused list is
 	// min-max normalised, then the weights are scaled to sum to 1 over the

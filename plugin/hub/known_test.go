@@ -282,8 +282,8 @@ func TestSuggestionForACheckpointSaysTheGraphIsBuilt(t *testing.T) {
 	}
 }
 
-func TestREADMETableFollowsTheCatalogue(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+func TestModelsGuideTableFollowsTheCatalogue(t *testing.T) {
+	data, err := os.ReadFile("../../docs/models.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,12 +297,12 @@ func TestREADMETableFollowsTheCatalogue(t *testing.T) {
 	for _, k := range Catalogue {
 		row, ok := rows[k.Name]
 		if !ok {
-			t.Errorf("README's catalogue table has no row for %s", k.Name)
+			t.Errorf("docs/models.md's catalogue table has no row for %s", k.Name)
 			continue
 		}
 		for _, want := range []string{"| " + k.Architecture, "| " + k.Output + " |", "`" + k.Module() + "`", fmt.Sprintf("| %d |", k.QueryMaxLength), k.License, k.Mode} {
 			if !strings.Contains(row, want) {
-				t.Errorf("README row of %s does not say %q:\n%s", k.Name, want, row)
+				t.Errorf("docs/models.md row of %s does not say %q:\n%s", k.Name, want, row)
 			}
 		}
 	}

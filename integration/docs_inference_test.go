@@ -15,33 +15,37 @@ import (
 	"github.com/spladeq/spladeq/plugin"
 )
 
-// readmeBlock returns the README's first fenced block of lang after the
-// heading.
-func readmeBlock(t *testing.T, heading, lang string) string {
+// docBlock returns the first fenced block of lang after the heading in
+// page (a path relative to the repository: README.md, docs/go.md).
+func docBlock(t *testing.T, page, heading, lang string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	data, err := os.ReadFile(filepath.Join(repoRoot, page))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(data)
 	i := strings.Index(s, heading)
 	if i < 0 {
-		t.Fatalf("README has no %q", heading)
+		t.Fatalf("%s has no %q", page, heading)
 	}
 	m := regexp.MustCompile("(?s)```" + lang + "\n(.*?)```").FindStringSubmatch(s[i:])
 	if m == nil {
-		t.Fatalf("README has no %s block after %q", lang, heading)
+		t.Fatalf("%s has no %s block after %q", page, lang, heading)
 	}
 	return m[1]
 }
 
-// TestREADMEQdrantClientSnippetsRun runs the README's Python snippet as it
-// stands (only host and port changed) against spladeq alone and against a
-// real Qdrant pointed at spladeq: both print the hits spladeq's own hybrid
-// search returns for the same texts. Then the Go snippet, compiled and run
-// against the same Qdrant.
-func TestREADMEQdrantClientSnippetsRun(t *testing.T) {
-	py := readmeBlock(t, "## From any Qdrant client", "python")
+// TestQdrantClientSnippetsRun runs the README's Python snippet
+// (quickstart 2, repeated in docs/inference.md) as it stands (only host and
+// port changed) against spladeq alone and against a real Qdrant pointed at
+// spladeq: both print the hits spladeq's own hybrid search returns for the
+// same texts. Then docs/inference.md's Go snippet, compiled and run against
+// the same Qdrant.
+func TestQdrantClientSnippetsRun(t *testing.T) {
+	py := docBlock(t, "README.md", "## Quickstart 2", "python")
+	if guide := docBlock(t, "docs/inference.md", "## Python", "python"); guide != py {
+		t.Errorf("docs/inference.md's Python snippet differs from the README's quickstart 2 (both must be the tested one):\n%s", guide)
+	}
 	const restLine = `client = QdrantClient(url="http://localhost:6333", cloud_inference=True)`
 	const grpcLine = `QdrantClient(host="localhost", grpc_port=6334, prefer_grpc=True, cloud_inference=True, check_compatibility=False)`
 	if !strings.Contains(py, restLine) || !strings.Contains(py, "# spladeq alone (gRPC only): "+grpcLine) {
@@ -121,7 +125,7 @@ func TestREADMEQdrantClientSnippetsRun(t *testing.T) {
 		run(t, strings.Replace(py, "http://localhost:6333", node.HTTPURL(), 1))
 
 		t.Run("then the Go snippet", func(t *testing.T) {
-			goSnippet := readmeBlock(t, "Go (`github.com/qdrant/go-client`)", "go")
+			goSnippet := docBlock(t, "docs/inference.md", "## Go", "go")
 			goSnippet = strings.Replace(goSnippet, `Host: "localhost", Port: 6334`, fmt.Sprintf(`Host: "127.0.0.1", Port: %d`, node.GRPCPort), 1)
 			src := "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\n\t\"github.com/qdrant/go-client/qdrant\"\n)\n\nfunc main() {\n\tctx := context.Background()\n" +
 				goSnippet + "\tfor _, h := range hits {\n\t\tfmt.Println(h.GetId().GetNum())\n\t}\n}\n"

@@ -10,14 +10,14 @@ import (
 	"github.com/spladeq/spladeq/config"
 )
 
-// TestREADMEGoClientSnippetRuns runs the README's Go client program as it
+// TestGoGuideClientProgramRuns runs docs/go.md's Go client program as it
 // stands (only the server's port changed), built with CGO_ENABLED=0,
 // against the real HTTP API with the real models and an API key.
-func TestREADMEGoClientSnippetRuns(t *testing.T) {
-	src := readmeBlock(t, "### From Go: package `client`", "go")
+func TestGoGuideClientProgramRuns(t *testing.T) {
+	src := docBlock(t, "docs/go.md", "## The client", "go")
 	const baseLine = `BaseURL: "http://localhost:8080"`
 	if !strings.Contains(src, baseLine) {
-		t.Fatalf("the README's Go client program has no %s; update this test:\n%s", baseLine, src)
+		t.Fatalf("docs/go.md's Go client program has no %s; update this test:\n%s", baseLine, src)
 	}
 	const key = "readme-client-key-0123"
 	_, srv := inferenceService(t, func(cfg *config.Config) { cfg.Server.APIKeys = []string{key} })
@@ -37,10 +37,10 @@ func TestREADMEGoClientSnippetRuns(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "SPLADEQ_API_KEY="+key)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("README Go client program: %v\n%s", err, out)
+		t.Fatalf("docs/go.md Go client program: %v\n%s", err, out)
 	}
 	want := "tokyo Tokyo is the capital of Japan.\n400 mode: must be hybrid, sparse, dense or bm25, got \"psychic\""
 	if got := strings.TrimSpace(string(out)); got != want {
-		t.Errorf("README Go client program printed\n%s\nthe README says\n%s", got, want)
+		t.Errorf("docs/go.md Go client program printed\n%s\ndocs/go.md says\n%s", got, want)
 	}
 }

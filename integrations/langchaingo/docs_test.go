@@ -9,23 +9,23 @@ import (
 	"testing"
 )
 
-// TestREADMESnippetRuns runs the README's langchaingo program as it
+// TestGoGuideLangchaingoProgramRuns runs docs/go.md's langchaingo program as it
 // stands, from a directory inside this module of the checkout, as a user
 // would after `make run`.
-func TestREADMESnippetRuns(t *testing.T) {
+func TestGoGuideLangchaingoProgramRuns(t *testing.T) {
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	if _, err := os.Stat(filepath.Join(root, ".deps", "models", "splade-mini", "model.onnx")); err != nil {
 		t.Skip("real models not installed: run `make models` (make test does)")
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(root, "docs", "go.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(readme)
-	i := strings.Index(s, "### With langchaingo")
+	i := strings.Index(s, "## langchaingo")
 	m := regexp.MustCompile("(?s)```go\n(package main\n.*?)```").FindStringSubmatch(s[i:])
 	if i < 0 || m == nil {
-		t.Fatal("README has no langchaingo program")
+		t.Fatal("docs/go.md has no langchaingo program")
 	}
 	dir := filepath.Join(".snippet", "readme")
 	os.RemoveAll(dir)
@@ -40,10 +40,10 @@ func TestREADMESnippetRuns(t *testing.T) {
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("README langchaingo program: %v\n%s", err, out)
+		t.Fatalf("docs/go.md langchaingo program: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if last := lines[len(lines)-1]; last != "tokyo Tokyo is the capital of Japan." {
-		t.Errorf("it printed %q, the README says tokyo Tokyo is the capital of Japan.", last)
+		t.Errorf("it printed %q, docs/go.md says tokyo Tokyo is the capital of Japan.", last)
 	}
 }
