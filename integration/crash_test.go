@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -24,9 +25,7 @@ func TestMain(m *testing.M) {
 		crashChild(dir, start)
 		os.Exit(0)
 	}
-	code := m.Run()
-	stopSharedQdrant()
-	os.Exit(code)
+	qdranttest.Main(m)
 }
 
 const (

@@ -2,8 +2,10 @@
 // runs every check against the embedded server over loopback gRPC and, in
 // the same run, against a real Qdrant: the one QDRANT_URL (and optionally
 // QDRANT_API_KEY) names, e.g. QDRANT_URL=localhost:6334 with
-// `docker compose up qdrant`, or else one the tests start from the binary
-// at $QDRANT_BIN or ../shared/qdrant/bin/qdrant (skipped, saying so, when
+// `docker compose up qdrant`, or else one of every release in
+// qdranttest.Versions the tests start from its binary ($QDRANT_BIN or
+// ../shared/qdrant/bin/qdrant for 1.17.1, $QDRANT_BIN_1_19 or
+// ../shared/qdrant/v1.19.0/bin/qdrant for 1.19.0; skipped, saying so, when
 // there is none).
 package integration
 
@@ -17,7 +19,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,8 @@ import (
 
 // qdrantTarget is one Qdrant the conformance suite runs against: the
 // embedded server (always), a real Qdrant started from its binary (when
-// there is one), or one someone else runs (QDRANT_URL).
+// there is one, of each release in qdranttest.Versions), or one someone
+// else runs (QDRANT_URL).
 type qdrantTarget struct {
 	name   string
 	url    string // "" for the embedded server, served afresh per test
@@ -40,59 +42,16 @@ type qdrantTarget struct {
 	// chooses differently (see TestConformanceBadRequests) is checked in
 	// its own terms.
 	real bool
-}
-
-// sharedQdrant is the real Qdrant this test binary started, shared by the
-// suite's tests (each uses its own collections) and stopped by TestMain.
-var sharedQdrant struct {
-	once sync.Once
-	node *qdranttest.Node
-	dir  string
-	why  string // why there is none
-}
-
-// realQdrant returns the address of the real Qdrant, starting it on first
-// use, or "" and why there is none.
-func realQdrant() (string, string) {
-	s := &sharedQdrant
-	s.once.Do(func() {
-		bin, why := qdranttest.Binary()
-		if bin == "" {
-			s.why = why
-			return
-		}
-		dir, err := os.MkdirTemp("", "spladeq-qdrant-")
-		if err != nil {
-			s.why = err.Error()
-			return
-		}
-		s.dir = dir
-		n, err := qdranttest.Launch(bin, dir, qdranttest.Options{})
-		if err != nil {
-			s.why = "the Qdrant binary did not start: " + err.Error()
-			return
-		}
-		s.node = n
-	})
-	if s.node == nil {
-		return "", s.why
-	}
-	return s.node.GRPCAddr(), ""
-}
-
-func stopSharedQdrant() {
-	if sharedQdrant.node != nil {
-		sharedQdrant.node.Stop()
-	}
-	if sharedQdrant.dir != "" {
-		os.RemoveAll(sharedQdrant.dir)
-	}
+	// version is the release of a Qdrant the tests started ("" for the
+	// embedded server and QDRANT_URL).
+	version string
 }
 
 // forEachTarget runs fn once per Qdrant under test, as subtests named after
-// it. The embedded server always runs; a real Qdrant runs when QDRANT_URL
-// names one or a binary is there to start; otherwise that subtest is
-// skipped, saying why.
+// it. The embedded server always runs; with QDRANT_URL set, the Qdrant it
+// names; otherwise a real Qdrant of every release in qdranttest.Versions,
+// one node per release shared by the suite's tests (each uses its own
+// collections), skipped saying why where a binary is absent.
 func forEachTarget(t *testing.T, fn func(t *testing.T, tg qdrantTarget)) {
 	t.Run("embedded", func(t *testing.T) { fn(t, qdrantTarget{name: "embedded"}) })
 	if url := os.Getenv("QDRANT_URL"); url != "" {
@@ -101,12 +60,9 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg qdrantTarget)) {
 		})
 		return
 	}
-	t.Run("qdrant server", func(t *testing.T) {
-		addr, why := realQdrant()
-		if addr == "" {
-			t.Skipf("skipping the real-Qdrant run: %s", why)
-		}
-		fn(t, qdrantTarget{name: "qdrant", url: addr, real: true})
+	qdranttest.ForEachVersion(t, func(t *testing.T, version string) {
+		node := qdranttest.Shared(t, version)
+		fn(t, qdrantTarget{name: "qdrant " + version, url: node.GRPCAddr(), real: true, version: version})
 	})
 }
 

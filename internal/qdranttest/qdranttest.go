@@ -3,9 +3,14 @@
 // directory, configured by environment only (Qdrant's QDRANT__SECTION__KEY
 // convention), as docker-compose.yml configures the one it runs.
 //
-// The binary is a test tool, never part of the build: $QDRANT_BIN, else
-// ../shared/qdrant/bin/qdrant beside the repository. Without one, Start and
-// StartCluster skip the test with a message saying so.
+// Tests run against every release in Versions (ForEachVersion runs a
+// subtest per release). A release's binary is a test tool, never part of
+// the build: the file its environment variable names (QDRANT_BIN for
+// 1.17.1, QDRANT_BIN_1_19 for 1.19.0: BinaryEnv), else the copy beside the
+// repository (../shared/qdrant/bin/qdrant, ../shared/qdrant/v1.19.0/bin/qdrant:
+// DefaultPath). Each binary's `--version` must name the release it stands
+// for: a missing binary skips the test saying what to provide, a binary of
+// another release fails it.
 package qdranttest
 
 import (
@@ -27,26 +32,6 @@ import (
 	"time"
 )
 
-// Binary returns the Qdrant server binary tests should start, or "" and
-// why there is none.
-func Binary() (path, why string) {
-	if p := os.Getenv("QDRANT_BIN"); p != "" {
-		if st, err := os.Stat(p); err != nil || st.IsDir() {
-			return "", fmt.Sprintf("QDRANT_BIN=%s is not a file", p)
-		}
-		return p, ""
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err.Error()
-	}
-	p := filepath.Join(filepath.Dir(root), "shared", "qdrant", "bin", "qdrant")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Sprintf("no Qdrant binary: set QDRANT_BIN, or put one at %s", p)
-	}
-	return p, ""
-}
-
 // startDir is the working directory when the test binary started (its
 // package directory), before any test changed it.
 var startDir, _ = os.Getwd()
@@ -67,8 +52,12 @@ func repoRoot() (string, error) {
 }
 
 // Options configure the servers a test starts. The zero value is a plain
-// node with no inference backend; Env adds any other QDRANT__ setting.
+// node of Versions[0] with no inference backend; Env adds any other
+// QDRANT__ setting.
 type Options struct {
+	// Version is the Qdrant release to start (one of Versions). Default
+	// "": Versions[0].
+	Version string
 	// InferenceAddress is where the server sends Document objects for
 	// embedding (QDRANT__INFERENCE__ADDRESS); empty leaves inference off.
 	InferenceAddress string
@@ -83,6 +72,8 @@ type Options struct {
 type Node struct {
 	HTTPPort, GRPCPort, P2PPort int
 	Dir                         string
+	// Version is the Qdrant release the node runs.
+	Version string
 
 	bin  string
 	env  []string
@@ -103,11 +94,13 @@ func (n *Node) HTTPURL() string { return "http://127.0.0.1:" + strconv.Itoa(n.HT
 // Log returns what the node has printed so far.
 func (n *Node) Log() string { return n.log.String() }
 
-// Start starts one node and waits until it is ready; it is stopped when the
-// test ends. The test is skipped when there is no binary.
+// Start starts one node of opts.Version and waits until it is ready; it is
+// stopped when the test ends. The test is skipped when there is no binary
+// of that release and fails when the binary is another (Need).
 func Start(t testing.TB, opts Options) *Node {
 	t.Helper()
-	n, err := Launch(need(t), t.TempDir(), opts)
+	version := opts.version()
+	n, err := launch(Need(t, version), version, t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +108,30 @@ func Start(t testing.TB, opts Options) *Node {
 	return n
 }
 
-// Launch starts one node with storage under dir and waits until it is
-// ready; the caller stops it. For a server shared by several tests.
+// StartVersion is Start of version.
+func StartVersion(t testing.TB, version string, opts Options) *Node {
+	t.Helper()
+	opts.Version = version
+	return Start(t, opts)
+}
+
+func (o Options) version() string {
+	if o.Version == "" {
+		return Versions[0]
+	}
+	return o.Version
+}
+
+// Launch starts one node of opts.Version from bin (Lookup finds it) with
+// storage under dir and waits until it is ready; the caller stops it. The
+// node must say it is that release. For a server whose life is not one
+// test's (Shared keeps one per release).
 func Launch(bin, dir string, opts Options) (*Node, error) {
-	n, err := newNode(bin, dir, opts, false)
+	return launch(bin, opts.version(), dir, opts)
+}
+
+func launch(bin, version, dir string, opts Options) (*Node, error) {
+	n, err := newNode(bin, version, dir, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -129,18 +142,24 @@ func Launch(bin, dir string, opts Options) (*Node, error) {
 		n.Stop()
 		return nil, err
 	}
+	if err := n.checkServes(version); err != nil {
+		n.Stop()
+		return nil, err
+	}
 	return n, nil
 }
 
-// StartCluster starts size nodes in distributed mode (the first with
-// --uri, the others bootstrapping from it) and waits until every node is
-// ready and sees all peers.
+// StartCluster starts size nodes of opts.Version in distributed mode (the
+// first with --uri, the others bootstrapping from it) and waits until
+// every node is ready and sees all peers. The test is skipped or failed
+// as by Need.
 func StartCluster(t testing.TB, size int, opts Options) []*Node {
 	t.Helper()
-	bin := need(t)
+	version := opts.version()
+	bin := Need(t, version)
 	nodes := make([]*Node, size)
 	for i := range nodes {
-		n, err := newNode(bin, t.TempDir(), opts, true)
+		n, err := newNode(bin, version, t.TempDir(), opts, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,6 +173,9 @@ func StartCluster(t testing.TB, size int, opts Options) []*Node {
 		}
 		t.Cleanup(n.Stop)
 		if err := n.waitReady(60 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.checkServes(version); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -173,21 +195,12 @@ func StartCluster(t testing.TB, size int, opts Options) []*Node {
 	return nodes
 }
 
-func need(t testing.TB) string {
-	t.Helper()
-	bin, why := Binary()
-	if bin == "" {
-		t.Skipf("skipping the real-Qdrant test: %s", why)
-	}
-	return bin
-}
-
-func newNode(bin, dir string, opts Options, cluster bool) (*Node, error) {
+func newNode(bin, version, dir string, opts Options, cluster bool) (*Node, error) {
 	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{HTTPPort: ports[0], GRPCPort: ports[1], P2PPort: ports[2], Dir: dir, bin: bin, log: &syncBuffer{}}
+	n := &Node{HTTPPort: ports[0], GRPCPort: ports[1], P2PPort: ports[2], Dir: dir, Version: version, bin: bin, log: &syncBuffer{}}
 	n.env = nodeEnv(n.HTTPPort, n.GRPCPort, n.P2PPort, dir, opts, cluster)
 	return n, nil
 }
