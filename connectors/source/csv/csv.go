@@ -22,9 +22,14 @@ type Source struct {
 	name   string
 	header []string
 	row    int64
+	unit   string // the file's unit key
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source    = (*Source)(nil)
+	_ source.Scoper    = (*Source)(nil)
+	_ source.Versioned = (*Source)(nil)
+)
 
 // Open opens path and reads its header; delimiter 0 means ','.
 func Open(path string, delimiter rune) (*Source, error) {
@@ -55,7 +60,7 @@ func Open(path string, delimiter rune) (*Source, error) {
 		seen[h] = true
 		header[i] = h
 	}
-	return &Source{f: f, r: r, name: filepath.Base(path), header: header}, nil
+	return &Source{f: f, r: r, name: filepath.Base(path), header: header, unit: source.AbsKey(path)}, nil
 }
 
 // Next returns the next row.
@@ -66,7 +71,7 @@ func (s *Source) Next() (source.Record, error) {
 	}
 	s.f.SetPosition(s.r.InputOffset())
 	s.row++
-	rec := source.Record{Seq: s.row}
+	rec := source.Record{Seq: s.row, Unit: s.unit}
 	var pe *csv.ParseError
 	switch {
 	case errors.As(err, &pe):
@@ -89,9 +94,10 @@ func (s *Source) Next() (source.Record, error) {
 	}
 	rec.Fields = make(map[string]any, len(fields))
 	for i, v := range fields {
-		if !utf8.ValidString(v) {
-			rec.Fields, rec.Err = nil, fmt.Errorf("field %q is not valid UTF-8", s.header[i])
-			return rec, nil
+		// A bad field makes a bad record, but the fields stay: the id
+		// still names the document, so sync keeps its stored version.
+		if !utf8.ValidString(v) && rec.Err == nil {
+			rec.Err = fmt.Errorf("field %q is not valid UTF-8", s.header[i])
 		}
 		rec.Fields[s.header[i]] = v
 	}
@@ -103,6 +109,12 @@ func (s *Source) Progress() (int64, int64, string) {
 	d, t := s.f.Progress()
 	return d, t, "bytes"
 }
+
+// Scope is the file's absolute path: its records' unit.
+func (s *Source) Scope() string { return s.unit }
+
+// Version is the file's size and modification time.
+func (s *Source) Version() string { return s.f.Version() }
 
 // Close closes the file.
 func (s *Source) Close() error { return s.f.Close() }

@@ -6,6 +6,7 @@
 package files
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,16 +25,29 @@ import (
 // DefaultInclude are the globs read when none are given.
 var DefaultInclude = []string{"**/*.txt", "**/*.md", "**/*.html", "**/*.htm"}
 
-// Source reads a directory tree.
+// Source reads a directory tree. Each file is a unit: its key is the
+// file's absolute path, its token the size and modification time listed
+// when the source was opened.
 type Source struct {
 	root    string
+	abs     string   // the root's unit key, with a trailing slash
 	paths   []string // relative, slash-separated, sorted
+	tokens  []string // paths' change tokens
 	next    int
 	maxSize int64
 	done    atomic.Int64
+
+	check     source.UnitCheck
+	unchanged []bool // check's answers for paths[checked-len(unchanged):checked]
+	checked   int    // paths up to here have been checked
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source    = (*Source)(nil)
+	_ source.Skipper   = (*Source)(nil)
+	_ source.Scoper    = (*Source)(nil)
+	_ source.Versioned = (*Source)(nil)
+)
 
 // Open lists the files under root matching include (default
 // DefaultInclude) and none of exclude; maxSize bounds a file (bigger ones
@@ -57,7 +71,7 @@ func Open(root string, include, exclude []string, maxSize int64) (*Source, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{root: root, maxSize: maxSize}
+	s := &Source{root: root, abs: strings.TrimSuffix(source.AbsKey(root), "/") + "/", maxSize: maxSize}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -68,7 +82,12 @@ func Open(root string, include, exclude []string, maxSize int64) (*Source, error
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		if matchAny(inc, rel) && !matchAny(exc, rel) {
+			st, err := d.Info()
+			if err != nil {
+				return err
+			}
 			s.paths = append(s.paths, rel)
+			s.tokens = append(s.tokens, source.Token(st))
 		}
 		return nil
 	})
@@ -120,15 +139,52 @@ func matchAny(res []*regexp.Regexp, p string) bool {
 	return false
 }
 
-// Next returns the next file.
+// SkipUnchanged makes Next ask check about files before reading them and
+// skip those it reports unchanged.
+func (s *Source) SkipUnchanged(check source.UnitCheck) { s.check = check }
+
+// Scope is the root's absolute path with a trailing slash.
+func (s *Source) Scope() string { return s.abs }
+
+// Version is a digest of the listing: every file's path, size and
+// modification time.
+func (s *Source) Version() string {
+	h := sha256.New()
+	for i, p := range s.paths {
+		fmt.Fprintf(h, "%s\x00%s\x00", p, s.tokens[i])
+	}
+	return fmt.Sprintf("%d files, sha256:%x", len(s.paths), h.Sum(nil)[:12])
+}
+
+// Next returns the next file, or a record marking it unchanged.
 func (s *Source) Next() (source.Record, error) {
 	if s.next >= len(s.paths) {
 		return source.Record{}, io.EOF
 	}
-	rel := s.paths[s.next]
+	if s.check != nil && s.next >= s.checked {
+		end := min(s.next+source.MaxCheckBatch, len(s.paths))
+		units := make([]source.Unit, 0, end-s.next)
+		for i := s.next; i < end; i++ {
+			units = append(units, source.Unit{Key: s.abs + s.paths[i], Token: s.tokens[i]})
+		}
+		unchanged, err := s.check(units)
+		if err != nil {
+			return source.Record{}, err
+		}
+		if len(unchanged) != len(units) {
+			return source.Record{}, fmt.Errorf("unit check answered %d of %d files", len(unchanged), len(units))
+		}
+		s.unchanged, s.checked = unchanged, end
+	}
+	i := s.next
+	rel := s.paths[i]
 	s.next++
 	defer s.done.Add(1)
-	rec := source.Record{Seq: int64(s.next), Where: rel, Raw: rel}
+	rec := source.Record{Seq: int64(s.next), Where: rel, Raw: rel, Unit: s.abs + rel, Token: s.tokens[i]}
+	if s.check != nil && s.unchanged[i-(s.checked-len(s.unchanged))] {
+		rec.Raw, rec.Unchanged = "", true
+		return rec, nil
+	}
 	full := filepath.Join(s.root, filepath.FromSlash(rel))
 	f, err := source.OpenFile(full)
 	if err != nil {
@@ -151,6 +207,8 @@ func (s *Source) Next() (source.Record, error) {
 	}
 	if !utf8.Valid(data) {
 		rec.Err = fmt.Errorf("not valid UTF-8 text")
+		// The id still names the document: sync keeps its stored version.
+		rec.Fields = map[string]any{"id": rel, "path": rel}
 		return rec, nil
 	}
 	name := strings.TrimSuffix(strings.ToLower(rel), ".gz")

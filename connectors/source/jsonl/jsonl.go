@@ -26,10 +26,15 @@ type Source struct {
 	line    int64
 	seq     int64
 	maxLine int
-	pos     int64 // bytes of the file consumed by readLine
+	pos     int64  // bytes of the file consumed by readLine
+	unit    string // the file's unit key
 }
 
-var _ source.Source = (*Source)(nil)
+var (
+	_ source.Source    = (*Source)(nil)
+	_ source.Scoper    = (*Source)(nil)
+	_ source.Versioned = (*Source)(nil)
+)
 
 // Open opens path; maxLine <= 0 means DefaultMaxLine.
 func Open(path string, maxLine int) (*Source, error) {
@@ -40,7 +45,7 @@ func Open(path string, maxLine int) (*Source, error) {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &Source{f: f, r: bufio.NewReaderSize(f, 64<<10), name: filepath.Base(path), maxLine: maxLine}, nil
+	return &Source{f: f, r: bufio.NewReaderSize(f, 64<<10), name: filepath.Base(path), maxLine: maxLine, unit: source.AbsKey(path)}, nil
 }
 
 // readLine returns the next line without its newline, and whether it was
@@ -88,13 +93,21 @@ func (s *Source) Next() (source.Record, error) {
 			continue
 		}
 		s.seq++
-		rec := source.Record{Seq: s.seq, Where: fmt.Sprintf("%s:%d", s.name, s.line), Raw: source.Clip(string(line))}
+		rec := source.Record{Seq: s.seq, Where: fmt.Sprintf("%s:%d", s.name, s.line), Raw: source.Clip(string(line)), Unit: s.unit}
 		bad := text.FirstInvalidUTF8(line)
 		switch {
 		case tooLong:
 			rec.Err = fmt.Errorf("line is longer than %d bytes", s.maxLine)
 		case bad >= 0:
 			rec.Err = fmt.Errorf("invalid UTF-8 at byte %d", bad)
+			// What decodes still names the document (its id), so sync keeps
+			// its stored version instead of deleting it.
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.UseNumber()
+			var fields map[string]any
+			if dec.Decode(&fields) == nil {
+				rec.Fields = fields
+			}
 		default:
 			dec := json.NewDecoder(bytes.NewReader(line))
 			dec.UseNumber()
@@ -123,6 +136,12 @@ func (s *Source) Progress() (int64, int64, string) {
 	d, t := s.f.Progress()
 	return d, t, "bytes"
 }
+
+// Scope is the file's absolute path: its records' unit.
+func (s *Source) Scope() string { return s.unit }
+
+// Version is the file's size and modification time.
+func (s *Source) Version() string { return s.f.Version() }
 
 // Close closes the file.
 func (s *Source) Close() error { return s.f.Close() }

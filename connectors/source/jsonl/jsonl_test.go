@@ -179,7 +179,7 @@ func FuzzNext(f *testing.F) {
 				checkErr(err)
 				return
 			}
-			if r.Seq != last+1 || (r.Err == nil) == (r.Fields == nil) {
+			if r.Seq != last+1 || (r.Err == nil && r.Fields == nil) || r.Unit == "" {
 				t.Fatalf("record %+v after seq %d", r, last)
 			}
 			last = r.Seq
@@ -207,5 +207,22 @@ func TestProgressIsTheParsedPositionNotTheBytesBufferedAhead(t *testing.T) {
 		if got, total, _ := s.Progress(); got != want || total != int64(len(data)) {
 			t.Errorf("after record %d: progress %d of %d, want %d (the whole file is buffered after the first read)", i+1, got, total, want)
 		}
+	}
+}
+
+func TestARecordWithBadBytesStillNamesItsDocument(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "docs.jsonl")
+	os.WriteFile(p, []byte("{\"id\": \"a\", \"text\": \"bad \xff\"}\n"), 0o644)
+	s, err := Open(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Next()
+	if err != nil || r.Err == nil || r.Fields["id"] != "a" {
+		t.Errorf("record %+v, %v: want an error and the id", r, err)
+	}
+	if r.Unit != s.Scope() || !filepath.IsAbs(r.Unit) || s.Version() == "" {
+		t.Errorf("unit %q, scope %q, version %q", r.Unit, s.Scope(), s.Version())
 	}
 }
