@@ -149,11 +149,14 @@ type Vectorizer struct {
 	// default 0: 0.1.
 	MaxPadding float64 `mapstructure:"max_padding" yaml:"max_padding"`
 	// Threads is the runtime's intra-op threads per forward pass. Default
-	// 0: automatic — half the cores each when a splade and an onnx-dense
+	// 0: automatic — half the CPUs each when a splade and an onnx-dense
 	// vectorizer are both configured (a hybrid query runs both encodes at
-	// once), else one per core with passes one at a time per call. A number
-	// below the cores runs cores/threads passes of a call at once; 1
-	// measured fastest with many concurrent callers (docs/benchmarks-history.md).
+	// once), else one per physical core with passes one at a time per call.
+	// The CPUs counted are those the process may use: its affinity mask and
+	// its container's CPU quota (Go's GOMAXPROCS, which the GOMAXPROCS
+	// environment variable overrides), not the node's. A number below the
+	// cores runs cores/threads passes of a call at once; 1 measured fastest
+	// with many concurrent callers (docs/benchmarks-history.md).
 	Threads int `mapstructure:"threads" yaml:"threads"`
 	// GatherTokens rewrites a plain SPLADE export at load time so the
 	// vocabulary projection runs on the real tokens only, not on padding

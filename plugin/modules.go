@@ -26,7 +26,7 @@ func NewVectorizers(cfg *config.Config) (map[string]Vectorizer, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	auto := autoThreads(cfg.Vectorizers, runtime.NumCPU())
+	auto := autoThreads(cfg.Vectorizers, runtime.GOMAXPROCS(0))
 	for _, name := range names {
 		vc := cfg.Vectorizers[name]
 		if vc.Threads == 0 && (vc.Module == config.ModuleSPLADE || vc.Module == config.ModuleONNXDense) {
@@ -45,12 +45,15 @@ func NewVectorizers(cfg *config.Config) (map[string]Vectorizer, error) {
 }
 
 // autoThreads is the intra-op thread count of a local model whose threads
-// setting is 0: 0 (the runtime's default, one per core) unless a splade and
-// an onnx-dense vectorizer are both configured. A hybrid query then encodes
-// with both at once, and two passes each wanting every core slowed the
-// hybrid query to 1.46x its slower encode plus the search; with half the
-// cores each it was 1.14x, and documents encoded faster too (each call runs
-// cores/threads passes at once). BENCHMARKS.md, "Hybrid queries".
+// setting is 0: 0 (splade.DefaultThreads, one per core the process may use)
+// unless a splade and an onnx-dense vectorizer are both configured. A
+// hybrid query then encodes with both at once, and two passes each wanting
+// every core slowed the hybrid query to 1.46x its slower encode plus the
+// search; with half the cores each it was 1.14x, and documents encoded
+// faster too (each call runs cores/threads passes at once). BENCHMARKS.md,
+// "Hybrid queries". cores is runtime.GOMAXPROCS(0), not runtime.NumCPU():
+// it follows the container's CPU quota (Go 1.25+), so a pod limited to 2
+// CPUs on a 64-core node gets 1 thread per model, not 32.
 func autoThreads(vcs map[string]config.Vectorizer, cores int) int {
 	var sparse, dense bool
 	for _, vc := range vcs {

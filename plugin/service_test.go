@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -325,6 +326,35 @@ func TestHeadBlockSetting(t *testing.T) {
 		if got := headBlock(in); got != want {
 			t.Errorf("head_block %d: got %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestAutoThreadsSplitTheCPUBudget: the automatic split reads the CPU
+// budget Go computes from the container's quota (runtime.GOMAXPROCS), not
+// the node's CPUs: a budget of 8 set in the process gives a hybrid pair 4
+// threads each, whatever this machine's core count; one set explicitly
+// stays.
+func TestAutoThreadsSplitTheCPUBudget(t *testing.T) {
+	saved := runtime.GOMAXPROCS(8)
+	t.Cleanup(func() { runtime.GOMAXPROCS(saved) })
+	cfg := &config.Config{Vectorizers: map[string]config.Vectorizer{
+		"sparse": {Module: config.ModuleSPLADE, Model: sparseFixture},
+		"dense":  {Module: config.ModuleONNXDense, Model: denseFixture, Threads: 3},
+	}}
+	vs, err := NewVectorizers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, v := range vs {
+			v.Close()
+		}
+	}()
+	if got := vs["sparse"].(*spladeModule).Threads(); got != 4 {
+		t.Errorf("sparse with GOMAXPROCS 8: got %d threads, want 4", got)
+	}
+	if got := vs["dense"].(*onnxDense).Threads(); got != 3 {
+		t.Errorf("dense with threads 3: got %d threads, want 3", got)
 	}
 }
 

@@ -153,7 +153,8 @@ func WithMaxPadding(f float64) Option {
 }
 
 // WithIntraOpThreads sets ONNX Runtime's intra-op thread count. Default 0:
-// the runtime's choice (one per physical core).
+// DefaultThreads (one per physical core the process may use, within its
+// CPU quota), passes of a call one after another.
 func WithIntraOpThreads(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
@@ -487,6 +488,8 @@ type runner struct {
 	// buffer of hundreds of MB is not page-faulted in again after each.
 	bufMu sync.Mutex
 	free  [][]float32
+	// threads is the intra-op thread count the session runs with.
+	threads int
 
 	texts, tokens, batches atomic.Uint64
 }
@@ -503,17 +506,24 @@ func (e *runner) Stats() Stats {
 	return Stats{Texts: e.texts.Load(), Tokens: e.tokens.Load(), Batches: e.batches.Load()}
 }
 
+// Threads is the intra-op thread count each forward pass runs with: the
+// one set, or DefaultThreads when none was.
+func (e *runner) Threads() int { return e.threads }
+
 func (e *runner) openSession() error {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return fmt.Errorf("%w: session options: %v", ErrRuntime, err)
 	}
 	defer so.Destroy()
-	if e.opts.intraOpThreads > 0 {
-		if err := so.SetIntraOpNumThreads(e.opts.intraOpThreads); err != nil {
-			return fmt.Errorf("%w: intra-op threads: %v", ErrRuntime, err)
-		}
+	threads := e.opts.intraOpThreads
+	if threads == 0 {
+		threads = DefaultThreads()
 	}
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		return fmt.Errorf("%w: intra-op threads: %v", ErrRuntime, err)
+	}
+	e.threads = threads
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return fmt.Errorf("%w: inter-op threads: %v", ErrRuntime, err)
 	}
@@ -590,8 +600,8 @@ func (e *Encoder) EncodeMode(ctx context.Context, mode Mode, texts []string) ([]
 }
 
 // eachBatch runs fn on every batch, checking ctx before each. With the
-// runtime's default intra-op threads (one per core) the batches run one
-// after another, each on every core; with fewer threads per pass set
+// default intra-op threads (DefaultThreads) the batches run one after
+// another, each on every core the process may use; with fewer threads per pass set
 // (WithIntraOpThreads), cores/threads batches run at once, so one caller
 // still keeps every core busy. The first error stops the rest.
 func (e *runner) eachBatch(ctx context.Context, batches [][]int, fn func(batch []int) error) error {

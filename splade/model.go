@@ -202,6 +202,25 @@ type graphSpec struct {
 	outRank      int
 }
 
+// graphIO reads a graph's inputs and outputs through a throwaway session of
+// one thread that skips optimization: the runtime's default would start a
+// thread per physical core of the machine, whatever the process's CPU limit
+// (DefaultThreads), and pin them to CPUs a cpuset may not allow.
+func graphIO(path string) ([]ort.InputOutputInfo, []ort.InputOutputInfo, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(1); err != nil {
+		return nil, nil, err
+	}
+	if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, nil, err
+	}
+	return ort.GetInputOutputInfoWithOptions(path, so)
+}
+
 // inspectGraph reads the graph's inputs and outputs and decides how to feed
 // it and how to read it: the first float32 output of rank 2 or 3, or the
 // first one named in prefer.
@@ -213,7 +232,7 @@ func inspectGraph(path string, prefer ...string) (graphSpec, error) {
 // (OutputAuto: read from the shapes, pickSparseOutput); kind "" is
 // inspectGraph's generic choice.
 func inspectGraphAs(path string, kind OutputKind, prefer ...string) (graphSpec, error) {
-	ins, outs, err := ort.GetInputOutputInfo(path)
+	ins, outs, err := graphIO(path)
 	if err != nil {
 		return graphSpec{}, fmt.Errorf("%w: %s is not a loadable ONNX model: %v", ErrModel, path, err)
 	}

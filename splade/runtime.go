@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -93,5 +92,3 @@ func RuntimeVersion() string {
 	}
 	return ort.GetVersion()
 }
-
-func maxProcs() int { return goruntime.GOMAXPROCS(0) }
