@@ -191,15 +191,17 @@ func encoderOptions(vc config.Vectorizer) []splade.Option {
 		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads),
 		splade.WithTokenGather(vc.GatherTokens == nil || *vc.GatherTokens),
-		splade.WithHeadBlock(headBlock(vc.HeadBlock)),
+		splade.WithHeadBlock(HeadBlock(vc.HeadBlock)),
 		// Off: the service runs other work on the same cores between passes.
 		splade.WithSpinning(false),
 	}
 }
 
-// headBlock maps vectorizers.NAME.head_block (0 default, -1 off) to
-// splade.WithHeadBlock's argument (0 off).
-func headBlock(n int) int {
+// HeadBlock maps a head-block setting as users write it —
+// vectorizers.NAME.head_block and the --head-block flags: 0 the default
+// width, -1 off, N > 0 that width — to splade.WithHeadBlock's argument
+// (0 off).
+func HeadBlock(n int) int {
 	switch {
 	case n == 0:
 		return splade.DefaultHeadBlock

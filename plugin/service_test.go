@@ -323,7 +323,7 @@ func TestRequestTimeoutReachesTheStore(t *testing.T) {
 // option: 0 is the default slice width, -1 turns the blocked head off.
 func TestHeadBlockSetting(t *testing.T) {
 	for in, want := range map[int]int{0: splade.DefaultHeadBlock, -1: 0, 1024: 1024} {
-		if got := headBlock(in); got != want {
+		if got := HeadBlock(in); got != want {
 			t.Errorf("head_block %d: got %d, want %d", in, got, want)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/internal/synth"
+	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/splade"
 )
 
@@ -32,7 +33,7 @@ func newBenchCmd() *cobra.Command {
 	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core)")
 	budget := fs.Int("token-budget", 0, "tokens per forward pass (batch × padded length; 0: the encoder's default, splade.DefaultTokenBudget)")
 	gather := fs.Bool("gather", true, "rewrite the graph so the vocabulary projection sees real tokens only (when the blocked head does not apply)")
-	headBlock := fs.Int("head-block", splade.DefaultHeadBlock, "vocabulary entries per slice of the blocked head (0: off, the gathered head pooled in Go); the default run also measures the gathered head beside it")
+	headBlock := fs.Int("head-block", 0, fmt.Sprintf("vocabulary entries per slice of the blocked head, as vectorizers.NAME.head_block: 0 the default (%d), -1 off (the gathered head, pooled in Go); the run also measures the gathered head beside it", splade.DefaultHeadBlock))
 	out := fs.String("out", "", "append the results as a Markdown section to this file (e.g. BENCHMARKS.md)")
 	denseModel := fs.String("dense-model", config.DefaultDenseModel, "dense model for the hybrid query section (\"\" skips it)")
 	denseThreads := fs.Int("dense-threads", -1, "intra-op threads of the dense model in the hybrid query section (-1: as --threads)")
@@ -55,7 +56,10 @@ func newBenchCmd() *cobra.Command {
 		}
 		// The other head path, measured beside the one benchmarked.
 		otherHead := append(append([]splade.Option(nil), opts...), splade.WithHeadBlock(0))
-		opts = append(opts, splade.WithHeadBlock(*headBlock))
+		if *headBlock < -1 {
+			return usageError{fmt.Errorf("--head-block: must be > 0, 0 for the default or -1 for off, got %d", *headBlock)}
+		}
+		opts = append(opts, splade.WithHeadBlock(plugin.HeadBlock(*headBlock)))
 		enc, err := splade.New(*model, opts...)
 		if err != nil {
 			return err
@@ -72,7 +76,7 @@ func newBenchCmd() *cobra.Command {
 		case info.GatherSkipped != "":
 			graph += " (not rewritten: " + info.GatherSkipped + ")"
 		}
-		if info := enc.Info(); info.HeadSkipped != "" && *headBlock > 0 {
+		if info := enc.Info(); info.HeadSkipped != "" && *headBlock >= 0 {
 			graph += "; blocked head not applied: " + info.HeadSkipped
 		}
 		var md strings.Builder

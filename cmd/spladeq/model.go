@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/hub"
 	"github.com/spladeq/spladeq/splade"
 	"github.com/spladeq/spladeq/splade/hfgraph"
@@ -105,7 +106,7 @@ func newModelCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1)}
 	out := convert.Flags().String("out", "", "output file (default DIR/model.onnx)")
 	force := convert.Flags().Bool("force", false, "overwrite an existing output file")
-	block := convert.Flags().Int("head-block", 0, "build the blocked SPLADE head with this many vocabulary entries per slice (0: logits)")
+	block := convert.Flags().Int("head-block", -1, fmt.Sprintf("build the blocked SPLADE head with this many vocabulary entries per slice, as vectorizers.NAME.head_block: -1 none (the logits of a plain export), 0 the default (%d)", splade.DefaultHeadBlock))
 	convert.RunE = func(c *cobra.Command, args []string) error {
 		dst := *out
 		if dst == "" {
@@ -119,11 +120,14 @@ func newModelCmd() *cobra.Command {
 			return err
 		}
 		opts := hfgraph.Options{Head: head}
-		if *block > 0 {
+		if *block < -1 {
+			return usageError{fmt.Errorf("--head-block: must be > 0, 0 for the default or -1 for none, got %d", *block)}
+		}
+		if *block >= 0 {
 			if head != hfgraph.Logits {
 				return fmt.Errorf("--head-block: %s is not a masked-LM checkpoint", args[0])
 			}
-			opts = hfgraph.Options{Head: hfgraph.MaxLogits, Block: *block}
+			opts = hfgraph.Options{Head: hfgraph.MaxLogits, Block: plugin.HeadBlock(*block)}
 		}
 		g, err := hfgraph.WriteModel(args[0], dst, opts)
 		if err != nil {

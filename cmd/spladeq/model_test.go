@@ -66,3 +66,33 @@ func TestModelConvertWritesTheGraphTheCheckpointLoadsAs(t *testing.T) {
 		}
 	}
 }
+
+// TestModelConvertHeadBlockMeansWhatTheConfigMeans: --head-block reads as
+// vectorizers.NAME.head_block does — absent or -1 the plain logits, 0 the
+// blocked head at its default width, N that width — and anything below -1
+// is a usage error.
+func TestModelConvertHeadBlockMeansWhatTheConfigMeans(t *testing.T) {
+	dir := t.TempDir()
+	size := hftest.Size{Layers: 1, Hidden: 16, Heads: 2, Intermediate: 32, Vocab: 30522, MaxPositions: 64}
+	if err := hftest.RandomBERT(dir, size, "F32", 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flags  []string
+		output string
+	}{
+		{nil, "output logits"},
+		{[]string{"--head-block", "-1"}, "output logits"},
+		{[]string{"--head-block", "0"}, "output spladeq_max_logits"},
+		{[]string{"--head-block", "1024"}, "output spladeq_max_logits"},
+	} {
+		out := filepath.Join(t.TempDir(), "model.onnx")
+		code, _, errOut := spladeq(t, "", append([]string{"model", "convert", dir, "--out", out}, c.flags...)...)
+		if code != 0 || !strings.Contains(errOut, c.output+",") {
+			t.Errorf("convert %v: exit %d, stderr %q; want %q", c.flags, code, errOut, c.output)
+		}
+	}
+	if code, _, errOut := spladeq(t, "", "model", "convert", dir, "--out", filepath.Join(t.TempDir(), "x.onnx"), "--head-block", "-2"); code != 2 || !strings.Contains(errOut, "--head-block") {
+		t.Errorf("--head-block -2: exit %d, stderr %q; want a usage error naming the flag", code, errOut)
+	}
+}
