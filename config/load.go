@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -152,6 +153,9 @@ func Load(o LoadOptions) (*Config, error) {
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
+	if err := checkSectionEnv(os.Environ()); err != nil {
+		return nil, err
+	}
 	v.SetConfigType("yaml")
 	file := o.File
 	if file == "" {
@@ -184,15 +188,15 @@ func Load(o LoadOptions) (*Config, error) {
 		}
 	}
 	cfg := &Config{}
-	err := v.Unmarshal(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		mapstructure.StringToTimeDurationHookFunc(),
-		mapstructure.StringToSliceHookFunc(","),
-	)), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
+	err := v.Unmarshal(cfg, viper.DecodeHook(decodeHooks), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if len(cfg.Vectorizers) == 0 {
 		cfg.Vectorizers = DefaultVectorizers()
+	}
+	if err := vectorizersFromEnv(cfg.Vectorizers, os.Environ()); err != nil {
+		return nil, err
 	}
 	// "none" and "" both leave a signal out of new collections.
 	for _, name := range []*string{&cfg.Collection.Sparse, &cfg.Collection.Dense, &cfg.Collection.BM25} {
@@ -209,6 +213,87 @@ func Load(o LoadOptions) (*Config, error) {
 		return nil, fmt.Errorf("config: invalid:\n%w", err)
 	}
 	return cfg, nil
+}
+
+// decodeHooks turn the strings of environment variables and flags into
+// typed values: durations ("30s") and lists ("a,b").
+var decodeHooks = mapstructure.ComposeDecodeHookFunc(
+	mapstructure.StringToTimeDurationHookFunc(),
+	mapstructure.StringToSliceHookFunc(","),
+)
+
+// EnvVar is the environment variable that sets key: SPLADEQ_ and the key
+// in upper case with "." and "-" as "_" (search.weights.bm25:
+// SPLADEQ_SEARCH_WEIGHTS_BM25).
+func EnvVar(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// checkSectionEnv refuses a variable that names a section rather than a
+// key (SPLADEQ_SEARCH_WEIGHTS, SPLADEQ_SERVER): viper would let it hide
+// every key below it, silently putting them back to zero.
+func checkSectionEnv(environ []string) error {
+	sections := map[string]string{EnvVar("vectorizers"): "vectorizers"}
+	for k, d := range defaults {
+		if _, ok := d.(map[string]any); ok {
+			sections[EnvVar(k)] = k
+		}
+		for i := strings.LastIndex(k, "."); i > 0; i = strings.LastIndex(k[:i], ".") {
+			sections[EnvVar(k[:i])] = k[:i]
+		}
+	}
+	var errs []error
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if section, ok := sections[name]; ok {
+			errs = append(errs, fmt.Errorf("config: %s names the section %s, not a key: set its keys one variable each (%s_...)", name, section, name))
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+// vectorizersFromEnv applies SPLADEQ_VECTORIZERS_NAME_KEY variables to the
+// vectorizers the file (or the defaults) define: SPLADEQ_VECTORIZERS_SPARSE_MODEL
+// sets vectorizers.sparse.model. NAME is the vectorizer's name in upper
+// case with "-" and "." as "_"; a variable that names no defined
+// vectorizer and key is refused, naming it.
+func vectorizersFromEnv(vs map[string]Vectorizer, environ []string) error {
+	prefix := EnvVar("vectorizers") + "_"
+	var names []string
+	for n := range vs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, kv := range environ {
+		key, val, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
+		name, field := "", ""
+		for _, n := range names {
+			if f, ok := strings.CutPrefix(rest, strings.TrimPrefix(EnvVar(n), EnvPrefix+"_")+"_"); ok && hasField(reflect.TypeOf(Vectorizer{}), strings.ToLower(f)) && len(n) > len(name) {
+				name, field = n, strings.ToLower(f)
+			}
+		}
+		if name == "" {
+			errs = append(errs, fmt.Errorf("config: %s: names no key of a defined vectorizer (have %s)", key, strings.Join(names, ", ")))
+			continue
+		}
+		v := vs[name]
+		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{DecodeHook: decodeHooks, WeaklyTypedInput: true, Result: &v})
+		if err == nil {
+			err = dec.Decode(map[string]any{field: val})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config: %s (vectorizers.%s.%s): %w", key, name, field, err))
+			continue
+		}
+		vs[name] = v
+	}
+	return errors.Join(errs...)
 }
 
 // checkKeys refuses keys the configuration does not know, naming them, so
