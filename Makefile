@@ -8,7 +8,7 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup models pytools build test run bench vet fuzz nocgo clean evalsets
+.PHONY: setup models pytools build test run bench vet fuzz nocgo clean evalsets docs
 
 setup:
 	@bash scripts/setup.sh
@@ -84,6 +84,14 @@ fuzz: setup
 EVALSETS ?= go-stdlib,python-stdlib,manpages
 evalsets:
 	python3 tools/evalsets/build.py --out .deps/evalsets --sets $(EVALSETS)
+
+# The references under docs/reference (CLI, configuration, HTTP API, metrics,
+# model catalogue), generated from the code by the TestReference* tests that
+# keep them current: those fail `make test` when a reference is stale, and
+# here write it instead. On a clean checkout this changes nothing.
+DOCS_PKGS := ./cmd/spladeq ./config ./plugin ./plugin/hub ./plugin/httpapi
+docs: setup
+	SPLADEQ_UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestReference' $(DOCS_PKGS)
 
 # The main job: ingest the sample corpus into the embedded store and run hybrid searches.
 run: build models

@@ -112,8 +112,8 @@ var OutputKinds = []string{"auto", "logits", "pooled", "token_weights"}
 
 // Vectorizer configures one named vectorizer.
 type Vectorizer struct {
-	// Module is splade, splade-idf, onnx-dense, openai or precomputed.
-	// Required.
+	// Module is splade, splade-idf, onnx-dense, openai, precomputed or
+	// bm25. Required.
 	Module string `mapstructure:"module" yaml:"module"`
 	// Model is a model directory (HuggingFace layout) for splade,
 	// splade-idf and onnx-dense. Required for those.

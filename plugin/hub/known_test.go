@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -282,28 +281,3 @@ func TestSuggestionForACheckpointSaysTheGraphIsBuilt(t *testing.T) {
 	}
 }
 
-func TestModelsGuideTableFollowsTheCatalogue(t *testing.T) {
-	data, err := os.ReadFile("../../docs/models.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if name, ok := strings.CutPrefix(line, "| `"); ok {
-			name, _, _ = strings.Cut(name, "`")
-			rows[name] = line
-		}
-	}
-	for _, k := range Catalogue {
-		row, ok := rows[k.Name]
-		if !ok {
-			t.Errorf("docs/models.md's catalogue table has no row for %s", k.Name)
-			continue
-		}
-		for _, want := range []string{"| " + k.Architecture, "| " + k.Output + " |", "`" + k.Module() + "`", fmt.Sprintf("| %d |", k.QueryMaxLength), k.License, k.Mode} {
-			if !strings.Contains(row, want) {
-				t.Errorf("docs/models.md row of %s does not say %q:\n%s", k.Name, want, row)
-			}
-		}
-	}
-}

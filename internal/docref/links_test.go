@@ -1,0 +1,139 @@
+package docref
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	inlineLink = regexp.MustCompile(`!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
+	refLink    = regexp.MustCompile(`^\s{0,3}\[[^\]]+\]:\s+<?(\S+?)>?(?:\s+"[^"]*")?\s*$`)
+	codeSpan   = regexp.MustCompile("`+[^`]*`+")
+)
+
+// markdownFiles lists the repository's Markdown files, leaving out what
+// is not the repository's own (.deps, build output, data, snippet scratch).
+func markdownFiles(t *testing.T, root string) []string {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() && p != root && (strings.HasPrefix(name, ".") || name == "bin" || name == "data" || name == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(name, ".md") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestRelativeLinksResolve: every relative link in every Markdown file of
+// the repository points at a file or directory that exists, and a #anchor
+// at a heading of the page it names.
+func TestRelativeLinksResolve(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	files := markdownFiles(t, root)
+	if len(files) < 10 {
+		t.Fatalf("found %d Markdown files under %s; the walk is broken", len(files), root)
+	}
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(p string) (map[string]bool, error) {
+		if a, ok := anchors[p]; ok {
+			return a, nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		anchors[p] = Anchors(string(data))
+		return anchors[p], nil
+	}
+	links := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, file)
+		for i, line := range Prose(string(data)) {
+			line = codeSpan.ReplaceAllString(line, "")
+			var targets []string
+			for _, m := range inlineLink.FindAllStringSubmatch(line, -1) {
+				targets = append(targets, m[1])
+			}
+			if m := refLink.FindStringSubmatch(line); m != nil {
+				targets = append(targets, m[1])
+			}
+			for _, target := range targets {
+				if regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`).MatchString(target) {
+					continue // http:, https:, mailto:
+				}
+				links++
+				path, anchor, _ := strings.Cut(target, "#")
+				dest := file
+				if path != "" {
+					if strings.HasPrefix(path, "/") {
+						dest = filepath.Join(root, path)
+					} else {
+						dest = filepath.Join(filepath.Dir(file), path)
+					}
+				}
+				if _, err := os.Stat(dest); err != nil {
+					t.Errorf("%s:%d: link %q: no such file or directory", rel, i+1, target)
+					continue
+				}
+				if anchor == "" {
+					continue
+				}
+				if !strings.HasSuffix(dest, ".md") {
+					t.Errorf("%s:%d: link %q: an anchor into a file that is not Markdown", rel, i+1, target)
+					continue
+				}
+				a, err := anchorsOf(dest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !a[anchor] {
+					t.Errorf("%s:%d: link %q: %s has no heading with anchor #%s", rel, i+1, target, filepath.Base(dest), anchor)
+				}
+			}
+		}
+	}
+	if links < 20 {
+		t.Errorf("checked only %d relative links; the link pattern is broken", links)
+	}
+}
+
+func TestSlugIsGitHubs(t *testing.T) {
+	for heading, want := range map[string]string{
+		"Retrieval quality: `spladeq eval`": "retrieval-quality-spladeq-eval",
+		"From Go: package `client`":         "from-go-package-client",
+		"Qdrant's inference backend":        "qdrants-inference-backend",
+		"spladeq model pull":                "spladeq-model-pull",
+		"search.weights_x (1/2)":            "searchweights_x-12",
+	} {
+		if got := Slug(heading); got != want {
+			t.Errorf("Slug(%q) = %q, want %q", heading, got, want)
+		}
+	}
+	got := Anchors("# A\n```\n# not a heading\n```\n## A\n## B\n")
+	for _, want := range []string{"a", "a-1", "b"} {
+		if !got[want] {
+			t.Errorf("Anchors: no %q in %v", want, got)
+		}
+	}
+	if got["not-a-heading"] {
+		t.Error("Anchors took a line of a code block for a heading")
+	}
+}
