@@ -21,10 +21,9 @@ import (
 // and an update takes a new one, so posting lists never need editing; they
 // skip empty slots, and compaction rebuilds them when too many are empty.
 type collection struct {
-	cfg     *pb.CreateCollection
-	unnamed bool // dense config is a single unnamed vector (name "")
-	dense   map[string]*denseSpace
-	sparse  map[string]*sparseSpace
+	cfg    *pb.CreateCollection
+	dense  map[string]*denseSpace
+	sparse map[string]*sparseSpace
 
 	mu    sync.RWMutex
 	byKey map[string]int32 // live points: len(byKey) is the count
@@ -152,7 +151,6 @@ func newCollection(cfg *pb.CreateCollection) (*collection, error) {
 	switch vc := cfg.GetVectorsConfig().GetConfig().(type) {
 	case nil:
 	case *pb.VectorsConfig_Params:
-		c.unnamed = true
 		if err := addDense("", vc.Params); err != nil {
 			return nil, err
 		}

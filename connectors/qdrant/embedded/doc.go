@@ -4,8 +4,10 @@
 // It implements qdrant.CollectionsServer, qdrant.PointsServer and
 // qdrant.QdrantServer from github.com/qdrant/go-client: collections with named
 // dense vectors (Cosine, Dot, Euclid, Manhattan) and sparse vectors (optional
-// IDF modifier); upsert, get, delete (by ids or filter), count and scroll of
-// points; the Query API with nested prefetches, nearest-neighbour queries,
+// IDF modifier), which can be added to and removed from an existing
+// collection (CreateVectorName, DeleteVectorName, as in Qdrant 1.18+);
+// upsert, get, delete (by ids or filter), count and scroll of points, and
+// UpdateVectors of existing points; the Query API with nested prefetches, nearest-neighbour queries,
 // RRF (k and weights), DBSF and formula fusion; payload filters. Every other
 // RPC answers codes.Unimplemented.
 //

@@ -17,9 +17,11 @@ import (
 	"github.com/spladeq/spladeq/internal/apikey"
 )
 
-// Version is the Qdrant version the server reports, so the go-client's
-// compatibility check passes.
-const Version = "1.17.0"
+// Version is the Qdrant release whose behaviour the server implements,
+// reported by HealthCheck: 1.18.0 adds vectors to existing collections
+// (CreateVectorName, DeleteVectorName). The clients' compatibility checks
+// (go-client 1.19, qdrant-client 1.18-1.19) pass against it.
+const Version = "1.18.0"
 
 // Server serves a Store over Qdrant's gRPC API.
 type Server struct {
@@ -488,8 +490,10 @@ func (c *collection) retrieved(p *point, wp *pb.WithPayloadSelector, wv *pb.With
 			names[n] = true
 		}
 	}
-	if c.unnamed && len(p.sparse) == 0 && (names == nil || names[""]) {
-		if d, ok := p.dense[""]; ok {
+	// A point whose one vector is the unnamed one is rendered as a single
+	// vector, as Qdrant does whatever else the collection configures.
+	if d, ok := p.dense[""]; ok && len(p.dense) == 1 && len(p.sparse) == 0 {
+		if names == nil || names[""] {
 			r.Vectors = &pb.VectorsOutput{VectorsOptions: &pb.VectorsOutput_Vector{Vector: denseOutput(d)}}
 		}
 		return r
