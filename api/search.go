@@ -14,10 +14,11 @@ type SearchRequest struct {
 	// search.signals, less those the collection lacks; named here, a
 	// signal the collection lacks is an error.
 	Signals []string `json:"signals,omitempty"`
-	// Fusion is rrf, dbsf or weighted. Default search.fusion.
+	// Fusion is rrf, dbsf, weighted, weighted_rrf or weighted_dbsf.
+	// Default search.fusion.
 	Fusion string `json:"fusion,omitempty"`
-	// Weights of weighted fusion per signal (relative); a signal not
-	// given keeps search.weights'.
+	// Weights of the weighted fusions per signal (see search.weights); a
+	// signal not given keeps search.weights'.
 	Weights map[string]float64 `json:"weights,omitempty"`
 	// Alpha is shorthand for weights sparse 1−alpha, dense alpha.
 	Alpha          *float64 `json:"alpha,omitempty"`

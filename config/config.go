@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -106,6 +107,17 @@ const (
 
 // Signals lists the signals in their canonical order.
 var Signals = []string{SignalBM25, SignalSparse, SignalDense}
+
+// Fusions are the values of search.fusion: Qdrant's rrf and dbsf,
+// client-side weighted, and the server-side weighted ones (weighted_rrf:
+// Qdrant's RRF with weights; weighted_dbsf: a formula query over each
+// signal's DBSF-normalised scores).
+var Fusions = []string{"rrf", "dbsf", "weighted", "weighted_rrf", "weighted_dbsf"}
+
+// WeightedFusion reports whether a fusion takes search.weights.
+func WeightedFusion(fusion string) bool {
+	return fusion == "weighted" || fusion == "weighted_rrf" || fusion == "weighted_dbsf"
+}
 
 // OutputKinds are the values of vectorizers.NAME.output.
 var OutputKinds = []string{"auto", "logits", "pooled", "token_weights"}
@@ -277,14 +289,17 @@ type Search struct {
 	// the searched collection lacks is left out (a collection made before
 	// BM25 fuses sparse and dense). Default [bm25, sparse, dense].
 	Signals []string `mapstructure:"signals" yaml:"signals"`
-	// Fusion: rrf, dbsf or weighted. Default weighted: with the default
-	// weights, the best mean nDCG@10 over the three real-text evaluation
-	// sets of every setting `spladeq eval --sweep` tried (docs/evaluation.md).
+	// Fusion: rrf, dbsf, weighted, weighted_rrf or weighted_dbsf.
+	// Default weighted: with the default weights, the best mean nDCG@10
+	// over the three real-text evaluation sets of every setting
+	// `spladeq eval --sweep` tried (docs/evaluation.md).
 	Fusion string `mapstructure:"fusion" yaml:"fusion"`
-	// Weights of weighted fusion per signal, relative (each fused list is
-	// min-max normalised, then the weights are scaled to sum to 1 over the
-	// signals searched). A signal not listed weighs 1. Default
-	// {bm25: 1, sparse: 1, dense: 2} (the sweep's best).
+	// Weights of the weighted fusions per signal. weighted and
+	// weighted_dbsf scale them to sum to 1 over the signals searched (each
+	// fused list min-max or DBSF normalised); weighted_rrf passes them to
+	// Qdrant as they are (a list's ranks are divided by its weight, so
+	// their scale matters: all 1 is plain RRF). A signal not listed weighs
+	// 1. Default {bm25: 1, sparse: 1, dense: 2} (the sweep's best).
 	Weights map[string]float64 `mapstructure:"weights" yaml:"weights"`
 	// Alpha, when set, is shorthand for weights sparse 1−alpha and dense
 	// alpha (bm25 keeps its weight): with signals sparse and dense the
@@ -538,14 +553,14 @@ func (c *Config) Validate() error {
 		bad("search.mode", "must be hybrid, sparse, dense or bm25, got %q", c.Search.Mode)
 	}
 	errs = append(errs, CheckSignals("search.signals", c.Search.Signals)...)
-	if !oneOf(c.Search.Fusion, "rrf", "dbsf", "weighted") {
-		bad("search.fusion", "must be rrf, dbsf or weighted, got %q", c.Search.Fusion)
+	if !slices.Contains(Fusions, c.Search.Fusion) {
+		bad("search.fusion", "must be one of %s, got %q", strings.Join(Fusions, ", "), c.Search.Fusion)
 	}
 	errs = append(errs, CheckWeights("search.weights", c.Search.Weights)...)
 	if a := c.Search.Alpha; a != nil && (math.IsNaN(*a) || *a < 0 || *a > 1) {
 		bad("search.alpha", "must be in [0, 1], got %v", *a)
 	}
-	if c.Search.Fusion == "weighted" && len(c.Search.Signals) > 0 {
+	if WeightedFusion(c.Search.Fusion) && len(c.Search.Signals) > 0 {
 		var sum float64
 		for _, sig := range c.Search.Signals {
 			sum += c.Search.Weight(sig)

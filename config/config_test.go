@@ -101,7 +101,7 @@ collection:
 	}
 	for _, want := range []string{
 		"qdrant.batch_size: must be >= 1, got 0",
-		`search.fusion: must be rrf, dbsf or weighted, got "magic"`,
+		`search.fusion: must be one of rrf, dbsf, weighted, weighted_rrf, weighted_dbsf, got "magic"`,
 		"search.alpha: must be in [0, 1], got 2",
 		`server.listen: must be host:port, got "nowhere"`,
 		"server.tls_key_file: must be set with server.tls_cert_file (both or neither)",

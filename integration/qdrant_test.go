@@ -439,9 +439,32 @@ func rrfByHand(k int) map[string]float64 {
 	return want
 }
 
-func dbsfByHand() map[string]float64 {
+// weightedRRFByHand is Qdrant's weighted RRF: a list of weight w adds
+// 1/((rank+1)/w + k − 1) for 0-based rank (1/(rank+k) at w = 1).
+func weightedRRFByHand(k int, wSparse, wDense float64) map[string]float64 {
 	want := map[string]float64{}
-	for _, scores := range []map[string]float64{sparseScores, denseScores} {
+	for i, ranking := range [][]string{sparseRanking, denseRanking} {
+		w := []float64{wSparse, wDense}[i]
+		for rank, id := range ranking {
+			want[id] += 1 / (float64(rank+1)/w + float64(k) - 1)
+		}
+	}
+	return want
+}
+
+// weightedDBSFByHand is Σ wᵢ·dbsfᵢ over sparse and dense, the weights
+// scaled to sum to 1, a point absent from a list counting 0 there.
+func weightedDBSFByHand(wSparse, wDense float64) map[string]float64 {
+	sum := wSparse + wDense
+	return dbsfWeighted(wSparse/sum, wDense/sum)
+}
+
+func dbsfByHand() map[string]float64 { return dbsfWeighted(1, 1) }
+
+func dbsfWeighted(wSparse, wDense float64) map[string]float64 {
+	want := map[string]float64{}
+	for i, scores := range []map[string]float64{sparseScores, denseScores} {
+		w := []float64{wSparse, wDense}[i]
 		var mean, ss float64
 		for _, s := range scores {
 			mean += s
@@ -453,7 +476,7 @@ func dbsfByHand() map[string]float64 {
 		std := math.Sqrt(ss / float64(len(scores)-1)) // sample σ
 		lo, hi := mean-3*std, mean+3*std
 		for id, s := range scores {
-			want[id] += (s - lo) / (hi - lo)
+			want[id] += w * (s - lo) / (hi - lo)
 		}
 	}
 	return want
@@ -501,6 +524,21 @@ func TestConformanceHybridFusion(t *testing.T) {
 			req.Fusion = qdrant.FusionDBSF
 			want := dbsfByHand()
 			expect(t, search(t, c, name, req), order(want), want)
+		})
+		weights := map[qdrant.Signal]float64{qdrant.SignalSparse: 1, qdrant.SignalDense: 3}
+		t.Run("weighted RRF divides each list's ranks by its weight, server-side", func(t *testing.T) {
+			req := hybrid
+			req.Fusion, req.RRFK, req.Weights = qdrant.FusionWeightedRRF, 5, weights
+			want := weightedRRFByHand(5, 1, 3)
+			expect(t, search(t, c, name, req), order(want), want)
+		})
+		t.Run("weighted DBSF sums each list's DBSF-normalised scores by weight in one formula query", func(t *testing.T) {
+			req := hybrid
+			req.Fusion, req.Weights = qdrant.FusionWeightedDBSF, weights
+			want := weightedDBSFByHand(1, 3)
+			expect(t, search(t, c, name, req), order(want), want)
+			req.Limit, req.Offset = 2, 1
+			expect(t, search(t, c, name, req), order(want)[1:3], want)
 		})
 		for _, alpha := range []float64{0, 0.3, 1} {
 			t.Run(fmt.Sprintf("weighted fusion at alpha %v combines min-max normalised scores", alpha), func(t *testing.T) {

@@ -158,13 +158,13 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	for sig, w := range in.Weights {
 		weights[qdrant.Signal(sig)] = w
 	}
-	if in.Fusion == "weighted" && len(signals) > 1 {
+	if config.WeightedFusion(in.Fusion) && len(signals) > 1 {
 		var sum float64
 		for _, sig := range signals {
 			sum += weights[qdrant.Signal(sig)]
 		}
 		if sum <= 0 {
-			ps = append(ps, Problem{Field: "weights", Message: fmt.Sprintf("the signals %v all weigh 0; weighted fusion needs one above 0", signals)})
+			ps = append(ps, Problem{Field: "weights", Message: fmt.Sprintf("the signals %v all weigh 0; %s fusion needs one above 0", signals, in.Fusion)})
 		}
 	}
 	_, precomputedDense := s.vecs[ci.Dense].(*precomputed)
@@ -187,8 +187,8 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	if in.Offset < 0 || in.Offset > 10000 {
 		ps = append(ps, Problem{Field: "offset", Message: fmt.Sprintf("must be 0..10000, got %d", in.Offset)})
 	}
-	if in.Fusion != "rrf" && in.Fusion != "dbsf" && in.Fusion != "weighted" {
-		ps = append(ps, Problem{Field: "fusion", Message: fmt.Sprintf("must be rrf, dbsf or weighted, got %q", in.Fusion)})
+	if !slices.Contains(config.Fusions, in.Fusion) {
+		ps = append(ps, Problem{Field: "fusion", Message: fmt.Sprintf("must be one of %s, got %q", strings.Join(config.Fusions, ", "), in.Fusion)})
 	}
 	if in.RRFK < 1 {
 		ps = append(ps, Problem{Field: "rrf_k", Message: fmt.Sprintf("must be >= 1, got %d", in.RRFK)})

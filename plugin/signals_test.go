@@ -167,7 +167,7 @@ func TestHybridSearchOverThreeSignals(t *testing.T) {
 			t.Errorf("mode %s hits %+v, want only fox (the only text with lazy or dog)", res.Mode, res.Hits)
 		}
 	})
-	for _, fusion := range []string{"rrf", "dbsf", "weighted"} {
+	for _, fusion := range []string{"rrf", "dbsf", "weighted", "weighted_rrf", "weighted_dbsf"} {
 		t.Run(fusion+" over each pair and the three finds a document by its text", func(t *testing.T) {
 			for _, signals := range [][]string{{"bm25", "sparse"}, {"bm25", "dense"}, {"sparse", "dense"}, {"dense", "sparse", "bm25"}} {
 				res, err := s.Search(ctx, "docs", SearchInput{Query: docs[2].Text, Signals: signals, Fusion: fusion,

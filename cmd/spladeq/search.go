@@ -33,7 +33,7 @@ func newSearchCmd() *cobra.Command {
 	var sf searchFlags
 	fs.StringVar(&sf.mode, "mode", "", "hybrid, or one signal alone: sparse, dense or bm25 (default search.mode)")
 	fs.StringSliceVar(&sf.signals, "signals", nil, "signals to fuse, e.g. bm25,sparse,dense (default search.signals, less those the collection lacks)")
-	fs.StringVar(&sf.fusion, "fusion", "", "rrf, dbsf or weighted (default search.fusion)")
+	fs.StringVar(&sf.fusion, "fusion", "", "rrf, dbsf, weighted, weighted_rrf or weighted_dbsf (default search.fusion)")
 	fs.StringToStringVar(&sf.weights, "weights", nil, "weights of weighted fusion, e.g. bm25=1,sparse=1,dense=2 (default search.weights)")
 	fs.Float64Var(&sf.alpha, "alpha", -1, "shorthand for weights sparse=1-alpha,dense=alpha, 0..1")
 	fs.IntVar(&sf.rrfK, "rrf-k", 0, "RRF's k (default search.rrf_k)")

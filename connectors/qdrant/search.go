@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +49,23 @@ const (
 	// FusionWeighted is a weighted sum of min-max normalised scores,
 	// computed client-side (see Search).
 	FusionWeighted Fusion = "weighted"
+	// FusionWeightedRRF is Qdrant's weighted reciprocal rank fusion
+	// (server-side, Qdrant >= 1.17): rrf {k, weights}, the weights as
+	// given.
+	FusionWeightedRRF Fusion = "weighted_rrf"
+	// FusionWeightedDBSF is a weighted sum of each signal's scores
+	// normalised as DBSF normalises them, as one Qdrant formula query
+	// (server-side; see Search).
+	FusionWeightedDBSF Fusion = "weighted_dbsf"
 )
+
+// Fusions are the fusion methods, in the order error messages list them.
+var Fusions = []Fusion{FusionRRF, FusionDBSF, FusionWeighted, FusionWeightedRRF, FusionWeightedDBSF}
+
+// Weighted reports whether the fusion takes per-signal weights.
+func (f Fusion) Weighted() bool {
+	return f == FusionWeighted || f == FusionWeightedRRF || f == FusionWeightedDBSF
+}
 
 // DefaultRRFK is Qdrant's default RRF constant.
 const DefaultRRFK = 2
@@ -124,8 +141,9 @@ func SignalsOf(m Mode) []Signal {
 	return nil
 }
 
-// weights returns the normalised weight of each signal (weighted fusion).
-func (r *SearchRequest) weights() (map[Signal]float64, error) {
+// rawWeights returns each signal's weight as given: Weights[signal] (0
+// when unlisted), or from Alpha when Weights is nil.
+func (r *SearchRequest) rawWeights() (map[Signal]float64, error) {
 	w := map[Signal]float64{}
 	var sum float64
 	for _, s := range r.Signals {
@@ -152,6 +170,20 @@ func (r *SearchRequest) weights() (map[Signal]float64, error) {
 	}
 	if sum <= 0 {
 		return nil, fmt.Errorf("weights: the signals %v all weigh 0", r.Signals)
+	}
+	return w, nil
+}
+
+// weights returns the weight of each signal scaled to sum to 1 (weighted
+// and weighted_dbsf fusion).
+func (r *SearchRequest) weights() (map[Signal]float64, error) {
+	w, err := r.rawWeights()
+	if err != nil {
+		return nil, err
+	}
+	var sum float64
+	for _, x := range w {
+		sum += x
 	}
 	for s := range w {
 		w[s] /= sum
@@ -202,16 +234,13 @@ func (r *SearchRequest) normalise() error {
 		}
 		seen[s] = true
 	}
-	switch r.Fusion {
-	case FusionRRF, FusionDBSF:
-	case FusionWeighted:
-		if len(r.Signals) > 1 {
-			if _, err := r.weights(); err != nil {
-				errs = append(errs, err)
-			}
+	switch {
+	case !slices.Contains(Fusions, r.Fusion):
+		errs = append(errs, fmt.Errorf("fusion: must be one of %v, got %q", Fusions, r.Fusion))
+	case r.Fusion.Weighted() && len(r.Signals) > 1:
+		if _, err := r.rawWeights(); err != nil {
+			errs = append(errs, err)
 		}
-	default:
-		errs = append(errs, fmt.Errorf("fusion: must be rrf, dbsf or weighted, got %q", r.Fusion))
 	}
 	if seen[SignalSparse] {
 		if err := r.Sparse.Validate(); err != nil {
@@ -317,20 +346,10 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 	case req.Fusion == FusionWeighted:
 		batch, err = singles(req.WithPayload)
 	default:
-		fusion := qc.NewQueryRRF(&qc.Rrf{K: u32(req.RRFK)})
-		if req.Fusion == FusionDBSF {
-			fusion = qc.NewQueryFusion(qc.Fusion_DBSF)
+		var fused *qc.QueryPoints
+		if fused, err = fusedQuery(collection, req, filter, query); err == nil {
+			batch = []*qc.QueryPoints{page(fused)}
 		}
-		fused := &qc.QueryPoints{CollectionName: collection, Query: fusion, Filter: filter, WithPayload: qc.NewWithPayload(req.WithPayload)}
-		for _, s := range req.Signals {
-			q, using, qerr := query(s)
-			if qerr != nil {
-				err = qerr
-				break
-			}
-			fused.Prefetch = append(fused.Prefetch, &qc.PrefetchQuery{Query: q, Using: using, Filter: filter, Limit: u64(req.PrefetchLimit)})
-		}
-		batch = []*qc.QueryPoints{page(fused)}
 		if err == nil && req.WithSideScores {
 			var side []*qc.QueryPoints
 			side, err = singles(false)
@@ -380,6 +399,70 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		}
 	}
 	return hits, nil
+}
+
+// fusedQuery is a server-side fusion of req's signals as one Query API
+// request: a prefetch per signal, PrefetchLimit deep, the filter applied to
+// each, fused by rrf, dbsf, rrf with weights (weighted_rrf), or a formula
+// over each signal's DBSF-normalised scores (weighted_dbsf, see
+// WeightedDBSFQuery).
+func fusedQuery(collection string, req SearchRequest, filter *qc.Filter, query func(Signal) (*qc.Query, *string, error)) (*qc.QueryPoints, error) {
+	fused := &qc.QueryPoints{CollectionName: collection, Filter: filter, WithPayload: qc.NewWithPayload(req.WithPayload)}
+	for _, s := range req.Signals {
+		q, using, err := query(s)
+		if err != nil {
+			return nil, err
+		}
+		fused.Prefetch = append(fused.Prefetch, &qc.PrefetchQuery{Query: q, Using: using, Filter: filter, Limit: u64(req.PrefetchLimit)})
+	}
+	switch req.Fusion {
+	case FusionDBSF:
+		fused.Query = qc.NewQueryFusion(qc.Fusion_DBSF)
+	case FusionWeightedRRF:
+		w, err := req.rawWeights()
+		if err != nil {
+			return nil, err
+		}
+		rrf := &qc.Rrf{K: u32(req.RRFK)}
+		for _, s := range req.Signals {
+			rrf.Weights = append(rrf.Weights, float32(w[s]))
+		}
+		fused.Query = qc.NewQueryRRF(rrf)
+	case FusionWeightedDBSF:
+		w, err := req.weights()
+		if err != nil {
+			return nil, err
+		}
+		ws := make([]float32, len(req.Signals))
+		for i, s := range req.Signals {
+			ws[i] = float32(w[s])
+		}
+		fused.Prefetch, fused.Query = WeightedDBSFQuery(fused.Prefetch, ws)
+	default:
+		fused.Query = qc.NewQueryRRF(&qc.Rrf{K: u32(req.RRFK)})
+	}
+	return fused, nil
+}
+
+// WeightedDBSFQuery turns one prefetch per signal into weighted_dbsf
+// fusion: each prefetch is wrapped in a DBSF fusion of that one list (so
+// Qdrant maps its scores to (s − (μ − 3σ)) / 6σ, μ and σ the list's mean
+// and sample standard deviation), and the query is the formula
+// Σ weights[i]·$score[i], a point a list missed counting 0 there. Qdrant's
+// formula language (1.17, 1.19) has no minimum or maximum over a list, so
+// this is the per-list normalisation a single query can make; weighted
+// fusion's min-max normalisation needs the client.
+func WeightedDBSFQuery(prefetch []*qc.PrefetchQuery, weights []float32) ([]*qc.PrefetchQuery, *qc.Query) {
+	wrapped := make([]*qc.PrefetchQuery, len(prefetch))
+	terms := make([]*qc.Expression, len(prefetch))
+	defaults := map[string]*qc.Value{}
+	for i, p := range prefetch {
+		wrapped[i] = &qc.PrefetchQuery{Prefetch: []*qc.PrefetchQuery{p}, Query: qc.NewQueryFusion(qc.Fusion_DBSF), Filter: p.Filter, Limit: p.Limit}
+		v := fmt.Sprintf("$score[%d]", i)
+		terms[i] = qc.NewExpressionMult(&qc.MultExpression{Mult: []*qc.Expression{qc.NewExpressionConstant(weights[i]), qc.NewExpressionVariable(v)}})
+		defaults[v] = qc.NewValueDouble(0)
+	}
+	return wrapped, qc.NewQueryFormula(&qc.Formula{Expression: qc.NewExpressionSum(&qc.SumExpression{Sum: terms}), Defaults: defaults})
 }
 
 func u64(n int) *uint64 {

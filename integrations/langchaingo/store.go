@@ -121,17 +121,18 @@ func WithWeights(weights map[string]float64) Option {
 	}
 }
 
-// WithFusion sets hybrid fusion: "rrf", "dbsf" or "weighted" (with
-// WithWeights, or WithAlpha for sparse against dense). Default: the
-// service's search.fusion.
+// WithFusion sets hybrid fusion: "rrf", "dbsf", "weighted",
+// "weighted_rrf" or "weighted_dbsf" (the weighted ones with WithWeights,
+// or WithAlpha for sparse against dense). Default: the service's
+// search.fusion.
 func WithFusion(fusion string) Option {
 	return func(s *Store) error {
 		switch fusion {
-		case "rrf", "dbsf", "weighted":
+		case "rrf", "dbsf", "weighted", "weighted_rrf", "weighted_dbsf":
 			s.fusion = fusion
 			return nil
 		}
-		return fmt.Errorf("fusion: must be rrf, dbsf or weighted, got %q", fusion)
+		return fmt.Errorf("fusion: must be rrf, dbsf, weighted, weighted_rrf or weighted_dbsf, got %q", fusion)
 	}
 }
 

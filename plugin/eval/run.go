@@ -118,8 +118,9 @@ func (s Setting) Mode() string {
 	return "hybrid"
 }
 
-// Name describes a setting in one line, e.g. "bm25+sparse+dense rrf k=2"
-// or "sparse+dense weighted sparse=1 dense=3".
+// Name describes a setting in one line, e.g. "bm25+sparse+dense rrf k=2",
+// "sparse+dense weighted sparse=1 dense=3" or "bm25+sparse+dense
+// weighted_rrf k=5 bm25=1 sparse=1 dense=2".
 func (s Setting) Name() string {
 	var b strings.Builder
 	b.WriteString(strings.Join(s.Signals, "+"))
@@ -129,8 +130,11 @@ func (s Setting) Name() string {
 			fmt.Fprintf(&b, " rrf k=%d", s.RRFK)
 		case "dbsf":
 			b.WriteString(" dbsf")
-		case "weighted":
-			b.WriteString(" weighted")
+		case "weighted", "weighted_dbsf", "weighted_rrf":
+			b.WriteString(" " + s.Fusion)
+			if s.Fusion == "weighted_rrf" {
+				fmt.Fprintf(&b, " k=%d", s.RRFK)
+			}
 			for _, sig := range s.Signals {
 				fmt.Fprintf(&b, " %s=%g", sig, s.Weights[sig])
 			}
@@ -178,13 +182,13 @@ func ConfiguredSetting(s config.Search) Setting {
 	if s.Mode != "hybrid" {
 		set.Signals = []string{s.Mode}
 	}
-	if len(set.Signals) > 1 && s.Fusion == "weighted" {
+	if len(set.Signals) > 1 && qdrant.Fusion(s.Fusion).Weighted() {
 		set.Weights = map[string]float64{}
 		for _, sig := range set.Signals {
 			set.Weights[sig] = s.Weight(sig)
 		}
 	}
-	if len(set.Signals) == 1 || s.Fusion != "rrf" {
+	if len(set.Signals) == 1 || (s.Fusion != "rrf" && s.Fusion != "weighted_rrf") {
 		set.RRFK = 0
 	}
 	if len(set.Signals) == 1 {
@@ -206,7 +210,8 @@ func DefaultSettings(s config.Search) []Setting {
 		for _, sig := range set {
 			w[sig] = s.Weight(sig)
 		}
-		out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: w})
+		out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: w},
+			Setting{Signals: set, Fusion: "weighted_rrf", RRFK: s.RRFK, Weights: w}, Setting{Signals: set, Fusion: "weighted_dbsf", Weights: w})
 	}
 	return dedupe(out)
 }
@@ -219,11 +224,19 @@ func signalSets() [][]string {
 // SweepRRFK are the RRF constants the sweep tries.
 var SweepRRFK = []int{1, 2, 5, 10, 60}
 
+// SweepWeightedRRFK are the RRF constants the sweep tries with weights
+// over three signals (two signals: search.rrf_k).
+var SweepWeightedRRFK = []int{2, 5, 10}
+
 // SweepSettings covers each signal alone and, for every set of two or
-// three signals, RRF with each of SweepRRFK, DBSF, and weighted fusion over
-// a grid of weights (two signals: the second's share 0, 0.1, 0.3 .. 0.9, 1;
-// three: every weight of 1, 2 or 3, up to scale); then sparse index
-// pruning levels, sparse alone and fused as configured.
+// three signals, RRF with each of SweepRRFK, DBSF, and weighted and
+// weighted_dbsf fusion over a grid of weights (two signals: the second's
+// share 0, 0.1, 0.3 .. 0.9, 1; three: every weight of 1, 2 or 3, up to
+// scale), and weighted_rrf over integer weights (Qdrant's weighted RRF
+// divides ranks by the weights, so their scale matters: two signals every
+// pair of 1, 2 or 3 with search.rrf_k, three every triple with each of
+// SweepWeightedRRFK); then sparse index pruning levels, sparse alone and
+// fused as configured.
 func SweepSettings(s config.Search) []Setting {
 	out := []Setting{ConfiguredSetting(s)}
 	for _, sig := range config.Signals {
@@ -235,13 +248,22 @@ func SweepSettings(s config.Search) []Setting {
 		}
 		out = append(out, Setting{Signals: set, Fusion: "dbsf"})
 		if len(set) == 2 {
-			for _, a := range []int{0, 1, 3, 5, 7, 9, 10} {
-				out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: map[string]float64{set[0]: float64(10-a) / 10, set[1]: float64(a) / 10}})
+			for _, fusion := range []string{"weighted", "weighted_dbsf"} {
+				for _, a := range []int{0, 1, 3, 5, 7, 9, 10} {
+					out = append(out, Setting{Signals: set, Fusion: fusion, Weights: map[string]float64{set[0]: float64(10-a) / 10, set[1]: float64(a) / 10}})
+				}
+			}
+			for _, w := range weightGrid(2) {
+				out = append(out, Setting{Signals: set, Fusion: "weighted_rrf", RRFK: s.RRFK, Weights: map[string]float64{set[0]: w[0], set[1]: w[1]}})
 			}
 			continue
 		}
-		for _, w := range weightGrid() {
-			out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: map[string]float64{set[0]: w[0], set[1]: w[1], set[2]: w[2]}})
+		for _, w := range weightGrid(3) {
+			weights := map[string]float64{set[0]: w[0], set[1]: w[1], set[2]: w[2]}
+			out = append(out, Setting{Signals: set, Fusion: "weighted", Weights: weights}, Setting{Signals: set, Fusion: "weighted_dbsf", Weights: weights})
+			for _, k := range SweepWeightedRRFK {
+				out = append(out, Setting{Signals: set, Fusion: "weighted_rrf", RRFK: k, Weights: weights})
+			}
 		}
 	}
 	conf := ConfiguredSetting(s)
@@ -253,15 +275,21 @@ func SweepSettings(s config.Search) []Setting {
 	return dedupe(out)
 }
 
-// weightGrid is every triple of weights from {1, 2, 3} whose greatest
-// common divisor is 1 (so no triple is another scaled).
-func weightGrid() [][3]float64 {
-	var out [][3]float64
+// weightGrid is every n-tuple (n 2 or 3) of weights from {1, 2, 3} whose
+// greatest common divisor is 1 (so no tuple is another scaled).
+func weightGrid(n int) [][]float64 {
+	var out [][]float64
 	for a := 1; a <= 3; a++ {
 		for b := 1; b <= 3; b++ {
+			if n == 2 {
+				if gcd(a, b) == 1 {
+					out = append(out, []float64{float64(a), float64(b)})
+				}
+				continue
+			}
 			for c := 1; c <= 3; c++ {
 				if gcd(gcd(a, b), c) == 1 {
-					out = append(out, [3]float64{float64(a), float64(b), float64(c)})
+					out = append(out, []float64{float64(a), float64(b), float64(c)})
 				}
 			}
 		}

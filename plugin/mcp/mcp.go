@@ -33,7 +33,7 @@ type SearchInput struct {
 	Collection string             `json:"collection,omitempty" jsonschema:"collection to search; default: the configured collection.name"`
 	Mode       string             `json:"mode,omitempty" jsonschema:"hybrid, or one signal alone: sparse, dense or bm25; default: the configured search.mode"`
 	Signals    []string           `json:"signals,omitempty" jsonschema:"signals a hybrid search fuses, of bm25 (keywords), sparse (SPLADE) and dense (embeddings); default: the configured search.signals"`
-	Fusion     string             `json:"fusion,omitempty" jsonschema:"hybrid fusion: rrf, dbsf or weighted; default: the configured search.fusion"`
+	Fusion     string             `json:"fusion,omitempty" jsonschema:"hybrid fusion: rrf, dbsf, weighted, weighted_rrf or weighted_dbsf; default: the configured search.fusion"`
 	Weights    map[string]float64 `json:"weights,omitempty" jsonschema:"weighted fusion's weight per signal, e.g. {bm25: 1, sparse: 1, dense: 2}; default: the configured search.weights"`
 	Filter     *qdrant.Filter     `json:"filter,omitempty" jsonschema:"payload filter: {must, should, must_not: [{key, match} or {key, range: {gt, gte, lt, lte}}]}"`
 	Limit      int                `json:"limit,omitempty" jsonschema:"hits to return, 1..100; default: the configured search.limit"`
