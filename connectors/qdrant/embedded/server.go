@@ -186,6 +186,21 @@ func (s *collectionsService) Delete(_ context.Context, req *pb.DeleteCollection)
 	return &pb.CollectionOperationResponse{Result: ok, Time: since(t)}, nil
 }
 
+// Update implements qdrant.CollectionsServer for metadata, merged as
+// Qdrant merges it (a null value removes its key); the other settings an
+// update can carry are refused as Unimplemented.
+func (s *collectionsService) Update(_ context.Context, req *pb.UpdateCollection) (*pb.CollectionOperationResponse, error) {
+	t := time.Now()
+	if req.OptimizersConfig != nil || req.Params != nil || req.HnswConfig != nil || req.VectorsConfig != nil ||
+		req.QuantizationConfig != nil || req.SparseVectorsConfig != nil || req.StrictModeConfig != nil {
+		return nil, status.Error(codes.Unimplemented, "the embedded server updates a collection's metadata only")
+	}
+	if err := s.store.setMetadata(req.GetCollectionName(), req.GetMetadata()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CollectionOperationResponse{Result: true, Time: since(t)}, nil
+}
+
 // List implements qdrant.CollectionsServer.
 func (s *collectionsService) List(context.Context, *pb.ListCollectionsRequest) (*pb.ListCollectionsResponse, error) {
 	t := time.Now()
@@ -211,7 +226,7 @@ func (s *collectionsService) Get(_ context.Context, req *pb.GetCollectionInfoReq
 		return nil, toStatus(err)
 	}
 	c.mu.RLock()
-	n := uint64(len(c.byKey))
+	n, cfg := uint64(len(c.byKey)), c.cfg // setMetadata replaces cfg, never changes it
 	c.mu.RUnlock()
 	info := &pb.CollectionInfo{
 		Status:          pb.CollectionStatus_Green,
@@ -223,17 +238,17 @@ func (s *collectionsService) Get(_ context.Context, req *pb.GetCollectionInfoReq
 			// embedded store is one shard on one node whatever the request
 			// says, but reports the settings so EnsureCollection can compare.
 			Params: &pb.CollectionParams{
-				ShardNumber:            orOne(c.cfg.GetShardNumber()),
-				ReplicationFactor:      ptr(orOne(c.cfg.GetReplicationFactor())),
-				WriteConsistencyFactor: ptr(orOne(c.cfg.GetWriteConsistencyFactor())),
-				OnDiskPayload:          c.cfg.OnDiskPayload == nil || c.cfg.GetOnDiskPayload(),
-				VectorsConfig:          c.cfg.GetVectorsConfig(),
-				SparseVectorsConfig:    c.cfg.GetSparseVectorsConfig(),
+				ShardNumber:            orOne(cfg.GetShardNumber()),
+				ReplicationFactor:      ptr(orOne(cfg.GetReplicationFactor())),
+				WriteConsistencyFactor: ptr(orOne(cfg.GetWriteConsistencyFactor())),
+				OnDiskPayload:          cfg.OnDiskPayload == nil || cfg.GetOnDiskPayload(),
+				VectorsConfig:          cfg.GetVectorsConfig(),
+				SparseVectorsConfig:    cfg.GetSparseVectorsConfig(),
 			},
 			HnswConfig:      &pb.HnswConfigDiff{},
 			OptimizerConfig: &pb.OptimizersConfigDiff{},
 			WalConfig:       &pb.WalConfigDiff{},
-			Metadata:        c.cfg.GetMetadata(),
+			Metadata:        cfg.GetMetadata(),
 		},
 		PayloadSchema: map[string]*pb.PayloadSchemaInfo{},
 	}

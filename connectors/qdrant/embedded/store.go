@@ -285,3 +285,39 @@ func (s *Store) remove(name string, selector *pb.PointsSelector) error {
 	c.maybeCompact()
 	return nil
 }
+
+// setMetadata merges md into a collection's metadata, as Qdrant merges
+// it: a key given a null value is removed.
+func (s *Store) setMetadata(name string, md map[string]*pb.Value) error {
+	c, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg := proto.Clone(c.cfg).(*pb.CreateCollection)
+	if cfg.Metadata == nil {
+		cfg.Metadata = map[string]*pb.Value{}
+	}
+	for k, v := range md {
+		if _, null := v.GetKind().(*pb.Value_NullValue); v == nil || null {
+			delete(cfg.Metadata, k)
+			continue
+		}
+		cfg.Metadata[k] = v
+	}
+	data, err := proto.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCollections).Put([]byte(name), data)
+	})
+	if err != nil {
+		return err
+	}
+	c.cfg = cfg
+	return nil
+}

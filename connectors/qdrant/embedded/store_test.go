@@ -139,3 +139,43 @@ func TestUUIDForms(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataAndVectorUpdatesSurviveAReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCollection(t, s)
+	if err := s.upsert("c", []*pb.PointStruct{pt(1, 2, "one"), pt(2, 3, "two")}); err != nil {
+		t.Fatal(err)
+	}
+	upd := []*pb.PointStruct{{Id: pb.NewIDNum(2), Vectors: pb.NewVectorsMap(map[string]*pb.Vector{"s": pb.NewVectorSparse([]uint32{100}, []float32{5})})}}
+	if err := s.updateVectors("c", upd); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.setMetadata("c", map[string]*pb.Value{"k": pb.NewValueString("v"), "gone": pb.NewValueNull()}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.get("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Point 1 keeps {100: 1}; point 2's sparse vector is now {100: 5}.
+	got := sparseScores(t, c)
+	if got["n00000000000000000001"] != 1 || got["n00000000000000000002"] != 5 || len(got) != 2 {
+		t.Errorf("scores after reopen %v, want point 1 at 1 and point 2 at 5", got)
+	}
+	p := c.slots[c.byKey["n00000000000000000002"]]
+	if d := p.dense["d"]; len(d) != 2 || d[0] != 3 || p.payload["text"].GetStringValue() != "two" {
+		t.Errorf("point 2 after its sparse update: dense %v payload %v, want [3 1] and text two", d, p.payload)
+	}
+	if md := c.cfg.GetMetadata(); len(md) != 1 || md["k"].GetStringValue() != "v" {
+		t.Errorf("metadata after reopen %v, want k: v", md)
+	}
+}
