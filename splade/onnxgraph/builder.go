@@ -37,9 +37,10 @@ func (t Tensor) Bytes() int {
 		return len(t.Raw)
 	}
 	size := 4
-	if t.Type == Int64 {
+	switch t.Type {
+	case Int64:
 		size = 8
-	} else if t.Type == Bool {
+	case Bool, Int8, Uint8:
 		size = 1
 	}
 	return t.Elements() * size
@@ -82,11 +83,14 @@ type Builder struct {
 	Prefix string
 	// Opset is the default-domain opset the nodes are written for; ops whose
 	// signature changed (ReduceMax's axes) follow it.
-	Opset  int
-	Nodes  [][]byte
-	Inits  []Tensor
-	n      int
-	consts map[string]string
+	Opset int
+	Nodes [][]byte
+	Inits []Tensor
+	// Domains are the operator domains other than the default one that
+	// nodes were added in (DomainNode), each imported at opset 1.
+	Domains []string
+	n       int
+	consts  map[string]string
 }
 
 // NewBuilder returns a Builder whose names start with prefix.
@@ -110,6 +114,31 @@ func (b *Builder) Named(name, op string, inputs []string, attrs ...[]byte) strin
 	out := b.Name(name)
 	b.Nodes = append(b.Nodes, NodeProto(out, op, inputs, []string{out}, attrs...))
 	return out
+}
+
+// NamedIn is Named for a node of an operator domain (DomainNode).
+func (b *Builder) NamedIn(domain, name, op string, inputs []string, attrs ...[]byte) string {
+	b.useDomain(domain)
+	out := b.Name(name)
+	b.Nodes = append(b.Nodes, DomainNodeProto(domain, out, op, inputs, []string{out}, attrs...))
+	return out
+}
+
+func (b *Builder) useDomain(domain string) {
+	for _, d := range b.Domains {
+		if d == domain {
+			return
+		}
+	}
+	b.Domains = append(b.Domains, domain)
+}
+
+// DomainNode adds a node of an operator domain (MicrosoftDomain for ONNX
+// Runtime's contrib operators) with one output and returns the output's
+// name; the model then imports the domain at opset 1.
+func (b *Builder) DomainNode(domain, op string, inputs []string, attrs ...[]byte) string {
+	b.n++
+	return b.NamedIn(domain, fmt.Sprintf("%s_%d", strings.ToLower(op), b.n), op, inputs, attrs...)
 }
 
 // Output adds an Identity from src to the graph output name (not prefixed).
@@ -204,11 +233,16 @@ func (b *Builder) Model(graphName, producer string, inputs, outputs [][]byte) []
 	graphLen := len(head) + b.initsLen() + len(tail)
 
 	var model []byte
-	model = appendVarint(model, ModelIRVersion, IRVersion)
+	model = appendVarint(model, ModelIRVersion, uint64(IRVersionFor(b.Opset)))
 	model = appendString(model, ModelProducerName, producer)
 	opset := appendString(nil, OpsetDomain, "")
 	opset = appendVarint(opset, OpsetVersion, uint64(b.Opset))
 	model = AppendMessage(model, ModelOpsetImport, opset)
+	for _, d := range b.Domains {
+		imp := appendString(nil, OpsetDomain, d)
+		imp = appendVarint(imp, OpsetVersion, 1)
+		model = AppendMessage(model, ModelOpsetImport, imp)
+	}
 	out := make([]byte, 0, len(model)+graphLen+16)
 	out = append(out, model...)
 	out = protowire.AppendTag(out, ModelGraph, protowire.BytesType)

@@ -2,6 +2,8 @@ package onnxgraph
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -103,4 +105,53 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestDomainNodesAndOpTypes: a node of ONNX Runtime's contrib domain
+// carries the domain and makes the model import it; OpTypes reads the op
+// types back from a file while skipping a weight larger than its buffer.
+func TestDomainNodesAndOpTypes(t *testing.T) {
+	b := NewBuilder("", 21)
+	big := make([]byte, 300000) // past the reader's 64 KB buffer
+	w := b.Init("w", Int8, []int64{300, 1000}, big)
+	y := b.DomainNode(MicrosoftDomain, "MatMulIntegerToFloat", []string{"x", w, "s", b.Float(1)})
+	b.Output(b.Node("Relu", []string{y}), "y")
+	b.Output(b.Node("Relu", []string{y}), "z")
+	data := b.Model("g", "test", nil, nil)
+	_, rest, opset, err := SplitModel(data)
+	if err != nil || opset != 21 {
+		t.Fatalf("SplitModel: opset %d, err %v", opset, err)
+	}
+	var domains []string
+	var ir uint64
+	EachField(rest, func(num protowire.Number, _ protowire.Type, _, v []byte) error {
+		switch num {
+		case ModelOpsetImport:
+			d, ver := OpsetEntry(v)
+			domains = append(domains, d+":"+string(rune('0'+ver%10)))
+		case ModelIRVersion:
+			ir, _ = protowire.ConsumeVarint(v)
+		}
+		return nil
+	})
+	if !equal(domains, []string{":1", MicrosoftDomain + ":1"}) || ir != 10 {
+		t.Errorf("opset imports %v (want the default domain and %s at 1), IR version %d (want 10 at opset 21)", domains, MicrosoftDomain, ir)
+	}
+	path := filepath.Join(t.TempDir(), "m.onnx")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := OpTypes(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 3 || ops["MatMulIntegerToFloat"] != 1 || ops["Relu"] != 2 || ops["Identity"] != 2 {
+		t.Errorf("OpTypes: %v", ops)
+	}
+	if err := os.WriteFile(path, data[:len(data)-1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpTypes(path); err == nil {
+		t.Error("OpTypes of a truncated file: no error")
+	}
 }

@@ -1,8 +1,11 @@
 package onnxgraph
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -62,13 +65,29 @@ const (
 // Tensor element types (TensorProto.DataType).
 const (
 	Float = 1
+	Uint8 = 2
+	Int8  = 3
+	Int32 = 6
 	Int64 = 7
 	Bool  = 9
 )
 
-// IRVersion is the ONNX IR version the builders write (ONNX 1.13+, opset
-// 17 and 18 allowed).
+// MicrosoftDomain is the domain of ONNX Runtime's contrib operators
+// (MatMulIntegerToFloat, MultiHeadAttention, ...), opset 1.
+const MicrosoftDomain = "com.microsoft"
+
+// IRVersion is the ONNX IR version the builders write up to opset 18
+// (ONNX 1.13+); IRVersionFor gives the one for later opsets.
 const IRVersion = 8
+
+// IRVersionFor is the IR version a model of the given default-domain
+// opset declares: 8 up to opset 18, 10 for opsets 21 to 23 (ONNX 1.16+).
+func IRVersionFor(opset int) int {
+	if opset > 18 {
+		return 10
+	}
+	return IRVersion
+}
 
 // EachField calls fn for every top-level field of a message: its number,
 // wire type, raw encoding (tag included) and value (bytes for
@@ -114,6 +133,12 @@ func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
 
 // NodeProto encodes a node of the default domain.
 func NodeProto(name, op string, inputs, outputs []string, attrs ...[]byte) []byte {
+	return DomainNodeProto("", name, op, inputs, outputs, attrs...)
+}
+
+// DomainNodeProto encodes a node of an operator domain ("" is the default
+// domain).
+func DomainNodeProto(domain, name, op string, inputs, outputs []string, attrs ...[]byte) []byte {
 	var b []byte
 	for _, in := range inputs {
 		b = appendString(b, NodeInput, in)
@@ -125,6 +150,9 @@ func NodeProto(name, op string, inputs, outputs []string, attrs ...[]byte) []byt
 	b = appendString(b, NodeOpType, op)
 	for _, a := range attrs {
 		b = AppendMessage(b, NodeAttribute, a)
+	}
+	if domain != "" {
+		b = appendString(b, NodeDomain, domain)
 	}
 	return b
 }
@@ -315,4 +343,140 @@ func UniquePrefix(names []string, base string) string {
 		}
 		p = fmt.Sprintf("%s%d/", base, i)
 	}
+}
+
+// OpTypes counts the op types of the nodes of the ONNX model file at path
+// (the main graph's, by domain-less op type), reading only the nodes: the
+// initializers, hundreds of MB in a large model, are skipped over.
+func OpTypes(path string) (map[string]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := &fieldReader{r: bufio.NewReaderSize(f, 1<<16), f: f}
+	ops := map[string]int{}
+	// ModelProto: find the graph field, then walk its fields.
+	for {
+		num, typ, err := r.tag()
+		if err == io.EOF {
+			return ops, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		if num != ModelGraph || typ != protowire.BytesType {
+			if err := r.skip(typ); err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			continue
+		}
+		size, err := r.varint()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		for end := r.off + int64(size); r.off < end; {
+			num, typ, err := r.tag()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			if num != GraphNode || typ != protowire.BytesType {
+				if err := r.skip(typ); err != nil {
+					return nil, fmt.Errorf("%s: %v", path, err)
+				}
+				continue
+			}
+			l, err := r.varint()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			node := make([]byte, l)
+			if err := r.read(node); err != nil {
+				return nil, fmt.Errorf("%s: %v", path, err)
+			}
+			EachField(node, func(n protowire.Number, _ protowire.Type, _, v []byte) error {
+				if n == NodeOpType {
+					ops[string(v)]++
+				}
+				return nil
+			})
+		}
+	}
+}
+
+// fieldReader reads protobuf fields from a file, skipping the bytes of
+// fields it does not need.
+type fieldReader struct {
+	r   *bufio.Reader
+	f   *os.File
+	off int64
+}
+
+func (r *fieldReader) varint() (uint64, error) {
+	var x uint64
+	for shift := 0; shift < 64; shift += 7 {
+		c, err := r.r.ReadByte()
+		if err != nil {
+			if err == io.EOF && shift > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		r.off++
+		x |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return x, nil
+		}
+	}
+	return 0, fmt.Errorf("varint overflows at byte %d", r.off)
+}
+
+func (r *fieldReader) tag() (protowire.Number, protowire.Type, error) {
+	v, err := r.varint()
+	if err != nil {
+		return 0, 0, err
+	}
+	return protowire.Number(v >> 3), protowire.Type(v & 7), nil
+}
+
+func (r *fieldReader) read(dst []byte) error {
+	n, err := io.ReadFull(r.r, dst)
+	r.off += int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (r *fieldReader) skip(typ protowire.Type) error {
+	var n int64
+	switch typ {
+	case protowire.VarintType:
+		_, err := r.varint()
+		return err
+	case protowire.Fixed32Type:
+		n = 4
+	case protowire.Fixed64Type:
+		n = 8
+	case protowire.BytesType:
+		l, err := r.varint()
+		if err != nil {
+			return err
+		}
+		n = int64(l)
+	default:
+		return fmt.Errorf("wire type %d at byte %d", typ, r.off)
+	}
+	if n <= int64(r.r.Buffered()) {
+		r.r.Discard(int(n))
+		r.off += n
+		return nil
+	}
+	// Past the buffer: seek the file and start the buffer afresh.
+	if _, err := r.f.Seek(r.off+n, io.SeekStart); err != nil {
+		return err
+	}
+	r.off += n
+	r.r.Reset(r.f)
+	return nil
 }
