@@ -53,7 +53,23 @@ type Options struct {
 	// (MaxLogits only); 0 means 4096.
 	Block int
 	// Opset is the default-domain opset to write, 12 to 17; 0 means Opset.
+	// An Int8 graph is always written at Int8Opset (0 or Int8Opset).
 	Opset int
+	// Quantize selects the linear layers' arithmetic: Float32 (the zero
+	// value) or Int8.
+	Quantize Quantization
+	// FloatHead keeps the vocabulary projection in float32 in an Int8
+	// graph (the transform before it is still int8). Default false: the
+	// projection is int8 with one scale per vocabulary row.
+	FloatHead bool
+	// FloatLayers lists the layers (from 0) whose FFN output projection
+	// stays float32 in an Int8 graph, the matmul most sensitive to int8
+	// (its input is the GELU output, with the largest outliers). Default
+	// none.
+	FloatLayers []int
+	// WeightBits is the int8 weights' range, 7 ([-64, 64]) or 8 ([-127,
+	// 127]); 0 means DefaultWeightBits.
+	WeightBits int
 }
 
 // Graph is a built model.
@@ -69,6 +85,8 @@ type Graph struct {
 	Output string
 	// Vocab and Hidden are the vocabulary and hidden sizes.
 	Vocab, Hidden int
+	// Quantization is the arithmetic of the linear layers (Options.Quantize).
+	Quantization Quantization
 }
 
 // ErrUnsupported is wrapped by errors for a model the builder does not
@@ -242,8 +260,11 @@ type builder struct {
 	*og.Builder
 	cfg    *config
 	ck     *Checkpoint
-	prefix string // the body's tensor-name prefix in this checkpoint
-	err    error  // the first missing or misshapen tensor
+	prefix string     // the body's tensor-name prefix in this checkpoint
+	err    error      // the first missing or misshapen tensor
+	q8     *quantizer // nil in a Float32 graph
+	// maskAdd is the float attention's additive mask, made once.
+	maskAdd string
 }
 
 // failure is the first tensor error, with a hint when a tensor is missing.
@@ -303,8 +324,43 @@ func (b *builder) unsqueeze(x string, axis int64) string {
 	return b.Node("Unsqueeze", []string{x}, og.IntsAttr("axes", axis))
 }
 
-// linear adds x·Wᵀ + bias for a Linear layer of in → out features.
+// attentionFloat adds one layer's self-attention in float32, projections
+// included, in the shape ONNX Runtime's AttentionFusion turns into one
+// Attention node: the Q, K and V projections split into heads, scores
+// scaled by 1/√(head size) plus the additive mask, Softmax, the heads
+// merged.
+func (b *builder) attentionFloat(x string, names [3]string) string {
+	h, heads := b.cfg.hidden, b.cfg.heads
+	hd := h / heads
+	if b.maskAdd == "" {
+		// The additive attention mask [batch, 1, 1, seq]: 0 for real
+		// tokens, -10000 for padding, in the shape AttentionFusion matches
+		// (Unsqueeze, Unsqueeze, Cast, Sub from 1, Mul).
+		m := b.unsqueeze("attention_mask", 1)
+		m = b.unsqueeze(m, 2)
+		m = b.Node("Cast", []string{m}, og.IntAttr("to", og.Float))
+		b.maskAdd = b.Node("Mul", []string{b.Node("Sub", []string{b.Float(1), m}), b.Float(-10000)})
+	}
+	split := func(name string, perm ...int64) string { // one projection, split into heads
+		r := b.Node("Reshape", []string{b.linear(x, name, h, h), b.Ints(0, 0, int64(heads), int64(hd))})
+		return b.Node("Transpose", []string{r}, og.IntsAttr("perm", perm...))
+	}
+	q := split(names[0], 0, 2, 1, 3)
+	k := split(names[1], 0, 2, 3, 1)
+	v := split(names[2], 0, 2, 1, 3)
+	scale := b.Float(float32(math.Sqrt(float64(hd))))
+	scores := b.Node("Add", []string{b.Node("Div", []string{b.Node("MatMul", []string{q, k}), scale}), b.maskAdd})
+	probs := b.Node("Softmax", []string{scores}, og.IntAttr("axis", 3))
+	ctx := b.Node("Transpose", []string{b.Node("MatMul", []string{probs, v})}, og.IntsAttr("perm", 0, 2, 1, 3))
+	return b.Node("Reshape", []string{ctx, b.Ints(0, 0, int64(h))})
+}
+
+// linear adds x·Wᵀ + bias for a Linear layer of in → out features, in
+// int8 in an Int8 graph unless the layer is kept in float32.
 func (b *builder) linear(x, name string, in, out int) string {
+	if b.q8 != nil && !b.q8.float[name] {
+		return b.linearInt8(x, name, in, out)
+	}
 	w := b.weight(name+".weight", true, out, in)
 	return b.Node("Add", []string{b.Node("MatMul", []string{x, w}), b.weight(name+".bias", false, out)})
 }
@@ -315,13 +371,36 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 		return nil, fmt.Errorf("%w: %s: architecture %s has no masked-LM head; a SPLADE model is a *ForMaskedLM checkpoint", ErrUnsupported, cfg.path, cfg.arch)
 	}
 	opset := Opset
-	if opts.Opset != 0 {
+	switch {
+	case opts.Quantize == Int8:
+		if opts.Opset != 0 && opts.Opset != Int8Opset {
+			return nil, fmt.Errorf("opset %d: an int8 graph is written at opset %d", opts.Opset, Int8Opset)
+		}
+		opset = Int8Opset
+	case opts.Opset != 0:
 		if opts.Opset < 12 || opts.Opset > 17 {
 			return nil, fmt.Errorf("opset %d: the builder writes 12 to 17", opts.Opset)
 		}
 		opset = opts.Opset
 	}
 	b := &builder{Builder: og.NewBuilder("", opset), cfg: cfg, ck: ck}
+	switch opts.Quantize {
+	case Float32:
+	case Int8:
+		q, err := newQuantizer(opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range opts.FloatLayers {
+			if l < 0 || l >= cfg.layers {
+				return nil, fmt.Errorf("float layer %d: %s has layers 0 to %d", l, cfg.path, cfg.layers-1)
+			}
+		}
+		b.q8 = q
+		b.q8.zero = b.Init("int8_zero_point", og.Uint8, nil, []byte{activationZero})
+	default:
+		return nil, fmt.Errorf("quantization %v: want %s", opts.Quantize, strings.Join(Quantizations, " or "))
+	}
 	// A bare model's checkpoint may lack the prefix a head checkpoint has.
 	b.prefix = f.prefix
 	if !ck.Has(b.prefix+f.embed.word+".weight") && ck.Has(f.embed.word+".weight") {
@@ -330,7 +409,12 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	p := b.prefix
 	h := cfg.hidden
 	g := &Graph{Checkpoint: ck.Path, Architecture: cfg.arch, Family: f.name, Vocab: cfg.vocab, Hidden: h,
-		Inputs: []string{"input_ids", "attention_mask"}}
+		Inputs: []string{"input_ids", "attention_mask"}, Quantization: opts.Quantize}
+	if b.q8 != nil {
+		for _, l := range opts.FloatLayers {
+			b.q8.float[p+fmt.Sprintf(f.layer.ffOut, l)] = true
+		}
+	}
 	inputs := [][]byte{
 		og.ValueInfoProto("input_ids", og.Int64, og.Symbolic("batch"), og.Symbolic("sequence")),
 		og.ValueInfoProto("attention_mask", og.Int64, og.Symbolic("batch"), og.Symbolic("sequence")),
@@ -369,32 +453,17 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 	}
 	x = b.norm(x, p+f.embed.norm)
 
-	// The additive attention mask [batch, 1, 1, seq]: 0 for real tokens,
-	// -10000 for padding, in the shape ONNX Runtime's AttentionFusion
-	// matches (Unsqueeze, Unsqueeze, Cast, Sub from 1, Mul).
-	m := b.unsqueeze("attention_mask", 1)
-	m = b.unsqueeze(m, 2)
-	m = b.Node("Cast", []string{m}, og.IntAttr("to", og.Float))
-	maskAdd := b.Node("Mul", []string{b.Node("Sub", []string{b.Float(1), m}), b.Float(-10000)})
-
-	heads, hd := cfg.heads, h/cfg.heads
-	splitShape := b.Ints(0, 0, int64(heads), int64(hd))
-	merge := b.Ints(0, 0, int64(h))
-	scale := b.Float(float32(math.Sqrt(float64(hd))))
+	attention := b.attentionFloat
+	if b.q8 != nil {
+		attention = b.attentionInt8
+	}
+	names := func(i int) [3]string {
+		return [3]string{p + fmt.Sprintf(f.layer.q, i), p + fmt.Sprintf(f.layer.k, i), p + fmt.Sprintf(f.layer.v, i)}
+	}
 	act := activations[cfg.act]
 	for i := 0; i < cfg.layers; i++ {
 		n := func(pattern string) string { return p + fmt.Sprintf(pattern, i) }
-		split := func(name string, perm ...int64) string { // one projection, split into heads
-			r := b.Node("Reshape", []string{b.linear(x, n(name), h, h), splitShape})
-			return b.Node("Transpose", []string{r}, og.IntsAttr("perm", perm...))
-		}
-		q := split(f.layer.q, 0, 2, 1, 3)
-		k := split(f.layer.k, 0, 2, 3, 1)
-		v := split(f.layer.v, 0, 2, 1, 3)
-		scores := b.Node("Add", []string{b.Node("Div", []string{b.Node("MatMul", []string{q, k}), scale}), maskAdd})
-		probs := b.Node("Softmax", []string{scores}, og.IntAttr("axis", 3))
-		ctx := b.Node("Transpose", []string{b.Node("MatMul", []string{probs, v})}, og.IntsAttr("perm", 0, 2, 1, 3))
-		ctx = b.Node("Reshape", []string{ctx, merge})
+		ctx := attention(x, names(i))
 		x = b.norm(b.Node("Add", []string{b.linear(ctx, n(f.layer.attnOut), h, h), x}), n(f.layer.attnNorm))
 		ff := act(b.Builder, b.linear(x, n(f.layer.ffIn), h, cfg.intermediate))
 		x = b.norm(b.Node("Add", []string{b.linear(ff, n(f.layer.ffOut), cfg.intermediate, h), x}), n(f.layer.ffNorm))
@@ -426,19 +495,34 @@ func build(cfg *config, ck *Checkpoint, opts Options) (*Graph, error) {
 		if bias == "" && b.err == nil {
 			b.err = fmt.Errorf("%s: no decoder bias (looked for %s)", ck.Path, strings.Join(f.head.bias, ", "))
 		}
+		int8Head := b.q8 != nil && !opts.FloatHead
 		// [hidden, vocab], folded by the runtime at load.
-		proj := b.Node("Transpose", []string{decoder}, og.IntsAttr("perm", 1, 0))
+		proj := ""
+		if !int8Head {
+			proj = b.Node("Transpose", []string{decoder}, og.IntsAttr("perm", 1, 0))
+		}
 		if opts.Head == MaxLogits {
 			block := opts.Block
 			if block <= 0 {
 				block = 4096
 			}
 			g.Output = MaxLogitsOutput
-			b.Output(og.BlockedMaxHead(b.Builder, t, "attention_mask", proj, bias, cfg.vocab, block), MaxLogitsOutput)
+			if int8Head {
+				b.Output(b.blockedMaxHeadInt8(t, decoder, bias, block), MaxLogitsOutput)
+			} else {
+				b.Output(og.BlockedMaxHead(b.Builder, t, "attention_mask", proj, bias, cfg.vocab, block), MaxLogitsOutput)
+			}
 			outputs = append(outputs, og.ValueInfoProto(MaxLogitsOutput, og.Float, og.Symbolic("batch"), og.Fixed(int64(cfg.vocab))))
 		} else {
 			g.Output = LogitsOutput
-			b.Output(b.Node("Add", []string{b.Node("MatMul", []string{t, proj}), bias}), LogitsOutput)
+			if int8Head {
+				q, scale := b.perToken(t, h)
+				w, ws := b.int8Weight(decoder, cfg.vocab, h, 0, cfg.vocab)
+				logits := b.DomainNode(og.MicrosoftDomain, "MatMulIntegerToFloat", []string{q, w, scale, ws, b.q8.zero})
+				b.Output(b.Node("Add", []string{logits, bias}), LogitsOutput)
+			} else {
+				b.Output(b.Node("Add", []string{b.Node("MatMul", []string{t, proj}), bias}), LogitsOutput)
+			}
 			outputs = append(outputs, og.ValueInfoProto(LogitsOutput, og.Float, og.Symbolic("batch"), og.Symbolic("sequence"), og.Fixed(int64(cfg.vocab))))
 		}
 	}

@@ -14,6 +14,16 @@
 // runs as Attention, SkipLayerNormalization and BiasGelu; a SPLADE graph
 // can have the blocked vocabulary head (onnxgraph.BlockedMaxHead) built in.
 //
+// With Options.Quantize set to Int8 the same walk writes an int8 graph
+// (quantize.go): each Linear's weight is quantized here, symmetric int8
+// with one scale per output column (per vocabulary row for the
+// projection), while the tensors are read; activations are quantized per
+// token at run time (a blocked QuantizeLinear, opset 21), so a text's
+// vector does not depend on its batch-mates; every linear layer is one
+// MatMulIntegerToFloat and each layer's attention core one float32
+// MultiHeadAttention, the shapes ONNX Runtime's CPU runs as fused int8
+// kernels. Embeddings, LayerNorm, softmax and GELU stay float32.
+//
 // Safetensors is read here, not through a library: the format is an 8-byte
 // little-endian header length, a JSON header of name → {dtype, shape,
 // data_offsets} and the raw bytes, and the one Go reader found

@@ -187,19 +187,12 @@ func (c *Checkpoint) floatTensor(name string, shape []int, transpose bool) (raw 
 	if !sameShape(t.shape, shape) {
 		return nil, nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", t.file, name, t.shape, shape)
 	}
-	var at func(i int) uint32 // element i as float32 bits
-	switch t.dtype {
-	case "F32":
-		if !transpose {
-			return t.data, nil, nil // same little-endian layout as ONNX raw_data
-		}
-		at = func(i int) uint32 { return binary.LittleEndian.Uint32(t.data[4*i:]) }
-	case "F16":
-		at = func(i int) uint32 { return math.Float32bits(halfToFloat(binary.LittleEndian.Uint16(t.data[2*i:]))) }
-	case "BF16":
-		at = func(i int) uint32 { return uint32(binary.LittleEndian.Uint16(t.data[2*i:])) << 16 }
-	default:
-		return nil, nil, fmt.Errorf("%s: tensor %q has dtype %s; supported: F32, F16, BF16", t.file, name, t.dtype)
+	if t.dtype == "F32" && !transpose {
+		return t.data, nil, nil // same little-endian layout as ONNX raw_data
+	}
+	at, err := t.bits(name)
+	if err != nil {
+		return nil, nil, err
 	}
 	elems := 1
 	for _, d := range shape {
@@ -220,6 +213,46 @@ func (c *Checkpoint) floatTensor(name string, shape []int, transpose bool) (raw 
 		}
 	}
 	return nil, fill, nil
+}
+
+// bits returns a reader of element i as float32 bits, widened from F16 or
+// BF16 when stored so.
+func (t stTensor) bits(name string) (func(i int) uint32, error) {
+	switch t.dtype {
+	case "F32":
+		return func(i int) uint32 { return binary.LittleEndian.Uint32(t.data[4*i:]) }, nil
+	case "F16":
+		return func(i int) uint32 { return math.Float32bits(halfToFloat(binary.LittleEndian.Uint16(t.data[2*i:]))) }, nil
+	case "BF16":
+		return func(i int) uint32 { return uint32(binary.LittleEndian.Uint16(t.data[2*i:])) << 16 }, nil
+	}
+	return nil, fmt.Errorf("%s: tensor %q has dtype %s; supported: F32, F16, BF16", t.file, name, t.dtype)
+}
+
+// floats returns a float tensor of the given shape as float32 values
+// (row-major, as stored), for the quantizer, which needs each row's range
+// before it can write a value.
+func (c *Checkpoint) floats(name string, shape []int) ([]float32, error) {
+	t, ok := c.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: tensor %q: %w", c.Path, name, errMissing)
+	}
+	if !sameShape(t.shape, shape) {
+		return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", t.file, name, t.shape, shape)
+	}
+	at, err := t.bits(name)
+	if err != nil {
+		return nil, err
+	}
+	elems := 1
+	for _, d := range shape {
+		elems *= d
+	}
+	out := make([]float32, elems)
+	for i := range out {
+		out[i] = math.Float32frombits(at(i))
+	}
+	return out, nil
 }
 
 func sameShape(a, b []int) bool {
