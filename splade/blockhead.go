@@ -30,10 +30,11 @@ var blockHeadRewrite = blockHead
 // package hfgraph write too. The slices of the weight are constants the
 // runtime folds when it loads the graph.
 //
-// Only a plain float projection is rewritten (not a quantized one: the mask
-// column would enter the per-tensor quantization scale). It returns the
-// rewritten model, or an error saying why the graph does not have the shape
-// it can rewrite.
+// A float projection and an int8 one with per-token scales (hfgraph.Int8's
+// MatMulIntegerToFloat) are rewritten; a dynamically quantized one
+// (quantize_dynamic's MatMulInteger) is not: the mask column would enter
+// its per-tensor scale. It returns the rewritten model, or an error saying
+// why the graph does not have the shape it can rewrite.
 func blockHead(data []byte, output string, block int) ([]byte, error) {
 	if block <= 0 {
 		return nil, fmt.Errorf("block of %d vocabulary entries", block)
@@ -58,7 +59,15 @@ func blockHead(data []byte, output string, block int) ([]byte, error) {
 	if len(h.biases) == 1 {
 		bias = h.biases[0]
 	}
-	b.Output(og.BlockedMaxHead(b, h.hidden(), "attention_mask", h.weight(), bias, vocab, block), MaxLogitsOutput)
+	if h.int8 {
+		head, err := blockedInt8Head(b, h, bias, vocab, block)
+		if err != nil {
+			return nil, err
+		}
+		b.Output(head, MaxLogitsOutput)
+	} else {
+		b.Output(og.BlockedMaxHead(b, h.hidden(), "attention_mask", h.weight(), bias, vocab, block), MaxLogitsOutput)
+	}
 
 	// The projection and what follows it are replaced.
 	newGraph, err := h.copyGraph(output, 4096+4*vocab, b, func(i int, value []byte) [][]byte {
@@ -74,4 +83,37 @@ func blockHead(data []byte, output string, block int) ([]byte, error) {
 	out := make([]byte, 0, len(h.rest)+len(newGraph)+16)
 	out = append(out, h.rest...)
 	return og.AppendMessage(out, og.ModelGraph, newGraph), nil
+}
+
+// blockedInt8Head is the blocked head of an int8 projection
+// MatMulIntegerToFloat(q, W, scale, W scales[, zero point]):
+// onnxgraph.BlockedMaxHeadInt8 over the same quantized input, on slices of
+// the constant weight and its per-entry scales, which the runtime folds at
+// load. A weight zero point is not supported (hfgraph writes symmetric
+// weights).
+func blockedInt8Head(b *og.Builder, h *headGraph, bias string, vocab, block int) (string, error) {
+	n := h.nodes[h.matmul]
+	if len(n.inputs) > 5 && n.inputs[5] != "" {
+		return "", fmt.Errorf("the int8 vocabulary projection has a weight zero point; the blocked head handles symmetric weights")
+	}
+	scales := n.inputs[3]
+	perEntry := false
+	if d, ok := h.dims[scales]; ok && len(d) == 1 && d[0] == int64(vocab) {
+		perEntry = true
+	} else if ok && len(d) > 0 && !(len(d) == 1 && d[0] == 1) {
+		return "", fmt.Errorf("the int8 vocabulary projection's weight scale %q has shape %v, want [] or [%d]", scales, d, vocab)
+	}
+	zero := ""
+	if len(n.inputs) > 4 {
+		zero = n.inputs[4]
+	}
+	slice := func(start, end int) (string, string) {
+		name := fmt.Sprintf("w_%d", start/block)
+		w := b.Named(name, "Slice", []string{n.inputs[1], b.Ints(int64(start)), b.Ints(int64(end)), b.Ints(1)})
+		if !perEntry {
+			return w, scales
+		}
+		return w, b.Named(name+"_scales", "Slice", []string{scales, b.Ints(int64(start)), b.Ints(int64(end)), b.Ints(0)})
+	}
+	return og.BlockedMaxHeadInt8(b, n.inputs[0], n.inputs[2], zero, "attention_mask", slice, bias, vocab, block), nil
 }

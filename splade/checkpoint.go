@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spladeq/spladeq/splade/hfgraph"
+	og "github.com/spladeq/spladeq/splade/onnxgraph"
 )
 
 // openGraph returns the model's graph spec and, for a checkpoint
@@ -12,7 +13,13 @@ import (
 // output (inspectGraphAs).
 func openGraph(m ModelDir, opts hfgraph.Options, kind OutputKind, prefer ...string) (graphSpec, []byte, error) {
 	if m.ONNX != "" {
+		if opts.Quantize != hfgraph.Float32 {
+			return graphSpec{}, nil, quantizeONNXError(m, opts.Quantize)
+		}
 		g, err := inspectGraphAs(m.ONNX, kind, prefer...)
+		if err == nil {
+			g.quantization = onnxQuantization(m.ONNX)
+		}
 		return g, nil, err
 	}
 	if kind == OutputTokenWeights || kind == OutputPooled {
@@ -25,7 +32,7 @@ func openGraph(m ModelDir, opts hfgraph.Options, kind OutputKind, prefer ...stri
 	if err != nil {
 		return graphSpec{}, nil, fmt.Errorf("%w: %v", ErrModel, err)
 	}
-	g := graphSpec{inputs: bg.Inputs, output: bg.Output, vocab: bg.Vocab}
+	g := graphSpec{inputs: bg.Inputs, output: bg.Output, vocab: bg.Vocab, quantization: bg.Quantization}
 	g.typeIDs = contains(bg.Inputs, "token_type_ids")
 	switch bg.Output {
 	case MaxLogitsOutput:
@@ -44,8 +51,52 @@ var buildOpset = 0
 // blocked head unless it is turned off (WithHeadBlock(0)), then the
 // logits, which the gather rewrite may still take.
 func sparseHead(o options) hfgraph.Options {
+	opts := o.quant
+	opts.Head, opts.Block = hfgraph.Logits, 0
 	if o.headBlock > 0 {
-		return hfgraph.Options{Head: hfgraph.MaxLogits, Block: o.headBlock}
+		opts.Head, opts.Block = hfgraph.MaxLogits, o.headBlock
 	}
-	return hfgraph.Options{Head: hfgraph.Logits}
+	return opts
+}
+
+// quantizeONNXError says why a quantization was asked of a model whose
+// graph is an ONNX file: graphs are quantized while they are built from a
+// checkpoint, and an ONNX file already quantized needs no option.
+func quantizeONNXError(m ModelDir, q hfgraph.Quantization) error {
+	if op := quantizedOp(m.ONNX); op != "" {
+		return fmt.Errorf("%w: %s is already quantized (it has %s nodes): load it without quantization %s", ErrModel, m.ONNX, op, q)
+	}
+	return fmt.Errorf("%w: quantization %s is built from a safetensors checkpoint (%s), and %s has none beside its ONNX graph %s", ErrModel, q,
+		hfgraph.SafetensorsFile, m.Dir, m.ONNX)
+}
+
+// quantizedOps are the op types that mark a quantized ONNX graph: ONNX
+// Runtime's quantize_dynamic and quantize_static outputs, hfgraph's int8
+// graphs, and the fusions of either.
+var quantizedOps = []string{"MatMulIntegerToFloat", "DynamicQuantizeMatMul", "MatMulInteger", "QLinearMatMul",
+	"MatMulNBits", "QAttention", "DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear"}
+
+// quantizedOp returns the first op type of quantizedOps the ONNX file at
+// path has, or "" (also when the file cannot be read: loading it reports
+// that).
+func quantizedOp(path string) string {
+	ops, err := og.OpTypes(path)
+	if err != nil {
+		return ""
+	}
+	for _, op := range quantizedOps {
+		if ops[op] > 0 {
+			return op
+		}
+	}
+	return ""
+}
+
+// onnxQuantization is what Info reports for an ONNX file: Int8 when its
+// nodes are quantized (quantizedOp), else Float32.
+func onnxQuantization(path string) hfgraph.Quantization {
+	if quantizedOp(path) != "" {
+		return hfgraph.Int8
+	}
+	return hfgraph.Float32
 }

@@ -59,13 +59,13 @@ type DenseEncoder struct {
 // Options that
 // apply: WithONNXFile, WithRuntimeLibrary, WithMaxLength, WithBatchSize,
 // WithTokenBudget, WithIntraOpThreads, WithSpinning, WithPooling,
-// WithNormalize.
+// WithNormalize, WithQuantization.
 func NewDense(dir string, opts ...Option) (*DenseEncoder, error) {
 	o, m, err := prepare(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	g, built, err := openGraph(m, hfgraph.Options{Head: hfgraph.Hidden}, "", "sentence_embedding", "last_hidden_state", "token_embeddings")
+	g, built, err := openGraph(m, denseHead(o), "", "sentence_embedding", "last_hidden_state", "token_embeddings")
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +86,14 @@ func NewDense(dir string, opts ...Option) (*DenseEncoder, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// denseHead is the graph built from a dense checkpoint: the encoder's last
+// hidden state, any head left out.
+func denseHead(o options) hfgraph.Options {
+	opts := o.quant
+	opts.Head, opts.Block = hfgraph.Hidden, 0
+	return opts
 }
 
 // Dimension is the length of the vectors.

@@ -8,10 +8,13 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 // ErrClosed is returned by the Encode methods after Close.
@@ -57,6 +60,9 @@ type options struct {
 	pooling        Pooling // dense encoder only
 	normalize      bool    // dense encoder only
 	output         OutputKind
+	// quant holds the quantization fields of the graphs built from a
+	// checkpoint (Quantize and its knobs; the head is set per encoder).
+	quant hfgraph.Options
 }
 
 func defaults() options {
@@ -188,15 +194,34 @@ func WithTokenGather(on bool) Option {
 // n entries at a time, each reduced to its max over the sequence in the
 // graph (blockHead; Info.BlockedHead). Exact: the vectors equal the
 // unmodified graph's (tested to 1e-5). Default DefaultHeadBlock; 0 turns
-// it off (the graph is then gathered, WithTokenGather). Graphs it does not
-// recognise, and quantized heads, are left to the gather rewrite, with the
-// reason in Info.HeadSkipped.
+// it off (the graph is then gathered, WithTokenGather). An int8 head with
+// per-token scales (hfgraph.Int8) is blocked too; graphs it does not
+// recognise, and dynamically quantized heads (quantize_dynamic's per-tensor
+// scale), are left to the gather rewrite, with the reason in
+// Info.HeadSkipped.
 func WithHeadBlock(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
 			return fmt.Errorf("head block %d: want vocabulary entries per slice > 0, or 0 for off", n)
 		}
 		o.headBlock = n
+		return nil
+	}
+}
+
+// WithQuantization sets the arithmetic of a graph built from a checkpoint:
+// hfgraph.Float32 (the default) or hfgraph.Int8 (package hfgraph,
+// Quantization). Int8 needs the model directory's safetensors checkpoint;
+// it is used even when the directory also holds an ONNX file, unless
+// WithONNXFile names one. A directory with only an ONNX graph is refused
+// with an error naming the file (an ONNX graph is not quantized here; one
+// already quantized loads as it is, without this option).
+func WithQuantization(q hfgraph.Quantization) Option {
+	return func(o *options) error {
+		if q != hfgraph.Float32 && q != hfgraph.Int8 {
+			return fmt.Errorf("quantization %v: want %s", q, strings.Join(hfgraph.Quantizations, " or "))
+		}
+		o.quant.Quantize = q
 		return nil
 	}
 }
@@ -251,6 +276,10 @@ type Info struct {
 	VocabSize      int    `json:"vocab_size"`
 	MaxLength      int    `json:"max_length"`
 	QueryMaxLength int    `json:"query_max_length"`
+	// Quantization is the arithmetic of the graph's linear layers, "fp32"
+	// or "int8", for a graph built from a checkpoint or an ONNX file
+	// whose nodes say (quantizedOp); "fp32" otherwise.
+	Quantization string `json:"quantization"`
 }
 
 // Encoder encodes texts into SPLADE vectors. It is safe for concurrent use.
@@ -278,7 +307,8 @@ type Encoder struct {
 // model.onnx or onnx/model.onnx, optional config.json and
 // tokenizer_config.json). A directory with no ONNX file but config.json and
 // model.safetensors (a *ForMaskedLM checkpoint of a family package hfgraph
-// knows) gets its graph built in memory, with the blocked head built in.
+// knows) gets its graph built in memory, with the blocked head built in,
+// in float32 or, with WithQuantization(hfgraph.Int8), in int8.
 func New(dir string, opts ...Option) (*Encoder, error) {
 	o, m, err := prepare(dir, opts)
 	if err != nil {
@@ -378,7 +408,7 @@ func New(dir string, opts ...Option) (*Encoder, error) {
 		Dir: m.Dir, ONNX: m.ONNX, Checkpoint: m.Checkpoint, ModelType: m.Config.ModelType, Inputs: g.inputs, Output: g.output,
 		OutputKind: g.kind(), Pooled: g.pooled, BlockedHead: e.graph.maxPooled, HeadSkipped: headSkipped,
 		Gathered: e.graph.gathered, GatherSkipped: skipped,
-		VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen,
+		VocabSize: g.vocab, MaxLength: maxLen, QueryMaxLength: qLen, Quantization: g.quantization.String(),
 	}
 	if e.info.VocabSize < 0 {
 		e.info.VocabSize = int(e.docTok.tk.VocabSize())
@@ -455,6 +485,16 @@ func prepare(dir string, opts []Option) (options, ModelDir, error) {
 	if err != nil {
 		return o, ModelDir{}, err
 	}
+	if o.quant.Quantize != hfgraph.Float32 && o.onnxFile == "" && m.ONNX != "" {
+		// A quantized graph is built from the checkpoint, when there is one
+		// beside the ONNX file.
+		if ck := hfgraph.FindCheckpoint(dir); ck != "" {
+			if err := checkNotPointer(ck); err != nil {
+				return o, ModelDir{}, err
+			}
+			m.ONNX, m.Checkpoint = "", ck
+		}
+	}
 	return o, m, initRuntime(o.runtimeLib)
 }
 
@@ -494,6 +534,12 @@ type runner struct {
 	texts, tokens, batches atomic.Uint64
 }
 
+// sessionProfile, when set, turns on ONNX Runtime's profiling of the
+// sessions opened from then on: each writes a JSON trace of every node's
+// time, named from this prefix, when it is destroyed. Benchmarks set it
+// (BenchmarkInt8OpProfile).
+var sessionProfile = ""
+
 // Stats counts the work a runner has done since it was created.
 type Stats struct {
 	Texts   uint64 `json:"texts"`
@@ -530,6 +576,11 @@ func (e *runner) openSession() error {
 	if !e.opts.spinning {
 		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 			return fmt.Errorf("%w: spinning: %v", ErrRuntime, err)
+		}
+	}
+	if sessionProfile != "" {
+		if err := so.EnableProfiling(sessionProfile); err != nil {
+			return fmt.Errorf("%w: profiling: %v", ErrRuntime, err)
 		}
 	}
 	var s *ort.DynamicAdvancedSession

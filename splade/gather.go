@@ -34,10 +34,16 @@ type headGraph struct {
 	// chainNodes the nodes producing them (the projection included).
 	chain      map[string]bool
 	chainNodes map[int]bool
-	matmul     int      // the projection: MatMul, or MatMulInteger when quantized
-	target     int      // the node whose first input is the last hidden state
-	quantized  bool     // DynamicQuantizeLinear → MatMulInteger → Cast → Mul(scales)
-	biases     []string // constants added between the projection and the output
+	matmul     int  // the projection: MatMul, or MatMulInteger when quantized
+	target     int  // the node whose first input is the last hidden state
+	quantized  bool // DynamicQuantizeLinear → MatMulInteger → Cast → Mul(scales)
+	// int8 marks a MatMulIntegerToFloat projection with a constant int8
+	// weight and weight scales, its input quantized per token
+	// (hfgraph.Int8 graphs).
+	int8   bool
+	biases []string // constants added between the projection and the output
+	// dims are the initializers' dimensions.
+	dims map[string][]int64
 }
 
 // hidden is the last hidden state the projection reads.
@@ -58,7 +64,8 @@ func parseHead(data []byte, output string) (*headGraph, error) {
 	if opset < 11 {
 		return nil, fmt.Errorf("uses opset %d; the rewrites need 11 or later", opset)
 	}
-	h := &headGraph{graph: graph, rest: rest, opset: opset, chain: map[string]bool{}, chainNodes: map[int]bool{}, matmul: -1, target: -1}
+	h := &headGraph{graph: graph, rest: rest, opset: opset, chain: map[string]bool{}, chainNodes: map[int]bool{}, matmul: -1, target: -1,
+		dims: map[string][]int64{}}
 
 	constants := map[string]bool{} // initializers and Constant outputs
 	external := false
@@ -87,11 +94,25 @@ func parseHead(data []byte, output string) (*headGraph, error) {
 				}
 			}
 		case og.GraphInitializer:
+			var dims []int64
+			var name string
 			og.EachField(value, func(f protowire.Number, t protowire.Type, _, v []byte) error {
 				switch {
+				case f == og.TensorDims && t == protowire.VarintType:
+					d, _ := protowire.ConsumeVarint(v)
+					dims = append(dims, int64(d))
+				case f == og.TensorDims && t == protowire.BytesType: // packed
+					for len(v) > 0 {
+						d, n := protowire.ConsumeVarint(v)
+						if n < 0 {
+							break
+						}
+						dims, v = append(dims, int64(d)), v[n:]
+					}
 				case f == og.TensorName:
 					constants[string(v)] = true
 					h.names = append(h.names, string(v))
+					name = string(v)
 				case f == og.TensorDataLocation && t == protowire.VarintType:
 					if x, _ := protowire.ConsumeVarint(v); x == og.LocationExternal {
 						external = true
@@ -99,6 +120,7 @@ func parseHead(data []byte, output string) (*headGraph, error) {
 				}
 				return nil
 			})
+			h.dims[name] = dims
 		case og.GraphOutput:
 			if name, dims := og.ValueInfo(value); name == output {
 				if len(dims) != 3 {
@@ -196,6 +218,10 @@ func parseHead(data []byte, output string) (*headGraph, error) {
 			t = n.inputs[1]
 		case n.op == "Cast" && len(n.inputs) == 1:
 			t = n.inputs[0]
+		case n.op == "MatMulIntegerToFloat" && len(n.inputs) >= 4 && len(n.inputs) <= 6 && isConst(n.inputs[1], 0) && isConst(n.inputs[3], 0) &&
+			!isConst(n.inputs[0], 0) && !isConst(n.inputs[2], 0):
+			h.int8 = true
+			h.matmul, h.target = i, i
 		case n.op == "MatMulInteger" && len(n.inputs) >= 2 && isConst(n.inputs[1], 0):
 			q, ok := producer[n.inputs[0]]
 			if !ok || nodes[q].op != "DynamicQuantizeLinear" || len(nodes[q].output) != 3 || nodes[q].output[0] != n.inputs[0] ||
@@ -230,6 +256,9 @@ func gatherTokens(data []byte, output string) ([]byte, error) {
 	h, err := parseHead(data, output)
 	if err != nil {
 		return nil, err
+	}
+	if h.int8 {
+		return nil, fmt.Errorf("the vocabulary projection is int8 with per-token scales (MatMulIntegerToFloat); the blocked head takes it")
 	}
 	b := og.NewBuilder(uniquePrefix(h.names), h.opset)
 	maskBool := b.Named("mask_bool", "Cast", []string{"attention_mask"}, og.IntAttr("to", og.Bool))

@@ -200,6 +200,8 @@ type graphSpec struct {
 	// [batch, seq, 1] (outRank 2 or 3); pooled per token id in Go.
 	tokenWeights bool
 	outRank      int
+
+	quantization hfgraph.Quantization
 }
 
 // graphIO reads a graph's inputs and outputs through a throwaway session of
