@@ -28,6 +28,10 @@ type SearchRequest struct {
 	PrefetchLimit  int      `json:"prefetch_limit,omitempty"`
 	ScoreThreshold *float32 `json:"score_threshold,omitempty"`
 	Filter         *Filter  `json:"filter,omitempty"`
+	// IDFCorpus computes the IDF of bm25 (and of an IDF sparse vector)
+	// over the points it matches instead of the whole collection. Needs
+	// Qdrant 1.19 or the embedded store; an older Qdrant refuses it.
+	IDFCorpus *Filter `json:"idf_corpus,omitempty"`
 	// Explain returns the query's expanded terms and, per hit, the terms
 	// that contributed most to its sparse score.
 	Explain bool `json:"explain,omitempty"`

@@ -25,10 +25,13 @@ func (m *bm25Module) StoreModel() qdrant.StoreModel {
 }
 
 // BM25Options maps a bm25 vectorizer's configuration to the options of
-// Qdrant's BM25 (Bm25Config, Qdrant 1.17: k, b, avg_len, tokenizer,
-// language, lowercase, ascii_folding, stopwords, stemmer, min_token_len,
-// max_token_len). Unset fields are left out, so Qdrant's defaults apply;
-// the defaults give no options at all.
+// Qdrant's BM25 (Bm25Config) as the newest release reads them (Qdrant
+// 1.19: k, b, avg_len, tokenizer, language, lowercase, ascii_folding,
+// stopwords, stemmer, min_token_len, max_token_len). Unset fields are left
+// out, so Qdrant's defaults apply; the defaults give no options at all.
+// The connector rewrites them for an older Qdrant (bm25.OptionsFor):
+// stemmer none is {"stemmer": {"type": "none"}} here, "language": "none"
+// and the language's stop words named before 1.19.
 func BM25Options(vc config.Vectorizer) map[string]any {
 	o := map[string]any{}
 	if vc.K != 0 {
@@ -62,25 +65,19 @@ func BM25Options(vc config.Vectorizer) map[string]any {
 	if lang == "" {
 		lang = "english" // Qdrant's default language
 	}
-	stem := strings.ToLower(vc.Stemmer)
-	stopLangs := []string{}
-	if lang != "none" && stopwordLanguage(lang) {
-		stopLangs = append(stopLangs, lang)
-	}
-	switch {
+	switch stem := strings.ToLower(vc.Stemmer); {
 	case stem == "none" && lang != "none":
-		// Qdrant takes the stemmer from the language unless one is named,
-		// and has no "no stemmer" option: the language goes to none and
-		// its stop words are named instead.
-		o["language"] = "none"
-		if len(stopLangs) > 0 || len(vc.Stopwords) > 0 {
-			o["stopwords"] = stopwordSet(stopLangs, vc.Stopwords)
-		}
+		o["stemmer"] = map[string]any{"type": "none"}
 	case stem != "" && stem != "none":
 		o["stemmer"] = map[string]any{"type": "snowball", "language": stem}
 	}
-	if _, set := o["stopwords"]; !set && len(vc.Stopwords) > 0 {
-		o["stopwords"] = stopwordSet(stopLangs, vc.Stopwords)
+	if len(vc.Stopwords) > 0 {
+		// Qdrant's stopwords option replaces the language's list: name it.
+		var langs []string
+		if lang != "none" && stopwordLanguage(lang) {
+			langs = append(langs, lang)
+		}
+		o["stopwords"] = stopwordSet(langs, vc.Stopwords)
 	}
 	return o
 }

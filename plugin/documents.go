@@ -130,7 +130,7 @@ func (s *Service) UpsertDocuments(ctx context.Context, collection string, docs [
 // vectorizer's model and options (the store computes BM25 from each
 // point's text and each query's).
 func (s *Service) WriteOptions(ci CollectionInfo) (qdrant.WriteOptions, error) {
-	o := qdrant.WriteOptions{DenseSize: ci.DenseSize}
+	o := qdrant.WriteOptions{DenseSize: ci.DenseSize, SparseIDF: ci.IDF}
 	if ci.BM25 == None || ci.BM25 == "" {
 		return o, nil
 	}

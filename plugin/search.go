@@ -196,6 +196,9 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 	if err := qdrant.ValidateFilter(in.Filter); err != nil {
 		ps = append(ps, Problem{Field: "filter", Message: err.Error()})
 	}
+	if err := qdrant.ValidateFilter(in.IDFCorpus); err != nil {
+		ps = append(ps, Problem{Field: "idf_corpus", Message: err.Error()})
+	}
 	if err := problems(ps...); err != nil {
 		return SearchResult{}, err
 	}
@@ -205,7 +208,7 @@ func (s *Service) Search(ctx context.Context, collection string, in SearchInput)
 		return SearchResult{}, err
 	}
 	req := qdrant.SearchRequest{Fusion: qdrant.Fusion(in.Fusion), RRFK: in.RRFK, Weights: weights,
-		Filter: in.Filter, Limit: in.Limit, Offset: in.Offset, PrefetchLimit: in.PrefetchLimit, ScoreThreshold: in.ScoreThreshold,
+		Filter: in.Filter, IDFCorpus: in.IDFCorpus, Limit: in.Limit, Offset: in.Offset, PrefetchLimit: in.PrefetchLimit, ScoreThreshold: in.ScoreThreshold,
 		WithPayload: withPayload, WithSideScores: in.Explain && len(signals) > 1, WithSparseVector: in.Explain && needSparse}
 	for _, sig := range signals {
 		req.Signals = append(req.Signals, qdrant.Signal(sig))

@@ -28,8 +28,10 @@ func TestBM25OptionsAreQdrantsBm25Config(t *testing.T) {
 			map[string]any{"stopwords": map[string]any{"languages": []any{"english"}, "custom": []any{"spladeq"}}}},
 		{"another stemmer is named as Qdrant's snowball config", config.Vectorizer{Module: "bm25", Stemmer: "en"},
 			map[string]any{"stemmer": map[string]any{"type": "snowball", "language": "en"}}},
-		{"no stemmer: language none, the language's stop words named", config.Vectorizer{Module: "bm25", Stemmer: "none"},
-			map[string]any{"language": "none", "stopwords": map[string]any{"languages": []any{"english"}}}},
+		{"no stemmer: Qdrant 1.19's stemmer none (the connector rewrites it for older releases)", config.Vectorizer{Module: "bm25", Stemmer: "none"},
+			map[string]any{"stemmer": map[string]any{"type": "none"}}},
+		{"no stemmer, extra stop words", config.Vectorizer{Module: "bm25", Stemmer: "none", Language: "de", Stopwords: []string{"und"}},
+			map[string]any{"stemmer": map[string]any{"type": "none"}, "language": "de", "stopwords": map[string]any{"languages": []any{"de"}, "custom": []any{"und"}}}},
 		{"language none turns both off", config.Vectorizer{Module: "bm25", Language: "none", Stemmer: "none"},
 			map[string]any{"language": "none"}},
 	} {

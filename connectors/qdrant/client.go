@@ -26,8 +26,9 @@ import (
 
 // Client is a connection to Qdrant, or to the embedded store.
 type Client struct {
-	cfg Config
-	qc  *qc.Client
+	cfg     Config
+	qc      *qc.Client
+	version serverVersion
 
 	// Set for the embedded store, which this client owns.
 	store  *embedded.Store

@@ -104,6 +104,9 @@ type WriteOptions struct {
 	BM25 *StoreModel
 	// DenseSize, when set, is checked against every document's dense vector.
 	DenseSize int
+	// SparseIDF says the sparse vector has the IDF modifier, so a search's
+	// IDFCorpus applies to it too. Default false.
+	SparseIDF bool
 	// Atomic sends all documents of an Upsert in one request, so Qdrant
 	// stores all or none of them, instead of batches of Config.BatchSize.
 	Atomic bool
@@ -236,6 +239,10 @@ func toValue(v any) (*qc.Value, error) {
 // ids are deterministic).
 func (c *Client) Upsert(ctx context.Context, collection string, docs []Document, o WriteOptions) error {
 	o = o.withDefaults()
+	var err error
+	if o.BM25, err = c.forServer(ctx, o.BM25); err != nil {
+		return &Error{Op: "upsert", Collection: collection, Err: err}
+	}
 	points := make([]*qc.PointStruct, len(docs))
 	for i, d := range docs {
 		if err := ValidateDocument(d, o.DenseSize); err != nil {

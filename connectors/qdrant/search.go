@@ -96,6 +96,13 @@ type SearchRequest struct {
 	Text string
 	// Filter restricts the candidates (every signal of a hybrid search).
 	Filter *Filter
+	// IDFCorpus, when set, computes the IDF of the signals whose vector has
+	// the IDF modifier (bm25; sparse with WriteOptions.SparseIDF) over the
+	// points it matches rather than the whole collection: Qdrant 1.19's
+	// params.idf.corpus. Refused (ErrInvalid, errors.ErrUnsupported) by an
+	// older Qdrant, which would ignore it. Default nil: the whole
+	// collection.
+	IDFCorpus *Filter
 	// Limit is the number of hits. Default 10.
 	Limit int
 	// Offset skips the first hits.
@@ -289,9 +296,19 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		return nil, &Error{Op: "search", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
 	filter, _ := filterProto(req.Filter)
-	bm25 := o.BM25
+	bm25, err := c.forServer(ctx, o.BM25)
+	if err != nil {
+		return nil, &Error{Op: "search", Collection: collection, Err: err}
+	}
 	if bm25 == nil {
 		bm25 = &StoreModel{Model: BM25Model}
+	}
+	params, err := c.idfParams(ctx, req.IDFCorpus)
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			err = fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		return nil, &Error{Op: "search", Collection: collection, Err: err}
 	}
 	// query is a signal's query and the vector it searches.
 	query := func(s Signal) (*qc.Query, *string, error) {
@@ -307,13 +324,22 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		}
 		return qc.NewQueryNearest(qc.NewVectorInputDocument(doc)), &o.BM25Name, nil
 	}
+	// idf is the params of a signal's query: the IDF corpus applies to the
+	// signals whose vector has the IDF modifier (bm25 always, sparse when
+	// the collection's does).
+	idf := func(s Signal) *qc.SearchParams {
+		if s == SignalBM25 || (s == SignalSparse && o.SparseIDF) {
+			return params
+		}
+		return nil
+	}
 	single := func(s Signal, limit int) (*qc.QueryPoints, error) {
 		q, using, err := query(s)
 		if err != nil {
 			return nil, err
 		}
 		return &qc.QueryPoints{CollectionName: collection, Query: q, Using: using, Filter: filter, Limit: u64(limit),
-			WithPayload: qc.NewWithPayload(req.WithPayload)}, nil
+			WithPayload: qc.NewWithPayload(req.WithPayload), Params: idf(s)}, nil
 	}
 	page := func(q *qc.QueryPoints) *qc.QueryPoints {
 		q.Limit, q.Offset, q.ScoreThreshold = u64(req.Limit), u64(req.Offset), req.ScoreThreshold
@@ -336,7 +362,6 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 	}
 
 	var batch []*qc.QueryPoints
-	var err error
 	switch {
 	case len(req.Signals) == 1:
 		var q *qc.QueryPoints
@@ -347,7 +372,7 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 		batch, err = singles(req.WithPayload)
 	default:
 		var fused *qc.QueryPoints
-		if fused, err = fusedQuery(collection, req, filter, query); err == nil {
+		if fused, err = fusedQuery(collection, req, filter, query, idf); err == nil {
 			batch = []*qc.QueryPoints{page(fused)}
 		}
 		if err == nil && req.WithSideScores {
@@ -406,14 +431,15 @@ func (c *Client) Search(ctx context.Context, collection string, req SearchReques
 // each, fused by rrf, dbsf, rrf with weights (weighted_rrf), or a formula
 // over each signal's DBSF-normalised scores (weighted_dbsf, see
 // WeightedDBSFQuery).
-func fusedQuery(collection string, req SearchRequest, filter *qc.Filter, query func(Signal) (*qc.Query, *string, error)) (*qc.QueryPoints, error) {
+func fusedQuery(collection string, req SearchRequest, filter *qc.Filter, query func(Signal) (*qc.Query, *string, error),
+	params func(Signal) *qc.SearchParams) (*qc.QueryPoints, error) {
 	fused := &qc.QueryPoints{CollectionName: collection, Filter: filter, WithPayload: qc.NewWithPayload(req.WithPayload)}
 	for _, s := range req.Signals {
 		q, using, err := query(s)
 		if err != nil {
 			return nil, err
 		}
-		fused.Prefetch = append(fused.Prefetch, &qc.PrefetchQuery{Query: q, Using: using, Filter: filter, Limit: u64(req.PrefetchLimit)})
+		fused.Prefetch = append(fused.Prefetch, &qc.PrefetchQuery{Query: q, Using: using, Filter: filter, Limit: u64(req.PrefetchLimit), Params: params(s)})
 	}
 	switch req.Fusion {
 	case FusionDBSF:

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/spladeq/spladeq/connectors/qdrant/bm25"
+	"github.com/spladeq/spladeq/internal/qdranttest"
 )
 
 // BenchmarkDocument encodes the golden file's default texts (Go doc
@@ -11,7 +12,7 @@ import (
 // alone over the same texts, so the ratio is the cost of the filters and
 // the hashing.
 func BenchmarkDocument(b *testing.B) {
-	cases := readGolden(b)
+	cases := readGolden(b, qdranttest.Newest())
 	var texts []string
 	size := 0
 	for _, d := range cases[0].Docs {

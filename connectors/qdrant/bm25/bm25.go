@@ -14,10 +14,12 @@ type SparseVector struct {
 }
 
 // Encoder turns texts into Qdrant's BM25 sparse vectors for one set of
-// options. It is safe for concurrent use.
+// options, as the release of opts.Version computes them. It is safe for
+// concurrent use.
 type Encoder struct {
 	opts     Options
-	analyzer Analyzer
+	analyzer Analyzer // documents
+	query    Analyzer // queries
 }
 
 // New builds the encoder of opts (DefaultOptions for a Document with no
@@ -29,15 +31,33 @@ func New(opts Options) (*Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Encoder{opts: opts, analyzer: a}, nil
+	q, err := NewQueryAnalyzer(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Encoder{opts: opts, analyzer: a, query: q}, nil
 }
 
-// NewAnalyzer composes the stages Qdrant runs for opts, in its order: the
-// tokenizer, then per token ASCII folding, lowercasing, stop words, the
-// stemmer and the length filters. The prefix tokenizer, which BM25 always runs in its
-// query mode, skips the stop words and cuts long tokens instead of
-// dropping them.
+// NewAnalyzer composes the stages Qdrant runs on a document for opts, in
+// its order: the tokenizer, then per token ASCII folding, lowercasing,
+// stop words, the stemmer and the length filters. With the prefix
+// tokenizer, Qdrant 1.18.2 and later (opts.Version) expand each token into
+// its prefixes (PrefixNgrams, min_token_len to max_token_len characters);
+// earlier releases analyze a document as a query.
 func NewAnalyzer(opts Options) (Analyzer, error) {
+	if opts.Tokenizer == "prefix" && !opts.Version.AtLeast(V1_18_2) {
+		return NewQueryAnalyzer(opts)
+	}
+	return newAnalyzer(opts, false)
+}
+
+// NewQueryAnalyzer composes the stages Qdrant runs on a query for opts.
+// They are the document's, except with the prefix tokenizer: no stop
+// words, and long tokens cut to max_token_len instead of dropped, so that
+// they match the documents' prefixes.
+func NewQueryAnalyzer(opts Options) (Analyzer, error) { return newAnalyzer(opts, true) }
+
+func newAnalyzer(opts Options, query bool) (Analyzer, error) {
 	var a Analyzer
 	switch opts.Tokenizer {
 	case "", "word", "prefix":
@@ -47,6 +67,7 @@ func NewAnalyzer(opts Options) (Analyzer, error) {
 	default:
 		return Analyzer{}, fmt.Errorf("bm25: tokenizer %q is not supported", opts.Tokenizer)
 	}
+	prefix := opts.Tokenizer == "prefix"
 	if opts.ASCIIFolding != nil && *opts.ASCIIFolding {
 		a.Filters = append(a.Filters, ASCIIFolding{})
 	}
@@ -58,7 +79,7 @@ func NewAnalyzer(opts Options) (Analyzer, error) {
 	if opts.Language != nil {
 		language = *opts.Language
 	}
-	if opts.Tokenizer != "prefix" {
+	if !prefix || !query {
 		var words []string
 		switch {
 		case opts.Stopwords != nil:
@@ -76,9 +97,11 @@ func NewAnalyzer(opts Options) (Analyzer, error) {
 		}
 	}
 	var stem *stemmerLang
-	if opts.Stemmer != nil {
+	switch {
+	case opts.Stemmer != nil && opts.Stemmer.None:
+	case opts.Stemmer != nil:
 		stem = stemmerLanguages[opts.Stemmer.Language]
-	} else {
+	default:
 		stem = stemmerLanguages[language]
 	}
 	if stem != nil {
@@ -87,11 +110,22 @@ func NewAnalyzer(opts Options) (Analyzer, error) {
 		}
 		a.Filters = append(a.Filters, &Stemmer{Language: stem.name, stem: stem.stem})
 	}
+	if prefix && !query {
+		ng := PrefixNgrams{}
+		if opts.MinTokenLen != nil {
+			ng.Min = *opts.MinTokenLen
+		}
+		if opts.MaxTokenLen != nil {
+			ng.Max = *opts.MaxTokenLen
+		}
+		a.Filters = append(a.Filters, ng)
+		return a, nil
+	}
 	if opts.MinTokenLen != nil {
 		a.Filters = append(a.Filters, MinLength{N: *opts.MinTokenLen})
 	}
 	if opts.MaxTokenLen != nil {
-		if opts.Tokenizer == "prefix" {
+		if prefix {
 			a.Filters = append(a.Filters, Truncate{N: *opts.MaxTokenLen})
 		} else {
 			a.Filters = append(a.Filters, MaxLength{N: *opts.MaxTokenLen})
@@ -103,8 +137,11 @@ func NewAnalyzer(opts Options) (Analyzer, error) {
 // Options returns the encoder's options.
 func (e *Encoder) Options() Options { return e.opts }
 
-// Analyzer returns the encoder's analysis pipeline.
+// Analyzer returns the encoder's analysis pipeline for documents.
 func (e *Encoder) Analyzer() *Analyzer { return &e.analyzer }
+
+// QueryAnalyzer returns the encoder's analysis pipeline for queries.
+func (e *Encoder) QueryAnalyzer() *Analyzer { return &e.query }
 
 // Document is the vector Qdrant stores for text: each distinct token's
 // index with its saturated term frequency
@@ -143,7 +180,7 @@ func (e *Encoder) Document(text string) SparseVector {
 // Query is the vector Qdrant searches with for text: each distinct token's
 // index with weight 1 (the IDF modifier of the collection weighs them).
 func (e *Encoder) Query(text string) SparseVector {
-	tokens := e.analyzer.Analyze(text)
+	tokens := e.query.Analyze(text)
 	byID := make(map[uint32]float32, len(tokens))
 	for _, t := range tokens {
 		byID[TokenID(t)] = 1

@@ -1,15 +1,23 @@
-// Package bm25 computes the sparse vectors Qdrant 1.17.1 computes itself
-// for a Document{text, model: "qdrant/bm25", options}, so the embedded
-// store, and anything else in spladeq, can produce them with no Qdrant.
+// Package bm25 computes the sparse vectors Qdrant computes itself for a
+// Document{text, model: "qdrant/bm25", options}, so the embedded store,
+// and anything else in spladeq, can produce them with no Qdrant. Each
+// Options carries the Qdrant release (Version) whose BM25 it reproduces:
+// 1.17.1 as first written, 1.18.2 (prefix n-grams, parameter checks) and
+// 1.19.0 (stemmer none), Latest by default; OptionsFor rewrites options
+// for an older release.
 //
 // The text goes through an Analyzer, a Tokenizer and TokenFilters in
 // Qdrant's order (src/common/inference/bm25.rs and the full-text
-// tokenizers of lib/segment at the v1.17.1 tag):
+// tokenizers of lib/segment at the v1.17.1 tag; later releases checked
+// against their binaries):
 //
 //   - WordTokenizer (default: split on every character that is not
 //     alphanumeric in Rust's sense) or WhitespaceTokenizer; the "prefix"
-//     tokenizer is the word split whose long tokens are cut (Truncate), as
-//     BM25 runs it in its query mode, with no stop words;
+//     tokenizer is the word split. A query's long tokens are cut
+//     (Truncate) and its stop words kept; a document is analyzed the same
+//     way before 1.18.2, and from 1.18.2 on with stop words and expanded
+//     into every prefix of every token (PrefixNgrams, min_token_len to
+//     max_token_len characters);
 //   - ASCIIFolding when asked (Lucene's table, as Qdrant's; bleve's port);
 //   - Lowercase (Rust's full Unicode lowercase: İ → i̇, final ς);
 //   - StopWords: the language's list as Qdrant compiles it (embedded under
@@ -26,18 +34,22 @@
 // tokens; a query gives each distinct token weight 1, and the collection's
 // IDF modifier weighs it at search time.
 //
-// Options are parsed from the map a Document carries (ParseOptions), with
-// Qdrant's names and defaults: k 1.2, b 0.75, avg_len 256, tokenizer word,
-// language english, lowercase true. Unlike Qdrant, an unknown option is an
-// error rather than ignored, and what cannot be done exactly as Qdrant
+// Options are parsed from the map a Document carries (ParseOptions,
+// ParseOptionsFor a release), with Qdrant's names and defaults: k 1.2, b
+// 0.75, avg_len 256, tokenizer word, language english, lowercase true.
+// From 1.18.2 on, k < 0, b outside [0, 1] and avg_len <= 0 are refused
+// with Qdrant's message (ParamError). Unlike Qdrant, an unknown option is
+// an error rather than ignored, and what cannot be done exactly as Qdrant
 // does it is refused: the multilingual tokenizer (Qdrant uses the charabia
 // segmenter) and Greek or Armenian stemming.
 //
-// testdata/documents.json holds texts (Go standard library doc comments,
-// manual pages in 13 languages, gettext translations in 16 more, corner
-// cases, every character the fold changes) with the vectors the real
-// binary stored for them under 51 cases, which cover all 30 of Qdrant's
-// stop-word languages and all 17 stemmers; the tests compare against it,
-// and against a live binary (1,200 doc comments, every printable
-// character through the fold) when internal/qdranttest finds one.
+// testdata/documents-VERSION.json, one file per release the tests run
+// (1.17.1, 1.19.0), holds texts (Go standard library doc comments, manual
+// pages in 13 languages, gettext translations in 16 more, corner cases,
+// every character the fold changes) with the vectors that release's
+// binary stored for them under 55 to 57 cases, which cover all 30 of
+// Qdrant's stop-word languages and all 17 stemmers; the tests compare
+// against them, and against a live binary of each release (1,200 doc
+// comments, every printable character through the fold, the options each
+// release refuses) when internal/qdranttest finds one.
 package bm25

@@ -141,3 +141,29 @@ func (m Truncate) Filter(tokens []string) []string {
 		return t
 	})
 }
+
+// PrefixNgrams replaces each token by its prefixes of Min to Max
+// characters (Unicode code points), shortest first: Qdrant 1.18.2 and
+// later embed a document this way with the prefix tokenizer, so that a
+// query token (cut to Max) matches every document token it begins. Min 0
+// means 1; Max 0 means no limit. A token shorter than Min gives none.
+type PrefixNgrams struct{ Min, Max int }
+
+// Filter implements TokenFilter.
+func (p PrefixNgrams) Filter(tokens []string) []string {
+	lo := max(p.Min, 1)
+	var out []string
+	for _, t := range tokens {
+		n := 0
+		for i := range t {
+			if n >= lo && (p.Max == 0 || n <= p.Max) {
+				out = append(out, t[:i])
+			}
+			n++
+		}
+		if n >= lo && (p.Max == 0 || n <= p.Max) {
+			out = append(out, t)
+		}
+	}
+	return out
+}

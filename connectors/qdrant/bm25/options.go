@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // Options are the options of a Document{model: "qdrant/bm25"}, with
-// Qdrant 1.17.1's names, defaults and meaning (Bm25Config and
-// TextPreprocessingConfig in lib/api/src/rest/schema.rs). A nil pointer is
-// an option left out, which is not always the same as its zero value.
+// Qdrant's names, defaults and meaning (Bm25Config and
+// TextPreprocessingConfig in lib/api/src/rest/schema.rs) in the release
+// Version. A nil pointer is an option left out, which is not always the
+// same as its zero value.
 type Options struct {
+	// Version is the Qdrant release whose BM25 the options are read and
+	// computed as. Default (zero) Latest.
+	Version Version
 	// K is the term-frequency saturation. Default 1.2.
 	K float64
 	// B is the document-length normalisation, 0 (none) to 1 (full).
@@ -36,8 +41,9 @@ type Options struct {
 	// Stopwords replaces the language's list. Default (nil) the list of
 	// Language when Qdrant has one, else none.
 	Stopwords *Stopwords
-	// Stemmer replaces the language's stemmer. Default (nil) the Snowball
-	// stemmer of Language when Qdrant has one, else none.
+	// Stemmer replaces the language's stemmer, or turns it off. Default
+	// (nil) the Snowball stemmer of Language when Qdrant has one, else
+	// none.
 	Stemmer *StemmerConfig
 	// MinTokenLen drops tokens shorter than this many characters after
 	// stemming. Default (nil) none.
@@ -57,10 +63,13 @@ type Stopwords struct {
 }
 
 // StemmerConfig is Qdrant's StemmingAlgorithm: {"type": "snowball",
-// "language": ...}.
+// "language": ...}, or since Qdrant 1.19 {"type": "none"}.
 type StemmerConfig struct {
-	// Language is the canonical Snowball language name.
+	// Language is the canonical Snowball language name ("" when None).
 	Language string
+	// None turns stemming off ({"type": "none"}) and keeps the
+	// language's stop words.
+	None bool
 }
 
 // DefaultOptions are the options of a Document with none: k 1.2, b 0.75,
@@ -74,14 +83,21 @@ func DefaultOptions() Options {
 var optionKeys = []string{"k", "b", "avg_len", "tokenizer", "language", "lowercase", "ascii_folding",
 	"stopwords", "stemmer", "min_token_len", "max_token_len"}
 
-// ParseOptions reads a Document's options as Qdrant receives them (JSON
-// values as Go values: numbers float64, int64 or int, strings, bools,
-// maps and lists; nil for null). A key Qdrant does not read, or a value of
-// the wrong type or out of range, is an error naming the option; every
-// problem is reported at once. Qdrant itself ignores unknown keys; this
-// refuses them, so a typo is not silently a default.
-func ParseOptions(m map[string]any) (Options, error) {
+// ParseOptions reads a Document's options as the Latest release does
+// (ParseOptionsFor).
+func ParseOptions(m map[string]any) (Options, error) { return ParseOptionsFor(Latest, m) }
+
+// ParseOptionsFor reads a Document's options as Qdrant release v receives
+// them (JSON values as Go values: numbers float64, int64 or int, strings,
+// bools, maps and lists; nil for null). A key Qdrant does not read, or a
+// value of the wrong type, is an error naming the option; every problem is
+// reported at once. Qdrant itself ignores unknown keys; this refuses them,
+// so a typo is not silently a default. Options that parse but that v
+// refuses (k, b or avg_len out of range since 1.18.2) give a *ParamError
+// with Qdrant's message.
+func ParseOptionsFor(v Version, m map[string]any) (Options, error) {
 	o := DefaultOptions()
+	o.Version = v.resolve()
 	var errs []string
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("option %q: ", key)+fmt.Sprintf(format, args...))
@@ -158,7 +174,7 @@ func ParseOptions(m map[string]any) (Options, error) {
 			if v == nil {
 				continue
 			}
-			st, err := parseStemmer(v)
+			st, err := parseStemmer(v, o.Version)
 			if err != nil {
 				bad(key, "%v", err)
 				continue
@@ -185,7 +201,39 @@ func ParseOptions(m map[string]any) (Options, error) {
 	if len(errs) > 0 {
 		return Options{}, fmt.Errorf("bm25 options: %s", strings.Join(errs, "; "))
 	}
+	if err := o.checkParams(); err != nil {
+		return Options{}, err
+	}
 	return o, nil
+}
+
+// ParamError is a BM25 parameter a Qdrant release refuses after reading
+// it: since 1.18.2, k < 0, b outside [0, 1], avg_len <= 0. Its message is
+// Qdrant's.
+type ParamError struct {
+	// Option is the option's name in a Document (k, b, avg_len).
+	Option string
+	msg    string
+}
+
+func (e *ParamError) Error() string { return e.msg }
+
+// checkParams refuses what Qdrant 1.18.2 and later refuse, first k, then
+// b, then avg_len, as they do; earlier releases computed with any value.
+func (o Options) checkParams() error {
+	if !o.Version.AtLeast(V1_18_2) {
+		return nil
+	}
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	switch {
+	case !(o.K >= 0) || math.IsInf(o.K, 0):
+		return &ParamError{"k", "BM25 k1 must be finite and >= 0, got " + num(o.K)}
+	case !(o.B >= 0 && o.B <= 1):
+		return &ParamError{"b", "BM25 b must be finite and in [0.0, 1.0], got " + num(o.B)}
+	case !(o.AvgLen > 0) || math.IsInf(o.AvgLen, 0):
+		return &ParamError{"avg_len", "BM25 avg_doc_len must be finite and > 0, got " + num(o.AvgLen)}
+	}
+	return nil
 }
 
 func parseStopwords(v any) (*Stopwords, error) {
@@ -235,12 +283,24 @@ func parseStopwords(v any) (*Stopwords, error) {
 	return nil, fmt.Errorf("must be a language name or {\"languages\": [...], \"custom\": [...]}, got %s", describe(v))
 }
 
-func parseStemmer(v any) (*StemmerConfig, error) {
+func parseStemmer(v any, release Version) (*StemmerConfig, error) {
 	x, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("must be {\"type\": \"snowball\", \"language\": ...}, got %s", describe(v))
+		return nil, fmt.Errorf("must be {\"type\": \"snowball\", \"language\": ...} or {\"type\": \"none\"}, got %s", describe(v))
 	}
-	if t, _ := x["type"].(string); t != "snowball" {
+	switch t, _ := x["type"].(string); {
+	case t == "none" && release.AtLeast(V1_19_0):
+		for k := range x {
+			if k != "type" {
+				return nil, fmt.Errorf("unknown key %q; {\"type\": \"none\"} takes no other", k)
+			}
+		}
+		return &StemmerConfig{None: true}, nil
+	case t == "none":
+		return nil, fmt.Errorf("{\"type\": \"none\"} needs Qdrant 1.19 or newer (this is %s); turn stemming off with \"language\": \"none\" and name the stop words in \"stopwords\"", release)
+	case t != "snowball" && release.AtLeast(V1_19_0):
+		return nil, fmt.Errorf("type must be \"snowball\" or \"none\", got %s", describe(x["type"]))
+	case t != "snowball":
 		return nil, fmt.Errorf("type must be \"snowball\", got %s", describe(x["type"]))
 	}
 	s, _ := x["language"].(string)

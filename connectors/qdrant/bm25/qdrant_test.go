@@ -3,6 +3,7 @@ package bm25_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,12 +23,13 @@ import (
 	"github.com/spladeq/spladeq/internal/realtext"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/documents.json from the real Qdrant binary")
+var update = flag.Bool("update", false, "rewrite testdata/documents-VERSION.json from the real Qdrant binaries")
 
-const goldenPath = "testdata/documents.json"
+// goldenPath holds what Qdrant release version stored (TestDocumentsEqualQdrant -update).
+func goldenPath(version string) string { return "testdata/documents-" + version + ".json" }
 
-// goldenCase is one set of Document options and the vectors Qdrant 1.17.1
-// stored for texts sent with them.
+// goldenCase is one set of Document options and the vectors a Qdrant
+// release stored for texts sent with them.
 type goldenCase struct {
 	Name    string         `json:"name"`
 	Options map[string]any `json:"options,omitempty"`
@@ -49,6 +51,8 @@ type optionCase struct {
 	texts   func(t testing.TB, n int) []string
 	live    int
 	golden  int
+	// since is the first release that accepts the options (zero: all).
+	since bm25.Version
 }
 
 func goDocs(_ testing.TB, n int) []string { return realtext.GoDocComments(n) }
@@ -124,6 +128,12 @@ func optionCases() []optionCase {
 		few("French stemmer on English text", map[string]any{"stemmer": map[string]any{"type": "snowball", "language": "fr"}}, goDocsFrom(1600)),
 		few("language names are case-sensitive", map[string]any{"language": "English"}, goDocsFrom(1640)),
 		few("language alias", map[string]any{"language": "en"}, goDocsFrom(1680)),
+		few("prefix tokenizer", map[string]any{"tokenizer": "prefix"}, goDocsFrom(1760)),
+		few("prefix tokenizer, edge cases", map[string]any{"tokenizer": "prefix"}, fixed(edgeTexts...)),
+		few("prefix tokenizer, minimum only, no stemmer", map[string]any{"tokenizer": "prefix", "min_token_len": 2, "language": "none"}, goDocsFrom(1800)),
+		few("prefix tokenizer, maximum only, German", map[string]any{"tokenizer": "prefix", "max_token_len": 6, "language": "german"}, man("de")),
+		optionCase{name: "stemmer none", options: map[string]any{"stemmer": map[string]any{"type": "none"}}, texts: goDocsFrom(1840), live: 40, golden: 12, since: bm25.V1_19_0},
+		optionCase{name: "stemmer none, French stop words", options: map[string]any{"stemmer": map[string]any{"type": "none"}, "language": "french"}, texts: man("fr"), live: 40, golden: 12, since: bm25.V1_19_0},
 	}
 	foldOpts := map[string]any{"ascii_folding": true, "language": "none", "lowercase": false, "tokenizer": "whitespace"}
 	cases = append(cases,
@@ -161,34 +171,59 @@ func gettext(dir string) func(testing.TB, int) []string {
 	return func(_ testing.TB, n int) []string { return realtext.GettextMessages(dir, n) }
 }
 
-// TestDocumentsEqualGolden checks the encoder against the vectors Qdrant
-// 1.17.1 stored for the texts of testdata/documents.json (written by
+// TestDocumentsEqualGolden checks the encoder, as each Qdrant release in
+// qdranttest.Versions computes, against the vectors that release stored
+// for the texts of testdata/documents-VERSION.json (written by
 // TestDocumentsEqualQdrant -update), so the equality is checked where the
-// binary is absent.
+// binaries are absent.
 func TestDocumentsEqualGolden(t *testing.T) {
-	cases := readGolden(t)
-	total := 0
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			enc := encoderOf(t, c.Options)
-			for _, d := range c.Docs {
-				compareDoc(t, enc, d)
+	for _, version := range qdranttest.Versions {
+		t.Run("qdrant "+version, func(t *testing.T) {
+			v := mustVersion(t, version)
+			cases := readGolden(t, version)
+			total := 0
+			for _, c := range cases {
+				t.Run(c.Name, func(t *testing.T) {
+					enc := encoderOf(t, v, c.Options)
+					for _, d := range c.Docs {
+						compareDoc(t, enc, d)
+					}
+				})
+				total += len(c.Docs)
+			}
+			if total < 300 {
+				t.Errorf("golden file holds %d texts, want at least 300", total)
 			}
 		})
-		total += len(c.Docs)
-	}
-	if total < 300 {
-		t.Errorf("golden file holds %d texts, want at least 300", total)
 	}
 }
 
-// TestDocumentsEqualQdrant sends every case's texts to a real Qdrant as
-// Document{model: "qdrant/bm25", options}, reads the stored sparse vectors
-// back and compares them with the encoder's.
+func mustVersion(t testing.TB, s string) bm25.Version {
+	t.Helper()
+	v, err := bm25.ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestDocumentsEqualQdrant sends every case's texts to a real Qdrant of
+// each release as Document{model: "qdrant/bm25", options}, reads the
+// stored sparse vectors back and compares them with the encoder's for
+// that release.
 func TestDocumentsEqualQdrant(t *testing.T) {
-	node := qdranttest.Start(t, qdranttest.Options{})
+	qdranttest.ForEachVersion(t, func(t *testing.T, version string) {
+		documentsEqualQdrant(t, version, qdranttest.Shared(t, version))
+	})
+}
+
+func documentsEqualQdrant(t *testing.T, version string, node *qdranttest.Node) {
+	v := mustVersion(t, version)
 	var golden []goldenCase
 	for i, c := range optionCases() {
+		if !v.AtLeast(c.since) {
+			continue
+		}
 		texts := c.texts(t, c.live)
 		if len(texts) == 0 {
 			t.Logf("%s: no texts on this machine, skipped", c.name)
@@ -199,7 +234,7 @@ func TestDocumentsEqualQdrant(t *testing.T) {
 		}
 		docs := qdrantDocuments(t, node.HTTPURL(), fmt.Sprintf("bm25_%d", i), texts, c.options)
 		t.Run(c.name, func(t *testing.T) {
-			enc := encoderOf(t, c.options)
+			enc := encoderOf(t, v, c.options)
 			for _, d := range docs {
 				compareDoc(t, enc, d)
 			}
@@ -209,13 +244,13 @@ func TestDocumentsEqualQdrant(t *testing.T) {
 		}
 	}
 	if *update {
-		writeGolden(t, golden)
+		writeGolden(t, version, golden)
 	}
 }
 
-func encoderOf(t *testing.T, options map[string]any) *bm25.Encoder {
+func encoderOf(t *testing.T, v bm25.Version, options map[string]any) *bm25.Encoder {
 	t.Helper()
-	opts, err := bm25.ParseOptions(options)
+	opts, err := bm25.ParseOptionsFor(v, options)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +304,17 @@ func qdrantDocuments(t testing.TB, base, collection string, texts []string, opti
 		}
 		rest(t, http.MethodPut, base+"/collections/"+collection+"/points?wait=true", map[string]any{"points": points}, nil)
 	}
+	ids := make([]int, len(texts))
+	for i := range ids {
+		ids[i] = i
+	}
+	return qdrantPoints(t, base, collection, ids, texts)
+}
+
+// qdrantPoints reads the "bm25" vectors of the points ids back, in order;
+// texts[i] is the text of ids[i].
+func qdrantPoints(t testing.TB, base, collection string, ids []int, texts []string) []goldenDoc {
+	t.Helper()
 	var scroll struct {
 		Result struct {
 			Points []struct {
@@ -281,10 +327,13 @@ func qdrantDocuments(t testing.TB, base, collection string, texts []string, opti
 		} `json:"result"`
 	}
 	rest(t, http.MethodPost, base+"/collections/"+collection+"/points/scroll",
-		map[string]any{"limit": len(texts) + 1, "with_vector": true, "with_payload": false}, &scroll)
+		map[string]any{"filter": map[string]any{"must": []any{map[string]any{"has_id": ids}}},
+			"limit": len(ids) + 1, "with_vector": true, "with_payload": false}, &scroll)
 	docs := make([]goldenDoc, len(texts))
+	at := map[int]int{}
 	for i := range docs {
 		docs[i] = goldenDoc{Text: texts[i], Indices: []uint32{}, Values: []float32{}}
+		at[ids[i]] = i
 	}
 	for _, p := range scroll.Result.Points {
 		v, ok := p.Vector["bm25"]
@@ -296,7 +345,7 @@ func qdrantDocuments(t testing.TB, base, collection string, texts []string, opti
 			idx[i] = i
 		}
 		slices.SortFunc(idx, func(a, b int) int { return int(int64(v.Indices[a]) - int64(v.Indices[b])) })
-		d := &docs[p.ID]
+		d := &docs[at[p.ID]]
 		for _, i := range idx {
 			d.Indices = append(d.Indices, v.Indices[i])
 			d.Values = append(d.Values, v.Values[i])
@@ -332,22 +381,22 @@ func rest(t testing.TB, method, url string, body, out any) {
 	}
 }
 
-func readGolden(t testing.TB) []goldenCase {
+func readGolden(t testing.TB, version string) []goldenCase {
 	t.Helper()
-	b, err := os.ReadFile(goldenPath)
+	b, err := os.ReadFile(goldenPath(version))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cases []goldenCase
 	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatalf("%s: %v", goldenPath, err)
+		t.Fatalf("%s: %v", goldenPath(version), err)
 	}
 	return cases
 }
 
 // writeGolden writes one case header a line and one document a line, so
 // a diff of the file shows which texts changed.
-func writeGolden(t *testing.T, cases []goldenCase) {
+func writeGolden(t *testing.T, version string, cases []goldenCase) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("[\n")
@@ -372,16 +421,97 @@ func writeGolden(t *testing.T, cases []goldenCase) {
 		b.WriteString("\n")
 	}
 	b.WriteString("]\n")
-	if err := os.MkdirAll(filepath.Dir(goldenPath), 0o755); err != nil {
+	path := goldenPath(version)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(goldenPath, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("wrote %s", goldenPath)
+	t.Logf("wrote %s", path)
 }
 
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+func TestMain(m *testing.M) { qdranttest.Main(m) }
+
+// optionErrorCases are options one release or another refuses after
+// reading them, or reads differently.
+var optionErrorCases = []map[string]any{
+	{"k": -1}, {"k": 0}, {"k": 1e300}, {"b": 1.5}, {"b": -0.1}, {"b": 0}, {"b": 1}, {"avg_len": 0}, {"avg_len": -5}, {"avg_len": 1e-7},
+	{"k": -1, "b": 2, "avg_len": 0}, {"b": 2, "avg_len": 0},
+	{"stemmer": map[string]any{"type": "none"}}, {"stemmer": map[string]any{"type": "none"}, "language": "german"},
+	{"stemmer": map[string]any{"type": "snowball", "language": "english"}}, {"stemmer": map[string]any{"type": "nope"}},
+	{"k": "x"}, {"tokenizer": "prefix", "min_token_len": 3, "max_token_len": 2},
+}
+
+// TestOptionErrorsEqualQdrant sends a Document with each of
+// optionErrorCases to a real Qdrant of each release: the options the
+// release refuses, ParseOptionsFor refuses (with Qdrant's message for k, b
+// and avg_len), and the vectors of those it takes are the encoder's.
+func TestOptionErrorsEqualQdrant(t *testing.T) {
+	const text = "Running quickly, the runners ran past the runner's house"
+	qdranttest.ForEachVersion(t, func(t *testing.T, version string) {
+		v := mustVersion(t, version)
+		base := qdranttest.Shared(t, version).HTTPURL()
+		rest(t, http.MethodPut, base+"/collections/bm25_options", map[string]any{
+			"sparse_vectors": map[string]any{"bm25": map[string]any{"modifier": "idf"}},
+		}, nil)
+		for i, opts := range optionErrorCases {
+			name, _ := json.Marshal(opts)
+			t.Run(string(name), func(t *testing.T) {
+				status, body := restStatus(t, http.MethodPut, base+"/collections/bm25_options/points?wait=true", map[string]any{"points": []any{
+					map[string]any{"id": i, "vector": map[string]any{"bm25": map[string]any{"text": text, "model": "qdrant/bm25", "options": opts}}}}})
+				parsed, err := bm25.ParseOptionsFor(v, opts)
+				var msg struct {
+					Status struct {
+						Error string `json:"error"`
+					} `json:"status"`
+				}
+				json.Unmarshal(body, &msg)
+				switch {
+				case status != http.StatusOK && err == nil:
+					t.Fatalf("Qdrant refused the options (%d %s); ParseOptionsFor took them", status, msg.Status.Error)
+				case status == http.StatusOK && err != nil:
+					t.Fatalf("Qdrant took the options; ParseOptionsFor: %v", err)
+				case err != nil:
+					var pe *bm25.ParamError
+					if errors.As(err, &pe) && "Wrong input: "+pe.Error() != msg.Status.Error {
+						t.Errorf("ParseOptionsFor: %q, Qdrant: %q", pe.Error(), msg.Status.Error)
+					}
+					t.Logf("both refuse: Qdrant %q; ParseOptionsFor %q", msg.Status.Error, err)
+					return
+				}
+				docs := qdrantPoints(t, base, "bm25_options", []int{i}, []string{text})
+				enc, err := bm25.New(parsed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareDoc(t, enc, docs[0])
+			})
+		}
+	})
+}
+
+func restStatus(t testing.TB, method, url string, body any) (int, []byte) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
 }

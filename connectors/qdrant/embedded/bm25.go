@@ -10,12 +10,22 @@ import (
 
 // isBM25 reports whether Qdrant computes a Document of this model itself
 // rather than sending it to its inference service: "qdrant/bm25" or
-// "bm25", in any case (LocalModelName in Qdrant 1.17.1's
-// src/common/inference/local_model.rs).
+// "bm25", in any case (LocalModelName in Qdrant's
+// src/common/inference/local_model.rs, 1.17.1 to 1.19.0).
 func isBM25(model string) bool {
 	m := strings.ToLower(model)
 	return m == "qdrant/bm25" || m == "bm25"
 }
+
+// bm25Release is the release whose BM25 the store computes: the one it
+// reports (Version).
+var bm25Release = func() bm25.Version {
+	v, err := bm25.ParseVersion(Version)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
 
 // bm25Encoders keeps the encoders of the option sets seen, so the stop
 // words and stemmer of a set are built once. It is bounded: past
@@ -54,7 +64,7 @@ func (c *bm25Encoders) encoder(options map[string]any) (*bm25.Encoder, error) {
 	if ok {
 		return enc, nil
 	}
-	opts, err := bm25.ParseOptions(options)
+	opts, err := bm25.ParseOptionsFor(bm25Release, options)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,8 @@
 // Documents (text with a model) take a vector's place when WithInference
 // hands the server a function to embed them; BM25 Documents (model
 // "qdrant/bm25" or "bm25", any case) are embedded in-process by
-// connectors/qdrant/bm25, as Qdrant computes them itself, hook or not.
+// connectors/qdrant/bm25, as Qdrant 1.19.0 computes them itself (Version),
+// hook or not.
 //
 // Scoring follows Qdrant exactly:
 //
@@ -22,6 +23,9 @@
 //     with the query are candidates; with the IDF modifier each query weight
 //     is multiplied by ln((N − n + 0.5)/(n + 0.5) + 1), N the number of points
 //     with a non-empty vector of that name and n those containing the index;
+//     with params.idf.corpus (Qdrant 1.19), N the points the corpus filter
+//     matches that have a vector of that name, even empty, and n those of
+//     them containing the index;
 //   - RRF: Σ 1/((rank+1)/w + k − 1) with 0-based rank, k = 2 and w = 1 by
 //     default, which is Σ 1/(rank + k) unweighted;
 //   - DBSF: each list normalised by (s − (μ − 3σ))/(6σ) with the sample

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/spladeq/spladeq/connectors/qdrant/bm25"
 	"github.com/spladeq/spladeq/internal/pbvalue"
 )
 
@@ -113,7 +114,11 @@ func (o *serverOptions) infer(ctx context.Context, slots []docSlot, query bool) 
 			continue
 		}
 		v, err := o.bm25.encode(s.doc.GetText(), pbvalue.Map(s.doc.GetOptions()), query)
-		if err != nil {
+		var param *bm25.ParamError
+		switch {
+		case errors.As(err, &param): // Qdrant 1.18.2+ says these without the prefix
+			return status.Error(codes.InvalidArgument, "Wrong input: "+err.Error())
+		case err != nil:
 			return status.Error(codes.InvalidArgument, "Wrong input: Invalid BM25 config: "+err.Error())
 		}
 		s.set(v)

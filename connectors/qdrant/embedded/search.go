@@ -88,6 +88,32 @@ type node struct {
 	filter    *filter
 	threshold *float32
 	limit     int
+	// idf is the population of the IDF modifier's statistics (params.idf,
+	// Qdrant 1.19): nil for the whole collection.
+	idf *idfCorpus
+}
+
+// idfCorpus is params.idf: with a corpus, IDF counts only the points it
+// matches; without, the whole collection.
+type idfCorpus struct {
+	filter *filter
+	corpus bool
+}
+
+// idfOf compiles a query's params.idf; nil when it has none.
+func idfOf(p *pb.SearchParams) (*idfCorpus, error) {
+	if p.GetIdf() == nil {
+		return nil, nil
+	}
+	corpus := p.GetIdf().GetCorpus()
+	if corpus == nil {
+		return &idfCorpus{}, nil
+	}
+	f, err := compileFilter(corpus)
+	if err != nil {
+		return nil, err
+	}
+	return &idfCorpus{filter: f, corpus: true}, nil
 }
 
 // result is a ranked list and its direction.
@@ -109,9 +135,14 @@ func (c *collection) run(n node) (result, error) {
 			if pf.Limit != nil {
 				limit = int(pf.GetLimit())
 			}
-			// The parent's filter applies to its prefetches too.
+			idf, err := idfOf(pf.GetParams())
+			if err != nil {
+				return result{}, err
+			}
+			// The parent's filter applies to its prefetches too; its
+			// params do not.
 			lists[i], err = c.run(node{prefetch: pf.GetPrefetch(), query: pf.GetQuery(), using: pf.GetUsing(),
-				filter: and(n.filter, f), threshold: pf.ScoreThreshold, limit: limit})
+				filter: and(n.filter, f), threshold: pf.ScoreThreshold, limit: limit, idf: idf})
 			if err != nil {
 				return result{}, err
 			}
@@ -230,6 +261,9 @@ func (c *collection) nearest(n node, in *pb.VectorInput, cands []*point) (result
 	default:
 		return result{}, invalidf("Wrong input: nearest query of kind %T is not supported by the embedded server", v)
 	}
+	if sp := c.sparse[n.using]; n.idf != nil && (sp == nil || !sp.idf) {
+		return result{}, invalidf("Wrong input: Validation failed: search param `idf` requires a sparse vector with the `idf` modifier, which vector %q is not", n.using)
+	}
 	if sp, ok := c.sparse[n.using]; ok {
 		if sparse == nil {
 			return result{}, invalidf("Wrong input: vector %q is sparse but the query is dense", n.using)
@@ -254,15 +288,41 @@ func (c *collection) nearest(n node, in *pb.VectorInput, cands []*point) (result
 }
 
 // idfWeights multiplies each query weight by its IDF when the space has the
-// modifier, with Qdrant's formula.
-func idfWeights(sp *sparseSpace, q sparseVec) []float64 {
+// modifier, with Qdrant's formula: N the points with a non-empty vector of
+// this name and n those containing the index, in the whole collection or,
+// with a corpus, among the points it matches.
+func (c *collection) idfWeights(n node, sp *sparseSpace, q sparseVec) []float64 {
 	w := make([]float64, len(q.idx))
 	N := float64(sp.n)
+	df := func(idx uint32) float64 { return float64(sp.df[idx]) }
+	if sp.idf && n.idf != nil && n.idf.corpus {
+		// Over a corpus, Qdrant counts the points it matches that have a
+		// vector of this name, even an empty one (which the global count
+		// leaves out).
+		N = 0
+		for _, p := range c.slots {
+			if p == nil {
+				continue
+			}
+			if _, has := p.sparse[n.using]; has && n.idf.filter.match(p) {
+				N++
+			}
+		}
+		df = func(idx uint32) float64 {
+			k := 0
+			for _, post := range sp.postings[idx] {
+				if p := c.slots[post.slot]; p != nil && n.idf.filter.match(p) {
+					k++
+				}
+			}
+			return float64(k)
+		}
+	}
 	for j, idx := range q.idx {
 		w[j] = float64(q.val[j])
 		if sp.idf {
-			df := float64(sp.df[idx])
-			w[j] *= math.Log((N-df+0.5)/(df+0.5) + 1)
+			d := df(idx)
+			w[j] *= math.Log((N-d+0.5)/(d+0.5) + 1)
 		}
 	}
 	return w
@@ -272,7 +332,7 @@ func idfWeights(sp *sparseSpace, q sparseVec) []float64 {
 // whole index, exactly (sparseindex.go).
 func (c *collection) nearestSparse(n node, sp *sparseSpace, q sparseVec, cands []*point) result {
 	name := n.using
-	weights := idfWeights(sp, q)
+	weights := c.idfWeights(n, sp, q)
 	top := &topK{k: n.limit}
 	keep := func(p *point, score float64) {
 		s := float32(score)

@@ -18,10 +18,12 @@ import (
 )
 
 // Version is the Qdrant release whose behaviour the server implements,
-// reported by HealthCheck: 1.18.0 adds vectors to existing collections
-// (CreateVectorName, DeleteVectorName). The clients' compatibility checks
-// (go-client 1.19, qdrant-client 1.18-1.19) pass against it.
-const Version = "1.18.0"
+// reported by HealthCheck: vectors added to and removed from existing
+// collections (1.18), BM25 as 1.19.0 computes it (prefix n-grams and
+// parameter checks of 1.18.2, stemmer "none"), IDF over a corpus filter
+// (1.19). The clients' compatibility checks (go-client 1.18-1.20,
+// qdrant-client 1.18-1.20) pass against it.
+const Version = "1.19.0"
 
 // Server serves a Store over Qdrant's gRPC API.
 type Server struct {
@@ -434,10 +436,14 @@ func (s *pointsService) query(req *pb.QueryPoints) ([]*pb.ScoredPoint, error) {
 	if req.Offset != nil {
 		offset = int(req.GetOffset())
 	}
+	idf, err := idfOf(req.GetParams())
+	if err != nil {
+		return nil, err
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	res, err := c.run(node{prefetch: req.GetPrefetch(), query: req.GetQuery(), using: req.GetUsing(),
-		filter: f, threshold: req.ScoreThreshold, limit: limit + offset})
+		filter: f, threshold: req.ScoreThreshold, limit: limit + offset, idf: idf})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/spladeq/spladeq/connectors/qdrant/bm25"
 	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
 	"github.com/spladeq/spladeq/internal/qdranttest"
 )
@@ -332,6 +333,23 @@ func TestVectorNamesSurviveRestart(t *testing.T) {
 	for _, s := range checks {
 		if got := s.do(ctx, c); got != final[s.name] {
 			t.Errorf("after reopening, %s:\ngot  %s\nwant %s", s.name, got, final[s.name])
+		}
+	}
+}
+
+// TestVersionIsTheNewestTested pins the version the store reports to the
+// release its behaviour is compared with: the newest the tests run, whose
+// BM25 it computes.
+func TestVersionIsTheNewestTested(t *testing.T) {
+	if embedded.Version != qdranttest.Newest() {
+		t.Errorf("embedded.Version = %s, the newest Qdrant the tests run is %s", embedded.Version, qdranttest.Newest())
+	}
+	if got := bm25.Latest.String(); got != embedded.Version {
+		t.Errorf("bm25.Latest = %s, embedded.Version = %s", got, embedded.Version)
+	}
+	for _, client := range []string{"1.18.0", "1.19.0", "1.20.0"} {
+		if !pb.IsCompatible(client, embedded.Version) {
+			t.Errorf("go-client %s calls the store's version %s incompatible", client, embedded.Version)
 		}
 	}
 }
