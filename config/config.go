@@ -442,7 +442,36 @@ type Ingest struct {
 	// Checkpoint is the job's progress file.
 	// Default "./data/<collection>.checkpoint.json".
 	Checkpoint string `mapstructure:"checkpoint" yaml:"checkpoint"`
+	// Job names the job on every point it writes (payload key
+	// spladeq_job): sync deletes only its own job's points, never those of
+	// other jobs or written by hand. Runs with the same name are the same
+	// job. Default "": the source's scope — the absolute path of the file
+	// or directory.
+	Job string `mapstructure:"job" yaml:"job"`
+	// Sync removes the points of documents no longer in the source, once
+	// the whole source was read without a fatal error: none keeps them;
+	// full removes every point of this job that the run did not see;
+	// scoped, only those within the part of the source the run read (its
+	// file, directory or prefix). Default none.
+	Sync string `mapstructure:"sync" yaml:"sync"`
+	// MaxDelete refuses a sync that would delete more than this fraction
+	// of the job's points (in scope); 1 allows any. In [0, 1]. Default 0.5.
+	MaxDelete float64 `mapstructure:"max_delete" yaml:"max_delete"`
+	// WatchInterval is how often `ingest --watch` syncs a source it cannot
+	// watch (jsonl, csv), and at least how often it syncs a directory.
+	// Default 1m.
+	WatchInterval time.Duration `mapstructure:"watch_interval" yaml:"watch_interval"`
+	// WatchDebounce is how long `ingest --watch` waits after a directory's
+	// last change before it syncs. Default 2s.
+	WatchDebounce time.Duration `mapstructure:"watch_debounce" yaml:"watch_debounce"`
 }
+
+// Sync modes of ingest.sync.
+const (
+	SyncNone   = "none"
+	SyncFull   = "full"
+	SyncScoped = "scoped"
+)
 
 // Source describes an ingestion source.
 type Source struct {
@@ -649,6 +678,18 @@ func (c *Config) Validate() error {
 	}
 	if len([]rune(c.Ingest.Source.Delimiter)) != 1 {
 		bad("ingest.source.delimiter", "must be one character, got %q", c.Ingest.Source.Delimiter)
+	}
+	if !oneOf(c.Ingest.Sync, SyncNone, SyncFull, SyncScoped) {
+		bad("ingest.sync", "must be none, full or scoped, got %q", c.Ingest.Sync)
+	}
+	if m := c.Ingest.MaxDelete; math.IsNaN(m) || m < 0 || m > 1 {
+		bad("ingest.max_delete", "must be a fraction in [0, 1], got %v", m)
+	}
+	if c.Ingest.WatchInterval <= 0 {
+		bad("ingest.watch_interval", "must be > 0, got %v", c.Ingest.WatchInterval)
+	}
+	if c.Ingest.WatchDebounce < 0 {
+		bad("ingest.watch_debounce", "must be >= 0, got %v", c.Ingest.WatchDebounce)
 	}
 	if c.Ingest.Fields.ID == "" {
 		bad("ingest.fields.id", "must not be empty")

@@ -94,12 +94,21 @@ vectorizers:
 collection:
   sparse: sparse
   dense: dense
+ingest:
+  sync: mirror
+  max_delete: 1.5
+  watch_interval: 0s
+  watch_debounce: -1s
 `)
 	_, err := Load(LoadOptions{File: file})
 	if err == nil {
 		t.Fatal("Load accepted a bad configuration")
 	}
 	for _, want := range []string{
+		`ingest.sync: must be none, full or scoped, got "mirror"`,
+		"ingest.max_delete: must be a fraction in [0, 1], got 1.5",
+		"ingest.watch_interval: must be > 0, got 0s",
+		"ingest.watch_debounce: must be >= 0, got -1s",
 		"qdrant.batch_size: must be >= 1, got 0",
 		`search.fusion: must be one of rrf, dbsf, weighted, weighted_rrf, weighted_dbsf, got "magic"`,
 		"search.alpha: must be in [0, 1], got 2",

@@ -116,6 +116,11 @@ var defaults = map[string]any{
 	"ingest.max_text_bytes":   10 << 20,
 	"ingest.dead_letter":      "",
 	"ingest.checkpoint":       "",
+	"ingest.job":              "",
+	"ingest.sync":             SyncNone,
+	"ingest.max_delete":       0.5,
+	"ingest.watch_interval":   time.Minute,
+	"ingest.watch_debounce":   2 * time.Second,
 
 	"log.level":  "info",
 	"log.format": "text",
