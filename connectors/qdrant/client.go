@@ -203,7 +203,7 @@ func (c *Client) do(ctx context.Context, op, collection string, fn func(ctx cont
 // with Internal ("Empty query result", "0 of 0 read operations failed")
 // when a replica dies mid-read or a new collection's shards are still
 // being set up, and a read can always run again.
-var readOps = map[string]bool{"search": true, "scroll": true, "count": true, "collection info": true, "list collections": true}
+var readOps = map[string]bool{"search": true, "scroll": true, "get": true, "count": true, "collection info": true, "list collections": true}
 
 // Distance names accepted in DenseSpec.Distance.
 var distances = map[string]qc.Distance{

@@ -28,6 +28,8 @@ type collection struct {
 	mu    sync.RWMutex
 	byKey map[string]int32 // live points: len(byKey) is the count
 	slots []*point
+	// keywords are the keyword indexes of payload keys (CreateFieldIndex).
+	keywords map[string]keywordIndex
 
 	// exhaustive turns MaxScore pruning off (tests and benchmarks compare
 	// against it).
@@ -132,6 +134,8 @@ func newCollection(cfg *pb.CreateCollection) (*collection, error) {
 		dense:  map[string]*denseSpace{},
 		sparse: map[string]*sparseSpace{},
 		byKey:  map[string]int32{},
+
+		keywords: map[string]keywordIndex{},
 	}
 	addDense := func(name string, p *pb.VectorParams) error {
 		if p.GetSize() == 0 {
@@ -356,6 +360,7 @@ func (c *collection) put(p *point) {
 	slot := int32(len(c.slots))
 	c.slots = append(c.slots, p)
 	c.byKey[p.key] = slot
+	c.indexPoint(p, slot, true)
 	for name, d := range p.dense {
 		if ds := c.dense[name]; ds != nil {
 			p.dense[name] = ds.store(slot, d)
@@ -393,6 +398,7 @@ func (c *collection) del(key string) {
 		return
 	}
 	p := c.slots[slot]
+	c.indexPoint(p, slot, false)
 	for name := range p.dense {
 		if ds := c.dense[name]; ds != nil {
 			ds.has[slot/64] &^= 1 << (slot % 64)
@@ -429,6 +435,9 @@ func (c *collection) maybeCompact() {
 	for name, ds := range c.dense {
 		c.dense[name] = &denseSpace{size: ds.size, dist: ds.dist}
 	}
+	for key := range c.keywords {
+		c.keywords[key] = keywordIndex{}
+	}
 	for _, p := range old {
 		if p != nil {
 			c.put(p)
@@ -436,11 +445,15 @@ func (c *collection) maybeCompact() {
 	}
 }
 
-// sortedLive returns the live points in id order.
-func (c *collection) sortedLive() []*point {
-	out := make([]*point, 0, len(c.byKey))
+// sortedLive returns the live points keep accepts (all when nil) in id
+// order.
+func (c *collection) sortedLive(keep func(*point) bool) []*point {
+	var out []*point
+	if keep == nil {
+		out = make([]*point, 0, len(c.byKey))
+	}
 	for _, p := range c.slots {
-		if p != nil {
+		if p != nil && (keep == nil || keep(p)) {
 			out = append(out, p)
 		}
 	}

@@ -10,7 +10,12 @@ import (
 type cond func(p *point) bool
 
 // filter is a compiled Qdrant filter; a nil *filter matches everything.
-type filter struct{ m cond }
+// eq are its top-level must conditions of exact string matches, which a
+// keyword index can answer.
+type filter struct {
+	m  cond
+	eq []eqCond
+}
 
 func (f *filter) match(p *point) bool { return f == nil || f.m(p) }
 
@@ -28,7 +33,11 @@ func and(fs ...*filter) *filter {
 	case 1:
 		return parts[0]
 	}
-	return &filter{func(p *point) bool {
+	var eq []eqCond
+	for _, f := range parts {
+		eq = append(eq, f.eq...)
+	}
+	return &filter{eq: eq, m: func(p *point) bool {
 		for _, f := range parts {
 			if !f.m(p) {
 				return false
@@ -75,7 +84,7 @@ func compileFilter(f *pb.Filter) (*filter, error) {
 		}
 		minCount = int(ms.GetMinCount())
 	}
-	return &filter{func(p *point) bool {
+	return &filter{eq: mustKeywords(f), m: func(p *point) bool {
 		for _, c := range must {
 			if !c(p) {
 				return false

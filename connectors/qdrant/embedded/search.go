@@ -153,7 +153,7 @@ func (c *collection) run(n node) (result, error) {
 	case nil:
 		// No query: points in id order, score 0, as Qdrant scrolls.
 		var out []scored
-		for _, p := range c.sortedLive() {
+		for _, p := range c.sortedLive(nil) {
 			if n.filter.match(p) {
 				out = append(out, scored{p: p})
 				if len(out) == n.limit {

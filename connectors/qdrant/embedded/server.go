@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"sort"
 	"time"
 
 	pb "github.com/qdrant/go-client/qdrant"
@@ -306,11 +307,7 @@ func (s *pointsService) Count(_ context.Context, req *pb.CountPoints) (*pb.Count
 	if f == nil {
 		n = uint64(len(c.byKey))
 	} else {
-		for _, p := range c.slots {
-			if p != nil && f.match(p) {
-				n++
-			}
-		}
+		n = uint64(len(c.matching(f)))
 	}
 	return &pb.CountResponse{Result: &pb.CountResult{Count: n}, Time: since(t)}, nil
 }
@@ -365,10 +362,21 @@ func (s *pointsService) Scroll(_ context.Context, req *pb.ScrollPoints) (*pb.Scr
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	resp := &pb.ScrollResponse{}
-	for _, p := range c.sortedLive() {
-		if p.key < from || !f.match(p) {
-			continue
+	// Only the matching points from the offset are sorted: a filtered
+	// scroll through a large collection costs an index lookup or a scan,
+	// not a sort of the collection.
+	var live []*point
+	if f == nil {
+		live = c.sortedLive(func(p *point) bool { return p.key >= from })
+	} else {
+		for _, p := range c.matching(f) {
+			if p.key >= from {
+				live = append(live, p)
+			}
 		}
+		sort.Slice(live, func(a, b int) bool { return live[a].key < live[b].key })
+	}
+	for _, p := range live {
 		if len(resp.Result) == limit {
 			resp.NextPageOffset = p.id
 			break
@@ -538,12 +546,18 @@ func denseOutput(d []float32) *pb.VectorOutput {
 	return &pb.VectorOutput{Vector: &pb.VectorOutput_Dense{Dense: &pb.DenseVector{Data: d}}}
 }
 
-// CreateFieldIndex implements qdrant.PointsServer. The embedded store
-// filters by scanning, so a payload index changes nothing; the call is
-// accepted so clients that create indexes work unchanged.
+// CreateFieldIndex implements qdrant.PointsServer. A keyword index is
+// built (and rebuilt when the store opens): filters whose must clause
+// matches the key exactly read their candidates from it. Other index types
+// are accepted and change nothing: the store filters by scanning.
 func (s *pointsService) CreateFieldIndex(_ context.Context, req *pb.CreateFieldIndexCollection) (*pb.PointsOperationResponse, error) {
 	if _, err := s.store.get(req.GetCollectionName()); err != nil {
 		return nil, toStatus(err)
+	}
+	if req.GetFieldType() == pb.FieldType_FieldTypeKeyword && req.GetFieldName() != "" {
+		if err := s.store.createKeywordIndex(req.GetCollectionName(), req.GetFieldName()); err != nil {
+			return nil, toStatus(err)
+		}
 	}
 	return &pb.PointsOperationResponse{Result: completed()}, nil
 }

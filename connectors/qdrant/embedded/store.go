@@ -93,6 +93,9 @@ func (s *Store) load() error {
 					return fmt.Errorf("collection %q: %w", k, err)
 				}
 			}
+			for _, key := range indexedKeys(tx, string(k)) {
+				c.addKeywordIndex(key)
+			}
 			s.collections[string(k)] = c
 			return nil
 		})
@@ -178,6 +181,11 @@ func (s *Store) drop(name string) (bool, error) {
 		if err := tx.Bucket(bucketCollections).Delete([]byte(name)); err != nil {
 			return err
 		}
+		if b := tx.Bucket(bucketIndexes); b != nil {
+			if err := b.Delete([]byte(name)); err != nil {
+				return err
+			}
+		}
 		if tx.Bucket([]byte(pointsPrefix+name)) != nil {
 			return tx.DeleteBucket([]byte(pointsPrefix + name))
 		}
@@ -241,28 +249,9 @@ func (s *Store) remove(name string, selector *pb.PointsSelector) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var keys []string
-	switch sel := selector.GetPointsSelectorOneOf().(type) {
-	case *pb.PointsSelector_Points:
-		for _, id := range sel.Points.GetIds() {
-			k, err := pointKey(id)
-			if err != nil {
-				return invalidf("Wrong input: %v", err)
-			}
-			keys = append(keys, k)
-		}
-	case *pb.PointsSelector_Filter:
-		f, err := compileFilter(sel.Filter)
-		if err != nil {
-			return err
-		}
-		for _, p := range c.slots {
-			if p != nil && f.match(p) {
-				keys = append(keys, p.key)
-			}
-		}
-	default:
-		return invalidf("Wrong input: points selector is empty")
+	keys, err := c.selected(selector)
+	if err != nil {
+		return err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(pointsPrefix + name))
