@@ -123,13 +123,20 @@ func WeightedFusion(fusion string) bool {
 var OutputKinds = []string{"auto", "logits", "pooled", "token_weights"}
 
 // Vectorizer configures one named vectorizer.
+//
+// Every field is part of the vectorizer's identity in ingestion
+// fingerprints — changing it re-encodes a collection's documents on the
+// next sync — except those tagged fingerprint:"-", which do not change the
+// vectors (query-side settings, batching, threads, exact graph rewrites,
+// secrets, retries; the model path, replaced by its files' hash). A new
+// field that changes vectors needs no tag.
 type Vectorizer struct {
 	// Module is splade, splade-idf, onnx-dense, openai, precomputed or
 	// bm25. Required.
 	Module string `mapstructure:"module" yaml:"module"`
 	// Model is a model directory (HuggingFace layout) for splade,
 	// splade-idf and onnx-dense. Required for those.
-	Model string `mapstructure:"model" yaml:"model"`
+	Model string `mapstructure:"model" yaml:"model" fingerprint:"-"`
 	// ONNXFile names the graph inside the model directory, e.g.
 	// model.pooled.onnx from `spladeq model optimize`. Default: model.onnx,
 	// else onnx/model.onnx, else the graph built from model.safetensors.
@@ -143,23 +150,23 @@ type Vectorizer struct {
 	// model's (at most 512).
 	MaxLength int `mapstructure:"max_length" yaml:"max_length"`
 	// QueryMaxLength is the query max length. Default 0: MaxLength.
-	QueryMaxLength int `mapstructure:"query_max_length" yaml:"query_max_length"`
+	QueryMaxLength int `mapstructure:"query_max_length" yaml:"query_max_length" fingerprint:"-"`
 	// TopK keeps the heaviest document terms. Default 0: all.
 	TopK int `mapstructure:"top_k" yaml:"top_k"`
 	// MinWeight drops lighter document terms. Default 0: none.
 	MinWeight float64 `mapstructure:"min_weight" yaml:"min_weight"`
 	// QueryTopK and QueryMinWeight prune query vectors. Default 0: none.
-	QueryTopK      int     `mapstructure:"query_top_k" yaml:"query_top_k"`
-	QueryMinWeight float64 `mapstructure:"query_min_weight" yaml:"query_min_weight"`
+	QueryTopK      int     `mapstructure:"query_top_k" yaml:"query_top_k" fingerprint:"-"`
+	QueryMinWeight float64 `mapstructure:"query_min_weight" yaml:"query_min_weight" fingerprint:"-"`
 	// BatchSize caps texts per forward pass. Default 32.
-	BatchSize int `mapstructure:"batch_size" yaml:"batch_size"`
+	BatchSize int `mapstructure:"batch_size" yaml:"batch_size" fingerprint:"-"`
 	// TokenBudget caps padded tokens per forward pass, bounding the logits
 	// buffer (4 bytes × tokens × vocabulary). Default 1024.
-	TokenBudget int `mapstructure:"token_budget" yaml:"token_budget"`
+	TokenBudget int `mapstructure:"token_budget" yaml:"token_budget" fingerprint:"-"`
 	// MaxPadding caps the share of a forward pass's tokens that are
 	// padding; a text that would exceed it starts a new batch. In (0, 1];
 	// default 0: 0.1.
-	MaxPadding float64 `mapstructure:"max_padding" yaml:"max_padding"`
+	MaxPadding float64 `mapstructure:"max_padding" yaml:"max_padding" fingerprint:"-"`
 	// Threads is the runtime's intra-op threads per forward pass. Default
 	// 0: automatic — half the CPUs each when a splade and an onnx-dense
 	// vectorizer are both configured (a hybrid query runs both encodes at
@@ -169,18 +176,18 @@ type Vectorizer struct {
 	// environment variable overrides), not the node's. A number below the
 	// cores runs cores/threads passes of a call at once; 1 measured fastest
 	// with many concurrent callers (docs/benchmarks-history.md).
-	Threads int `mapstructure:"threads" yaml:"threads"`
+	Threads int `mapstructure:"threads" yaml:"threads" fingerprint:"-"`
 	// GatherTokens rewrites a plain SPLADE export at load time so the
 	// vocabulary projection runs on the real tokens only, not on padding
 	// (splade, splade-idf). Default true; graphs it does not recognise run
 	// unmodified.
-	GatherTokens *bool `mapstructure:"gather_tokens" yaml:"gather_tokens"`
+	GatherTokens *bool `mapstructure:"gather_tokens" yaml:"gather_tokens" fingerprint:"-"`
 	// HeadBlock is how many vocabulary entries the blocked head projects
 	// and max-pools at a time: a plain SPLADE export is rewritten at load
 	// time so the [batch, seq, vocab] logits are never written out
 	// (splade, splade-idf; exact). Default 0: 4096; -1 turns it off (the
 	// head is then gathered, gather_tokens).
-	HeadBlock int `mapstructure:"head_block" yaml:"head_block"`
+	HeadBlock int `mapstructure:"head_block" yaml:"head_block" fingerprint:"-"`
 	// Pooling is mean or cls (onnx-dense). Default mean.
 	Pooling string `mapstructure:"pooling" yaml:"pooling"`
 	// Normalize L2-normalises dense vectors (onnx-dense). Default true.
@@ -194,11 +201,11 @@ type Vectorizer struct {
 	// APIModel is the embeddings model name (openai). Required for openai.
 	APIModel string `mapstructure:"api_model" yaml:"api_model"`
 	// APIKey for the embeddings API (openai). Secret.
-	APIKey string `mapstructure:"api_key" yaml:"api_key"`
+	APIKey string `mapstructure:"api_key" yaml:"api_key" fingerprint:"-"`
 	// Retries of a failed embeddings call (openai). Default 3.
-	Retries int `mapstructure:"retries" yaml:"retries"`
+	Retries int `mapstructure:"retries" yaml:"retries" fingerprint:"-"`
 	// Timeout of one embeddings call (openai). Default 30s.
-	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout" fingerprint:"-"`
 
 	// The bm25 module's options are Qdrant's BM25 options (Bm25Config),
 	// sent with every text; the store tokenizes and weighs.

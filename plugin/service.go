@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spladeq/spladeq/api"
@@ -71,6 +72,8 @@ type Service struct {
 	collections map[string]CollectionInfo // cache of Collection()
 
 	inferModels map[string]inferenceModel // Infer's model names, by lower case
+
+	closed atomic.Bool
 }
 
 // Option configures New.
@@ -202,7 +205,11 @@ func (s *Service) Ready(ctx context.Context) error {
 }
 
 // Close stops the batchers and releases the vectorizers and the store.
+// Closing again does nothing.
 func (s *Service) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
 	for _, m := range []map[string]*batcher[splade.SparseVector]{s.sparseDocs, s.sparseQueries} {
 		for _, b := range m {
 			b.Close()

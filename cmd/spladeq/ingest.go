@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,10 +24,16 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newIngestCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "ingest --config job.yaml [--restart] [--shard I/N]", Short: "run an ingestion job (--config job.yaml)", Long: "Reads ingest.source, chunks, vectorizes and upserts into collection.name.\nResumable: after a crash or Ctrl-C, the same command continues from the last acknowledged batch."}
+	cmd := &cobra.Command{Use: "ingest --config job.yaml [--dry-run] [--restart] [--shard I/N] [--watch]", Short: "run an ingestion job (--config job.yaml)",
+		Long: "Reads ingest.source and brings collection.name in line with it: documents new or changed since the last run\n" +
+			"are chunked, vectorized and upserted, unchanged ones are not encoded, and with ingest.sync the points of\n" +
+			"documents gone from the source are deleted. Resumable: after a crash or Ctrl-C, the same command continues."}
 	fs := cmd.Flags()
 	file, keys := configFlags(fs)
-	restart := fs.Bool("restart", false, "ignore the checkpoint and start from the first record")
+	restart := fs.Bool("restart", false, "ignore an unfinished run's checkpoint and read the source from the first record")
+	dryRun := fs.Bool("dry-run", false, "print what would be added (+), updated (~) and deleted (-), and write nothing")
+	fs.Float64("max-delete", 0.5, "refuse a sync that would delete more than this fraction of the job's points; 1 allows any (ingest.max_delete)")
+	keys["max-delete"] = "ingest.max_delete"
 	shardFlag := fs.String("shard", "", "I/N: write only this worker's share (0 <= I < N) of the source, by document id hash, with its own checkpoint and dead letter; I may name an environment variable holding the index (JOB_COMPLETION_INDEX/3 in a Kubernetes Indexed Job)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -46,7 +53,7 @@ func newIngestCmd() *cobra.Command {
 			return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
 		}
 		job := ingestJob(svc, cfg, *restart, log, stderr)
-		job.Shard = shard
+		job.Shard, job.DryRun, job.Plan = shard, *dryRun, stdout
 		sum, err := job.Run(ctx)
 		printSummary(stdout, sum)
 		return err
@@ -54,25 +61,39 @@ func newIngestCmd() *cobra.Command {
 	return cmd
 }
 
+// printSummary prints a run's one-line report (and where bad records went).
 func printSummary(w io.Writer, s ingest.Summary) {
-	state := "complete"
-	if !s.Complete {
-		state = "stopped"
-	}
-	secs := s.Duration.Seconds()
-	fmt.Fprintf(w, "ingest %s in %v: %d records read", state, s.Duration.Round(time.Millisecond), s.Records)
-	if s.Shard != "" {
-		fmt.Fprintf(w, " by shard %s (%d left to the other shards)", s.Shard, s.Others)
-	}
-	if s.Skipped > 0 {
-		fmt.Fprintf(w, " (%d skipped: done before the checkpoint)", s.Skipped)
-	}
-	fmt.Fprintf(w, "; %d documents written as %d chunks (all runs)", s.Documents, s.Chunks)
-	if secs > 0 {
-		fmt.Fprintf(w, "; %.1f records/s, %.0f tokens/s", float64(s.Records)/secs, float64(s.Tokens)/secs)
-	}
-	fmt.Fprintln(w)
-	if s.Errors > 0 {
+	fmt.Fprintln(w, summaryLine(s))
+	if s.Errors > 0 && !s.DryRun {
 		fmt.Fprintf(w, "%d bad records written to %s\n", s.Errors, s.DeadLetter)
 	}
+}
+
+// summaryLine is a run's report: "ingest complete in 1.2s: 5 added, 2
+// updated, 1190 unchanged, 3 deleted, 0 dead-lettered; ...".
+func summaryLine(s ingest.Summary) string {
+	var b strings.Builder
+	state := "complete"
+	switch {
+	case s.DryRun:
+		state = "dry run (nothing written)"
+	case !s.Complete:
+		state = "stopped"
+	}
+	fmt.Fprintf(&b, "ingest %s in %v: %d added, %d updated, %d unchanged, %d deleted, %d dead-lettered",
+		state, s.Duration.Round(time.Millisecond), s.Added, s.Updated, s.Unchanged, s.Deleted, s.Errors)
+	fmt.Fprintf(&b, "; %d records read", s.Records)
+	if s.Shard != "" {
+		fmt.Fprintf(&b, " by shard %s (%d left to the other shards)", s.Shard, s.Others)
+	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, " (%d skipped: done before the checkpoint)", s.Skipped)
+	}
+	if !s.DryRun {
+		fmt.Fprintf(&b, ", %d chunks written", s.Chunks)
+	}
+	if secs := s.Duration.Seconds(); secs > 0 && s.Tokens > 0 {
+		fmt.Fprintf(&b, "; %.1f records/s, %.0f tokens/s", float64(s.Records)/secs, float64(s.Tokens)/secs)
+	}
+	return b.String()
 }

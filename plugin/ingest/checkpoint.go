@@ -11,21 +11,42 @@ import (
 	"github.com/spladeq/spladeq/connectors/source"
 )
 
-// checkpoint is a job's durable progress.
+// checkpointVersion is the checkpoint format of passes with run ids;
+// an earlier checkpoint's unfinished run is not resumed.
+const checkpointVersion = 2
+
+// Phases of a pass.
+const (
+	phaseRead   = "read"   // reading, comparing, writing
+	phaseDelete = "delete" // the source is read and stored; deleting what it no longer holds
+	phaseDone   = "done"
+)
+
+// checkpoint is a pass's durable progress.
 type checkpoint struct {
-	Version         int       `json:"version"`
-	Source          string    `json:"source"`
-	Fingerprint     string    `json:"fingerprint,omitempty"`
-	Collection      string    `json:"collection"`
-	Store           string    `json:"store,omitempty"` // qdrant.url written to
-	Shard           string    `json:"shard,omitempty"` // "i/N" of a sharded run
-	Seq             int64     `json:"seq"`             // every record up to here is acknowledged or dead-lettered
-	Docs            int64     `json:"documents"`
+	Version       int    `json:"version"`
+	Run           string `json:"run"` // the pass's id, on its points
+	Job           string `json:"job"`
+	Phase         string `json:"phase"`
+	Source        string `json:"source"`
+	SourceVersion string `json:"source_version,omitempty"` // resumed only over the same
+	Settings      string `json:"settings"`                 // models and chunking fingerprint
+	Collection    string `json:"collection"`
+	Store         string `json:"store,omitempty"` // qdrant.url written to
+	Shard         string `json:"shard,omitempty"` // "i/N" of a sharded run
+	Seq           int64  `json:"seq"`             // every record up to here is acknowledged or dead-lettered
+	// UnitBad: the unit in progress at Seq had a bad record (its token is
+	// not stamped).
+	UnitBad         bool      `json:"unit_bad,omitempty"`
+	Added           int64     `json:"added"`
+	Updated         int64     `json:"updated"`
+	Unchanged       int64     `json:"unchanged"`
+	Deleted         int64     `json:"deleted"`
 	Chunks          int64     `json:"chunks"`
 	Errors          int64     `json:"errors"`
 	DeadLetterBytes int64     `json:"dead_letter_bytes"`
 	Done            bool      `json:"done"`
-	Updated         time.Time `json:"updated"`
+	SavedAt         time.Time `json:"saved_at"`
 }
 
 func loadCheckpoint(path string) (*checkpoint, error) {
@@ -46,7 +67,7 @@ func loadCheckpoint(path string) (*checkpoint, error) {
 // save writes the checkpoint atomically: a temporary file, fsync, rename,
 // fsync of the directory. A crash leaves the old or the new checkpoint.
 func (cp *checkpoint) save(path string) error {
-	cp.Updated = time.Now().UTC()
+	cp.SavedAt = time.Now().UTC()
 	data, err := json.MarshalIndent(cp, "", "  ")
 	if err != nil {
 		return err

@@ -1,15 +1,27 @@
-// Package ingest runs configuration-driven ingestion jobs: read a source,
-// chunk, vectorize and upsert into a collection, as three overlapping
-// stages joined by bounded queues.
+// Package ingest runs configuration-driven ingestion jobs that keep a
+// collection in sync with a source: read, compare with the collection,
+// chunk and vectorize what changed, write — overlapping stages joined by
+// bounded queues.
 //
-// Exactly-once outcome: batches hold whole documents; a batch's checkpoint
-// (the last source record it covers, the dead letter's length and the
-// counters) is written, atomically, only after Qdrant acknowledged its
-// points and the removal of its documents' stale chunks. Point ids are
-// deterministic, so re-running the records after the checkpoint (after a
-// crash at any moment) rewrites the same points: nothing is lost,
-// duplicated or left stale. The dead letter is cut back to the
-// checkpoint's length on resume, so it lists each bad record once.
+// Each Run is a pass with a random id. Every point carries its job's name,
+// the pass that last wrote or saw it, and a fingerprint of what produced
+// it (text, payload, chunking, each vectorizer's identity). A pass asks
+// the collection, a batch of documents per request, for their fingerprints
+// and encodes only the documents that are new or changed; the others are
+// marked with the pass id. A source of units (files, objects) lets whole
+// unchanged units be skipped without reading them. With ingest.sync, once
+// the whole source was read, the job's points the pass did not mark are
+// deleted. The collection is the one record: there is no side database.
+//
+// Exactly-once outcome: batches hold whole documents; a document's chunk 0
+// is committed (marked with the pass id) only after all its chunks are
+// stored and its stale ones removed, so a stored fingerprint is never
+// trusted for a half-written document; a batch's checkpoint (the last
+// source record it covers, the dead letter's length, the counters) is
+// written atomically after its writes are acknowledged. A crash at any
+// moment is followed by a run that resumes the pass (the same source) or
+// starts a new one (a changed source): either converges to the collection
+// a clean pass makes. The dead letter lists each bad record of a pass once.
 package ingest
 
 import (
@@ -23,6 +35,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,13 +55,21 @@ import (
 // ErrTooManyErrors is returned when bad records exceed ingest.max_errors.
 var ErrTooManyErrors = errors.New("too many bad records")
 
-// Job is one ingestion run.
+// Job is one ingestion job; each Run is one pass over its source.
 type Job struct {
 	Service    *plugin.Service
 	Config     config.Ingest
 	Collection string
-	// Restart ignores the checkpoint and starts from the first record.
+	// Restart ignores an unfinished pass's checkpoint: the pass starts over
+	// from the first record.
 	Restart bool
+	// DryRun reads the source and compares it with the collection, prints
+	// what would be added, updated and deleted to Plan, and writes nothing:
+	// no point, checkpoint or dead letter.
+	DryRun bool
+	// Plan receives a dry run's lines: "+ id" (added), "~ id" (updated),
+	// "- id" (deleted), "! place: reason" (bad record). Default: discarded.
+	Plan io.Writer
 	// Progress receives the progress bar (Terminal) or periodic lines.
 	Progress io.Writer
 	Terminal bool
@@ -56,8 +77,9 @@ type Job struct {
 	// Shard is this worker's share of the source when Shard.Of > 1: it
 	// writes the documents whose id hashes to Shard.Index (and dead-letters
 	// the bad records whose place does), with its own checkpoint and dead
-	// letter. Workers 0..Of-1 over one source write each document exactly
-	// once. The zero value is the whole source.
+	// letter, and syncs (deletes) only its share. Workers 0..Of-1 over one
+	// source write each document exactly once. The zero value is the whole
+	// source.
 	Shard Shard
 	// Open opens the source; default: OpenSource(Config.Source).
 	Open func() (source.Source, error)
@@ -65,21 +87,30 @@ type Job struct {
 	now func() time.Time
 }
 
-// Summary is what a run did.
+// Summary is what a pass did. Documents are counted once per record that
+// holds one (a document repeated in the source counts twice).
 type Summary struct {
 	Records    int64         `json:"records"`         // read this run
-	Skipped    int64         `json:"skipped"`         // before the checkpoint
-	Documents  int64         `json:"documents"`       // stored, all runs
-	Chunks     int64         `json:"chunks"`          // stored, all runs
-	Errors     int64         `json:"errors"`          // bad records, all runs
+	Skipped    int64         `json:"skipped"`         // before the checkpoint of a resumed pass
+	Added      int64         `json:"added"`           // documents new to the job, this pass
+	Updated    int64         `json:"updated"`         // documents whose fingerprint changed
+	Unchanged  int64         `json:"unchanged"`       // documents not encoded nor written
+	Deleted    int64         `json:"deleted"`         // documents removed by sync
+	Documents  int64         `json:"documents"`       // added + updated + unchanged
+	Chunks     int64         `json:"chunks"`          // written this pass
+	Errors     int64         `json:"errors"`          // bad records, dead-lettered this pass
 	Tokens     uint64        `json:"tokens"`          // through the sparse model this run
 	Duration   time.Duration `json:"duration"`        // this run
 	DeadLetter string        `json:"dead_letter"`     // path
 	Checkpoint string        `json:"checkpoint"`      // path
+	Job        string        `json:"job"`             // ingest.job, or the source's scope
+	Run        string        `json:"run"`             // the pass's id
+	Sync       string        `json:"sync"`            // ingest.sync
 	Shard      string        `json:"shard,omitempty"` // "i/N" of a sharded run
 	Others     int64         `json:"others"`          // records left to other shards, this run
 	Resumed    bool          `json:"resumed"`
 	Complete   bool          `json:"complete"`
+	DryRun     bool          `json:"dry_run,omitempty"`
 }
 
 // OpenSource opens the configured source.
@@ -96,17 +127,105 @@ func OpenSource(c config.Source, maxText int) (source.Source, error) {
 	return nil, fmt.Errorf("ingest.source.type: must be jsonl, csv or dir, got %q", c.Type)
 }
 
-// batch is whole documents' chunks plus the checkpoint reached after it.
-type batch struct {
-	chunks  []qdrant.Document
-	counts  map[string]int // chunks per document (a document appears once per batch)
-	lastSeq int64
-	srcPos  int64 // the source's progress (bytes, files) when lastSeq was read
-	dlSize  int64
-	errors  int64
+// entry is one record on its way through a pass.
+type entry struct {
+	seq     int64
+	where   string
+	unit    string
+	token   string
+	pos     int64 // the source's progress once the record was read
+	dlSize  int64 // the dead letter's size once the record was handled
+	errors  int64 // bad records this pass, up to this one
+	unitEnd bool  // the last record of its unit
+	kind    entryKind
+	doc     plugin.DocumentInput
+	fp      string
+	// keep is a bad record's document id: its stored version is kept.
+	keep string
+	// docs of an unchanged unit (kind stub), this shard's.
+	docs []string
+	// busy: an earlier version of the document was still on its way to
+	// the collection when this one was read.
+	busy bool
+	// reason a bad record was dead-lettered (for a dry run's plan).
+	reason string
 }
 
-// Run runs the job until the source ends, ctx ends, or an error.
+// ids are the documents an entry stands for.
+func (e *entry) ids() []string {
+	switch {
+	case e.kind == entryDoc:
+		return []string{e.doc.ID}
+	case e.kind == entryBad && e.keep != "":
+		return []string{e.keep}
+	case e.kind == entryStub:
+		return e.docs
+	}
+	return nil
+}
+
+type entryKind int
+
+const (
+	entryDoc   entryKind = iota // a good record
+	entryBad                    // dead-lettered
+	entryStub                   // a unit the source skipped as unchanged
+	entryOther                  // another shard's
+)
+
+// group is consecutive entries, compared with the collection together.
+type group struct{ entries []entry }
+
+// batch is what one write stores and the checkpoint reached after it.
+type batch struct {
+	chunks  []qdrant.Document
+	counts  map[string]int // chunks per written document
+	present []string       // written documents whose chunk 0 is stored: uncommitted first
+	touch   []string       // documents seen unchanged (or kept): marked with the run
+	moved   []moved
+	stamps  []stamp
+	ids     []string // every document of the batch, for the in-flight set
+
+	added, updated, unchanged int64
+	lastSeq, srcPos           int64
+	dlSize, errors            int64
+	unitBad                   bool // the unit in progress at lastSeq had a bad record
+}
+
+type moved struct{ doc, unit string }
+type stamp struct{ unit, stamp string }
+
+func newBatch() *batch { return &batch{counts: map[string]int{}} }
+
+func (b *batch) empty() bool { return b.lastSeq == 0 }
+
+// pass is one Run's state.
+type pass struct {
+	j        *Job
+	ci       plugin.CollectionInfo
+	job      string // the job's identity
+	run      string // the pass's id
+	scope    string
+	settings string // settingsFingerprint
+	cp       *checkpoint
+	dl       *deadLetter
+	stats    *runStats
+	// unitDocs are the documents of units checkUnits found unchanged, until
+	// their stub records come (reader goroutine only).
+	unitDocs map[string][]string
+
+	// inflight counts, per document id, the entries read but not yet
+	// stored: a later version of a document in flight is written after
+	// it, never compared with what is stored before it lands, and a unit
+	// holding it is never taken as unchanged.
+	mu       sync.Mutex
+	inflight map[string]int
+
+	seen map[string]bool // dry run: documents in the source
+}
+
+// Run runs one pass: until the source ends (then, with ingest.sync, the
+// deletion of what it no longer holds), ctx ends, or an error.
 func (j *Job) Run(ctx context.Context) (Summary, error) {
 	if j.now == nil {
 		j.now = time.Now
@@ -117,9 +236,16 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	if j.Progress == nil {
 		j.Progress = io.Discard
 	}
+	if j.Plan == nil {
+		j.Plan = io.Discard
+	}
 	start := j.now()
 	cfg := j.Config
-	sum := Summary{DeadLetter: cfg.DeadLetter, Checkpoint: cfg.Checkpoint}
+	if cfg.Sync == "" {
+		cfg.Sync = config.SyncNone
+		j.Config.Sync = cfg.Sync
+	}
+	sum := Summary{DeadLetter: cfg.DeadLetter, Checkpoint: cfg.Checkpoint, Sync: cfg.Sync, DryRun: j.DryRun}
 	if sum.DeadLetter == "" {
 		sum.DeadLetter = filepath.Join("data", j.Collection+".deadletter.jsonl")
 	}
@@ -134,56 +260,27 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		sum.Shard = j.Shard.String()
 		sum.Checkpoint, sum.DeadLetter = j.Shard.path(sum.Checkpoint), j.Shard.path(sum.DeadLetter)
 	}
-	if !j.Restart {
+	if !j.Restart && !j.DryRun {
 		if err := checkResharding(base, j.Shard); err != nil {
 			return sum, err
 		}
 	}
 
-	ci, err := j.Service.EnsureCollection(ctx, j.Collection, plugin.CollectionConfig{})
-	if err != nil {
-		return sum, err
-	}
-	fp := fingerprint(cfg.Source)
-	store := j.Service.Config().Qdrant.URL
-	cp, err := loadCheckpoint(sum.Checkpoint)
-	if err != nil {
-		return sum, err
-	}
-	switch {
-	case j.Restart || cp == nil:
-		cp = &checkpoint{Version: 1, Source: cfg.Source.Path, Fingerprint: fp, Collection: j.Collection, Shard: sum.Shard, Store: store}
-	case cp.Store != "" && cp.Store != store:
-		return sum, fmt.Errorf("checkpoint %s is for the store %s, not %s: resuming would skip records that store never got; use --restart, or set ingest.checkpoint",
-			sum.Checkpoint, cp.Store, store)
-	case cp.Source != cfg.Source.Path || cp.Collection != j.Collection:
-		return sum, fmt.Errorf("checkpoint %s is for source %s into %s, not %s into %s: use --restart, or set ingest.checkpoint",
-			sum.Checkpoint, cp.Source, cp.Collection, cfg.Source.Path, j.Collection)
-	case cp.Fingerprint != fp:
-		return sum, fmt.Errorf("source %s changed since checkpoint %s (%s, now %s): resuming would skip the wrong records; use --restart",
-			cfg.Source.Path, sum.Checkpoint, cp.Fingerprint, fp)
-	default:
-		sum.Resumed = cp.Seq > 0
-	}
-	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
-	if cp.Done && !j.Restart && cp.Docs > 0 {
-		// A finished run whose collection is now empty (dropped, or a
-		// different store at the same address) must not report success.
-		if n, err := j.Service.Store().Count(ctx, j.Collection, nil); err == nil && n == 0 {
-			return sum, fmt.Errorf("checkpoint %s says %d documents were written, but collection %s is empty (dropped or recreated?): use --restart",
-				sum.Checkpoint, cp.Docs, j.Collection)
+	var ci plugin.CollectionInfo
+	var err error
+	if j.DryRun {
+		// A dry run creates nothing: a missing collection is an empty one.
+		ci, err = j.Service.Collection(ctx, j.Collection)
+		if errors.Is(err, qdrant.ErrNotFound) {
+			col := j.Service.Config().Collection
+			ci, err = plugin.CollectionInfo{Name: j.Collection, Sparse: orNone(col.Sparse), Dense: orNone(col.Dense), BM25: orNone(col.BM25)}, nil
 		}
+	} else {
+		ci, err = j.Service.EnsureCollection(ctx, j.Collection, plugin.CollectionConfig{})
 	}
-	if cp.Done && !j.Restart {
-		sum.Complete = true
-		fmt.Fprintf(j.Progress, "already complete: %d documents written as %d chunks (checkpoint %s; --restart to run again)\n", cp.Docs, cp.Chunks, sum.Checkpoint)
-		return sum, nil
-	}
-	dl, err := openDeadLetter(sum.DeadLetter, cp.DeadLetterBytes)
 	if err != nil {
 		return sum, err
 	}
-	defer dl.Close()
 	open := j.Open
 	if open == nil {
 		open = func() (source.Source, error) { return OpenSource(cfg.Source, cfg.MaxTextBytes) }
@@ -194,22 +291,188 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	}
 	defer src.Close()
 
+	p := &pass{j: j, ci: ci, unitDocs: map[string][]string{}, inflight: map[string]int{}}
+	if sc, ok := src.(source.Scoper); ok {
+		p.scope = sc.Scope()
+	}
+	p.job = cfg.Job
+	if p.job == "" {
+		p.job = p.scope
+	}
+	if p.job == "" {
+		p.job = cfg.Source.Type + ":" + source.AbsKey(cfg.Source.Path)
+	}
+	if cfg.Sync == config.SyncScoped && p.scope == "" {
+		return sum, fmt.Errorf("ingest.sync: scoped needs a source that says what part of the namespace it reads; this %s source does not: use full", cfg.Source.Type)
+	}
+	sum.Job = p.job
+	if p.settings, err = settingsFingerprint(j.Service, ci, cfg); err != nil {
+		return sum, err
+	}
+	version := ""
+	if v, ok := src.(source.Versioned); ok {
+		version = v.Version()
+	}
+	store := j.Service.Config().Qdrant.URL
+
+	if j.DryRun {
+		p.cp = &checkpoint{}
+		p.run = newRunID()
+		p.seen = map[string]bool{}
+	} else {
+		if err := j.Service.Store().IndexKeywords(ctx, j.Collection, PayloadJob, PayloadUnit, PayloadRun); err != nil {
+			return sum, err
+		}
+		cp, err := loadCheckpoint(sum.Checkpoint)
+		if err != nil && !j.Restart {
+			return sum, err
+		}
+		why := ""
+		switch {
+		case j.Restart || cp == nil:
+		case cp.Done:
+		case cp.Version != checkpointVersion || cp.Run == "":
+			why = "it was written by an earlier spladeq"
+		case cp.Store != store || cp.Collection != j.Collection:
+			why = fmt.Sprintf("it is for collection %s at %s", cp.Collection, cp.Store)
+		case cp.Job != p.job:
+			why = fmt.Sprintf("it is for job %q", cp.Job)
+		case cp.Settings != p.settings:
+			why = "the models or chunking settings changed"
+		case version == "":
+			why = "the source cannot say whether it changed"
+		case cp.SourceVersion != version:
+			why = fmt.Sprintf("the source changed (%s, now %s)", cp.SourceVersion, version)
+		default:
+			p.cp, sum.Resumed = cp, true
+		}
+		if why != "" {
+			fmt.Fprintf(j.Progress, "checkpoint %s: unfinished pass %s not resumed (%s): reading the source again; unchanged documents are not encoded\n", sum.Checkpoint, cp.Run, why)
+		}
+		if p.cp == nil {
+			p.cp = &checkpoint{Version: checkpointVersion, Run: newRunID(), Job: p.job, Source: cfg.Source.Path, SourceVersion: version,
+				Settings: p.settings, Collection: j.Collection, Shard: sum.Shard, Store: store, Phase: phaseRead}
+		}
+		p.run = p.cp.Run
+	}
+	sum.Run = p.run
+	cp := p.cp
+
+	if !j.DryRun {
+		keep := cp.DeadLetterBytes
+		if !sum.Resumed {
+			keep = 0
+		}
+		if p.dl, err = openDeadLetter(sum.DeadLetter, keep); err != nil {
+			return sum, err
+		}
+		defer p.dl.Close()
+	}
+
 	var tokensBefore uint64
 	st, hasStats := sparseStats(j.Service, ci)
 	if hasStats {
 		tokensBefore = st.Stats().Tokens
 	}
-	var stats runStats
+	stats := &runStats{}
+	p.stats = stats
 	if hasStats {
 		stats.tokens = func() uint64 { return st.Stats().Tokens - tokensBefore }
 	}
-	stats.docs.Store(cp.Docs)
+	stats.added.Store(cp.Added)
+	stats.updated.Store(cp.Updated)
+	stats.unchanged.Store(cp.Unchanged)
 	stats.chunks.Store(cp.Chunks)
 	stats.errors.Store(cp.Errors)
 	if captureStats != nil {
-		captureStats(&stats)
+		captureStats(stats)
+	}
+	if sk, ok := src.(source.Skipper); ok {
+		sk.SkipUnchanged(func(units []source.Unit) ([]bool, error) { return p.checkUnits(ctx, units) })
 	}
 
+	finish := func(err error) (Summary, error) {
+		if hasStats {
+			sum.Tokens = st.Stats().Tokens - tokensBefore
+		}
+		sum.Records, sum.Skipped, sum.Others = stats.records.Load(), stats.skipped.Load(), stats.others.Load()
+		sum.Added, sum.Updated, sum.Unchanged = cp.Added, cp.Updated, cp.Unchanged
+		sum.Deleted, sum.Chunks, sum.Errors = cp.Deleted, cp.Chunks, cp.Errors
+		if j.DryRun {
+			sum.Added, sum.Updated, sum.Unchanged = stats.added.Load(), stats.updated.Load(), stats.unchanged.Load()
+			sum.Deleted, sum.Errors = stats.deleted.Load(), stats.errors.Load()
+		}
+		sum.Documents = sum.Added + sum.Updated + sum.Unchanged
+		sum.Duration = j.now().Sub(start)
+		return sum, err
+	}
+
+	if cp.Phase != phaseDelete {
+		pctx, stopProgress := context.WithCancel(ctx)
+		progressDone := j.startProgress(pctx, src, stats, start)
+		err := p.read(ctx, src)
+		stopProgress()
+		<-progressDone
+		if err != nil {
+			return finish(err)
+		}
+	}
+	if j.DryRun {
+		return finish(p.planDeletes(ctx))
+	}
+	if cfg.Sync != config.SyncNone {
+		cp.Phase = phaseDelete
+		if err := cp.save(sum.Checkpoint); err != nil {
+			return finish(err)
+		}
+		n, err := p.deleteStale(ctx)
+		if err != nil {
+			if errors.Is(err, ErrTooManyDeletes) {
+				return finish(err)
+			}
+			return finish(fmt.Errorf("sync: %w (every document is stored; resumable: run the same command again to finish the deletions)", err))
+		}
+		cp.Deleted = n
+		stats.deleted.Store(n)
+	}
+	cp.Phase, cp.Done = phaseDone, true
+	if err := cp.save(sum.Checkpoint); err != nil {
+		return finish(err)
+	}
+	sum.Complete = true
+	return finish(nil)
+}
+
+// planDeletes prints, for a dry run, the documents a sync would delete.
+func (p *pass) planDeletes(ctx context.Context) error {
+	if p.j.Config.Sync == config.SyncNone {
+		return nil
+	}
+	ids, docs, total, err := p.staleSet(ctx, p.seen)
+	if errors.Is(err, qdrant.ErrNotFound) {
+		return nil // no collection: nothing to delete
+	}
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(docs))
+	for d := range docs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for _, d := range names {
+		fmt.Fprintf(p.j.Plan, "- %s\n", d)
+	}
+	p.stats.deleted.Store(int64(len(docs)))
+	if err := p.checkMaxDelete(len(ids), len(docs), total); err != nil {
+		fmt.Fprintf(p.j.Plan, "! the sync would be refused: %v\n", err)
+	}
+	return nil
+}
+
+// read runs the read → check → encode → write pipeline to the source's end.
+func (p *pass) read(ctx context.Context, src source.Source) error {
+	j, cfg, stats, cp := p.j, p.j.Config, p.stats, p.cp
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -217,42 +480,48 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
 		firstErr error
-		readQ    = make(chan *batch, max(cfg.QueueSize, 1))
+		groupQ   = make(chan *group, max(cfg.QueueSize, 1))
+		checkedQ = make(chan *batch, max(cfg.QueueSize, 1))
 		encodedQ = make(chan *batch, max(cfg.QueueSize, 1))
-		fail     = func(err error) {
+		setErr   = func(err error) {
 			errMu.Lock()
 			if firstErr == nil {
 				firstErr = err
 			}
 			errMu.Unlock()
+		}
+		fail = func(err error) {
+			setErr(err)
 			cancel()
 		}
 	)
-	progressDone := j.startProgress(ctx, src, &stats, start)
-	wg.Add(2)
-	go func() { // read → validate → chunk
+	wg.Add(3)
+	go func() { // read → validate → map
 		defer wg.Done()
-		defer close(readQ)
-		if err := j.read(ctx, src, ci, cp, dl, &stats, readQ); err != nil {
+		defer close(groupQ)
+		if err := p.readRecords(ctx, src, groupQ); err != nil {
 			if errors.Is(err, ErrTooManyErrors) {
 				// Stop reading, but let the stages store what was read.
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
+				setErr(err)
 				return
 			}
+			fail(err)
+		}
+	}()
+	go func() { // compare with the collection → chunk what changed
+		defer wg.Done()
+		defer close(checkedQ)
+		if err := p.checkGroups(ctx, groupQ, checkedQ); err != nil {
 			fail(err)
 		}
 	}()
 	go func() { // vectorize
 		defer wg.Done()
 		defer close(encodedQ)
-		for b := range readQ {
+		for b := range checkedQ {
 			stats.inflight.Add(-1)
 			if len(b.chunks) > 0 {
-				if err := j.Service.Vectorize(ctx, ci, b.chunks); err != nil {
+				if err := j.Service.Vectorize(ctx, p.ci, b.chunks); err != nil {
 					fail(err)
 					return
 				}
@@ -266,7 +535,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	}()
 	// write → checkpoint, on this goroutine.
 	for b := range encodedQ {
-		if err := j.write(ctx, ci, b, cp, sum.Checkpoint, &stats); err != nil {
+		if err := p.store(ctx, b); err != nil {
 			fail(err)
 			break
 		}
@@ -275,42 +544,79 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	wg.Wait()
 	for range encodedQ {
 	}
-	<-progressDone
-	if hasStats {
-		sum.Tokens = st.Stats().Tokens - tokensBefore
-	}
-	sum.Records, sum.Skipped, sum.Others = stats.records.Load(), stats.skipped.Load(), stats.others.Load()
-	sum.Documents, sum.Chunks, sum.Errors = cp.Docs, cp.Chunks, cp.Errors
-	sum.Duration = j.now().Sub(start)
 	errMu.Lock()
-	err = firstErr
+	err := firstErr
 	errMu.Unlock()
-	if err == nil {
-		// The caller's context ended (SIGINT): the job stopped early and is
+	switch {
+	case err == nil && parent.Err() != nil:
+		// The caller's context ended (SIGINT): the pass stopped early and is
 		// resumable, not complete.
-		if perr := parent.Err(); perr != nil {
-			return sum, fmt.Errorf("interrupted after record %d (resumable: run the same command again): %w", cp.Seq, perr)
-		}
-		cp.Done = true
-		if err := cp.save(sum.Checkpoint); err != nil {
-			return sum, err
-		}
-		sum.Complete = true
-		return sum, nil
+		return fmt.Errorf("interrupted after record %d (resumable: run the same command again): %w", cp.Seq, parent.Err())
+	case err == nil, errors.Is(err, ErrTooManyErrors):
+		return err
 	}
-	if errors.Is(err, ErrTooManyErrors) {
-		return sum, err
+	if j.DryRun {
+		return err
 	}
-	return sum, fmt.Errorf("%w (acknowledged up to record %d; resumable: run the same command again)", err, cp.Seq)
+	return fmt.Errorf("%w (acknowledged up to record %d; resumable: run the same command again)", err, cp.Seq)
+}
+
+// store writes a batch, then advances the checkpoint.
+func (p *pass) store(ctx context.Context, b *batch) error {
+	cp, stats := p.cp, p.stats
+	if !p.j.DryRun {
+		if err := p.write(ctx, b); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	for _, id := range b.ids {
+		if p.inflight[id]--; p.inflight[id] <= 0 {
+			delete(p.inflight, id)
+		}
+	}
+	p.mu.Unlock()
+	cp.Seq, cp.DeadLetterBytes, cp.Errors, cp.UnitBad = b.lastSeq, b.dlSize, b.errors, b.unitBad
+	cp.Added += b.added
+	cp.Updated += b.updated
+	cp.Unchanged += b.unchanged
+	cp.Chunks += int64(len(b.chunks))
+	stats.stored.Store(b.srcPos)
+	if !p.j.DryRun {
+		if err := cp.save(p.j.checkpointPath()); err != nil {
+			return err
+		}
+	}
+	stats.added.Store(cp.Added)
+	stats.updated.Store(cp.Updated)
+	stats.unchanged.Store(cp.Unchanged)
+	stats.chunks.Store(cp.Chunks)
+	if hook := afterCheckpoint; hook != nil {
+		hook(cp.Seq)
+	}
+	return nil
+}
+
+// checkpointPath is the checkpoint file of this job (and shard).
+func (j *Job) checkpointPath() string {
+	p := j.Config.Checkpoint
+	if p == "" {
+		p = filepath.Join("data", j.Collection+".checkpoint.json")
+	}
+	if j.Shard.Of > 1 {
+		p = j.Shard.path(p)
+	}
+	return p
 }
 
 type runStats struct {
-	tokens                                 func() uint64 // sparse model tokens this run; may be nil
-	records, skipped, docs, chunks, errors atomic.Int64
-	others                                 atomic.Int64 // records owned by other shards
-	stored                                 atomic.Int64 // source progress (Source.Progress units) acknowledged by Qdrant
-	inflight                               atomic.Int64 // batches read but not yet vectorized
-	maxInflight                            atomic.Int64
+	tokens                            func() uint64 // sparse model tokens this run; may be nil
+	records, skipped, others          atomic.Int64  // others: records owned by other shards
+	added, updated, unchanged, errors atomic.Int64
+	deleted, chunks                   atomic.Int64
+	stored                            atomic.Int64 // source progress (Source.Progress units) acknowledged by Qdrant
+	inflight                          atomic.Int64 // batches checked but not yet vectorized
+	maxInflight                       atomic.Int64
 }
 
 func sparseStats(svc *plugin.Service, ci plugin.CollectionInfo) (interface{ Stats() splade.Stats }, bool) {
@@ -322,25 +628,48 @@ func sparseStats(svc *plugin.Service, ci plugin.CollectionInfo) (interface{ Stat
 	return st, ok
 }
 
-// read turns source records into document-aligned batches.
-func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionInfo, cp *checkpoint, dl *deadLetter,
-	stats *runStats, out chan<- *batch) error {
-	cfg := j.Config
+// checkGroupSize is the records compared with the collection per request.
+const checkGroupSize = 256
+
+// readRecords turns source records into groups of entries: mapped,
+// fingerprinted, dead-lettered when bad; each record knows whether it ends
+// its unit (the reader looks one record ahead).
+func (p *pass) readRecords(ctx context.Context, src source.Source, out chan<- *group) error {
+	j, cfg, cp, stats := p.j, p.j.Config, p.cp, p.stats
 	errorsSoFar := cp.Errors
-	cur := &batch{counts: map[string]int{}}
+	cur := &group{}
+	dlSize := func() int64 {
+		if p.dl == nil {
+			return 0
+		}
+		return p.dl.size
+	}
 	send := func() error {
-		b := cur
-		cur = &batch{counts: map[string]int{}}
-		b.dlSize, b.errors = dl.size, errorsSoFar
-		if n := stats.inflight.Add(1); n > stats.maxInflight.Load() {
-			stats.maxInflight.Store(n)
-		}
+		g := cur
+		cur = &group{}
 		select {
-		case out <- b:
-			return nil
+		case out <- g:
 		case <-ctx.Done():
-			return nil
 		}
+		return nil
+	}
+	var prev *entry
+	emit := func(e *entry) error {
+		cur.entries = append(cur.entries, *e)
+		if len(cur.entries) >= checkGroupSize {
+			return send()
+		}
+		return nil
+	}
+	// register counts an entry's documents in flight as soon as it is
+	// made: before the source reads on (and checks the next units).
+	register := func(e *entry) {
+		p.mu.Lock()
+		for _, id := range e.ids() {
+			e.busy = e.busy || p.inflight[id] > 0
+			p.inflight[id]++
+		}
+		p.mu.Unlock()
 	}
 	for {
 		if ctx.Err() != nil {
@@ -348,7 +677,11 @@ func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionI
 		}
 		rec, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			if cur.lastSeq > 0 {
+			if prev != nil {
+				prev.unitEnd = true
+				emit(prev)
+			}
+			if len(cur.entries) > 0 {
 				return send()
 			}
 			return nil
@@ -356,96 +689,266 @@ func (j *Job) read(ctx context.Context, src source.Source, ci plugin.CollectionI
 		if err != nil {
 			return fmt.Errorf("read %s: %w", cfg.Source.Path, err)
 		}
+		if prev != nil {
+			prev.unitEnd = rec.Unit != prev.unit
+			if err := emit(prev); err != nil {
+				return err
+			}
+			prev = nil
+		}
 		if rec.Seq <= cp.Seq {
 			stats.skipped.Add(1)
 			pos, _, _ := src.Progress()
 			stats.stored.Store(pos)
 			continue
 		}
-		cur.srcPos, _, _ = src.Progress()
-		doc, err := mapRecord(rec, cfg.Fields, cfg.MaxTextBytes)
-		if j.Shard.Of > 1 {
-			// A document belongs to the shard of its id, so every version
-			// of it goes to one worker in source order; a bad record, to
-			// the shard of its place, so it is dead-lettered once.
-			key := doc.ID
-			if err != nil {
-				key = rec.Where
-			}
-			if !j.Shard.owns(key) {
-				stats.others.Add(1)
-				cur.lastSeq = rec.Seq
-				continue
-			}
-		}
-		stats.records.Add(1)
-		var chunks []qdrant.Document
-		if err == nil {
-			chunks, err = j.Service.ChunkDocuments(ci, []plugin.DocumentInput{doc})
-		}
-		if err != nil {
-			if werr := dl.write(rec, err); werr != nil {
-				return werr
-			}
-			errorsSoFar++
-			stats.errors.Store(errorsSoFar)
-			cur.lastSeq = rec.Seq
-			if cfg.MaxErrors >= 0 && errorsSoFar > int64(cfg.MaxErrors) {
-				if cur.lastSeq > 0 {
-					send()
-				}
-				return fmt.Errorf("%w: %d bad records, over ingest.max_errors=%d (last: %s: %v; see %s)",
-					ErrTooManyErrors, errorsSoFar, cfg.MaxErrors, rec.Where, err, dl.path)
-			}
+		e, recErr := p.entryOf(rec)
+		e.dlSize, e.errors = dlSize(), errorsSoFar
+		e.pos, _, _ = src.Progress()
+		register(e)
+		prev = e
+		if e.kind != entryBad {
 			continue
 		}
-		// A document seen again in the same batch: send the batch first, so
-		// versions are written in source order.
-		if _, dup := cur.counts[doc.ID]; dup {
-			if err := send(); err != nil {
-				return err
-			}
+		if j.DryRun {
+			e.reason = recErr.Error()
+		} else if werr := p.dl.write(rec, recErr); werr != nil {
+			return werr
 		}
-		cur.chunks = append(cur.chunks, chunks...)
-		cur.counts[doc.ID] = len(chunks)
-		cur.lastSeq = rec.Seq
-		if len(cur.chunks) >= cfg.BatchSize {
-			if err := send(); err != nil {
-				return err
-			}
+		errorsSoFar++
+		e.dlSize, e.errors = dlSize(), errorsSoFar
+		stats.errors.Store(errorsSoFar)
+		if cfg.MaxErrors >= 0 && errorsSoFar > int64(cfg.MaxErrors) {
+			// The bad record's group is still stored (and checkpointed),
+			// so a re-run after the fix does not dead-letter it again.
+			e.unitEnd = true
+			emit(e)
+			send()
+			return fmt.Errorf("%w: %d bad records, over ingest.max_errors=%d (last: %s: %v; see %s); nothing was deleted",
+				ErrTooManyErrors, errorsSoFar, cfg.MaxErrors, rec.Where, recErr, sumPath(p))
 		}
 	}
 }
 
-// write stores a batch, removes its documents' stale chunks, then advances
-// the checkpoint.
-func (j *Job) write(ctx context.Context, ci plugin.CollectionInfo, b *batch, cp *checkpoint, path string, stats *runStats) error {
-	store := j.Service.Store()
-	if len(b.chunks) > 0 {
-		wo, err := j.Service.WriteOptions(ci)
+// entryOf maps a record to an entry: a document with its fingerprint, a
+// bad record (and why), an unchanged unit's documents, or another
+// shard's record.
+func (p *pass) entryOf(rec source.Record) (*entry, error) {
+	j, cfg, stats := p.j, p.j.Config, p.stats
+	e := &entry{seq: rec.Seq, where: rec.Where, unit: rec.Unit, token: rec.Token}
+	if rec.Unchanged {
+		e.kind = entryStub
+		for _, d := range p.unitDocs[rec.Unit] {
+			if j.Shard.Of <= 1 || j.Shard.owns(d) {
+				e.docs = append(e.docs, d)
+			}
+		}
+		delete(p.unitDocs, rec.Unit)
+		stats.records.Add(1)
+		return e, nil
+	}
+	doc, err := mapRecord(rec, cfg.Fields, cfg.MaxTextBytes)
+	if j.Shard.Of > 1 {
+		// A document belongs to the shard of its id, so every version of
+		// it goes to one worker in source order; a bad record, to the
+		// shard of its id when it has one, else of its place, so it is
+		// dead-lettered once.
+		key := doc.ID
 		if err != nil {
-			return err
+			if key = idOf(rec, cfg.Fields); key == "" {
+				key = rec.Where
+			}
 		}
-		if err := store.Upsert(ctx, j.Collection, b.chunks, wo); err != nil {
-			return err
-		}
-		if err := store.DeleteStaleChunks(ctx, j.Collection, b.counts); err != nil {
-			return err
+		if !j.Shard.owns(key) {
+			stats.others.Add(1)
+			e.kind = entryOther
+			return e, nil
 		}
 	}
-	cp.Seq, cp.DeadLetterBytes, cp.Errors = b.lastSeq, b.dlSize, b.errors
-	stats.stored.Store(b.srcPos)
-	cp.Docs += int64(len(b.counts))
-	cp.Chunks += int64(len(b.chunks))
-	if err := cp.save(path); err != nil {
+	stats.records.Add(1)
+	if err != nil {
+		e.kind, e.keep = entryBad, idOf(rec, cfg.Fields)
+		return e, err
+	}
+	e.doc, e.fp = doc, docFingerprint(p.settings, doc)
+	return e, nil
+}
+
+func sumPath(p *pass) string {
+	if p.dl != nil {
+		return p.dl.path
+	}
+	return "the plan above"
+}
+
+// idOf is a bad record's document id when it still has one.
+func idOf(rec source.Record, f config.Fields) string {
+	if rec.Fields == nil {
+		return ""
+	}
+	id, err := scalarString(rec.Fields[f.ID])
+	if err != nil {
+		return ""
+	}
+	return id
+}
+
+// checkGroups compares each group's documents with the collection in one
+// request, chunks the ones that changed and forms write batches.
+func (p *pass) checkGroups(ctx context.Context, in <-chan *group, out chan<- *batch) error {
+	j, cfg, stats := p.j, p.j.Config, p.stats
+	touchAll := cfg.Sync != config.SyncNone
+	cur := newBatch()
+	inBatch := map[string]bool{}
+	unitBad := p.cp.UnitBad
+	unitOurs := true // this shard has documents in the unit in progress
+	send := func() error {
+		if cur.empty() {
+			return nil
+		}
+		b := cur
+		cur, inBatch = newBatch(), map[string]bool{}
+		if n := stats.inflight.Add(1); n > stats.maxInflight.Load() {
+			stats.maxInflight.Store(n)
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	for g := range in {
+		var ask []string
+		for _, e := range g.entries {
+			if e.kind == entryDoc && !e.busy {
+				ask = append(ask, e.doc.ID)
+			}
+		}
+		stored, err := j.lookup(ctx, ask)
+		if errors.Is(err, qdrant.ErrNotFound) && j.DryRun {
+			stored, err = map[string]storedDoc{}, nil // no collection yet
+		}
+		if err != nil {
+			return fmt.Errorf("compare with the collection: %w", err)
+		}
+		for _, e := range g.entries {
+			ids := e.ids()
+			for _, id := range ids {
+				if inBatch[id] {
+					// A document seen again: the earlier version is
+					// written first, in its own batch.
+					if err := send(); err != nil {
+						return err
+					}
+					break
+				}
+			}
+			for _, id := range ids {
+				inBatch[id] = true
+				cur.ids = append(cur.ids, id)
+				if p.seen != nil {
+					p.seen[id] = true
+				}
+			}
+			switch e.kind {
+			case entryStub:
+				if touchAll {
+					cur.touch = append(cur.touch, e.docs...)
+				}
+				cur.unchanged += int64(len(e.docs))
+			case entryBad:
+				unitBad = true
+				if j.DryRun {
+					fmt.Fprintf(j.Plan, "! %s: %s\n", e.where, e.reason)
+				}
+				if e.keep != "" {
+					// Its stored version stays, marked as seen.
+					cur.touch = append(cur.touch, e.keep)
+				}
+			case entryDoc:
+				if err := p.compare(cur, e, stored, touchAll); err != nil {
+					return err
+				}
+			}
+			if e.kind == entryDoc || (e.kind == entryBad && e.keep != "") {
+				unitOurs = true
+			}
+			cur.lastSeq, cur.srcPos, cur.dlSize, cur.errors = e.seq, e.pos, e.dlSize, e.errors
+			if e.unitEnd {
+				// The unit is read whole: its token goes on its documents.
+				if e.token != "" && !unitBad && unitOurs && e.kind != entryStub && !j.DryRun {
+					cur.stamps = append(cur.stamps, stamp{e.unit, unitStamp(p.settings, e.token)})
+				}
+				unitBad, unitOurs = false, false
+			}
+			cur.unitBad = unitBad
+			if len(cur.chunks) >= cfg.BatchSize || len(cur.ids) >= 4*checkGroupSize {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return send()
+}
+
+// compare puts a document in the batch: unchanged (marked as seen when
+// sync or its unit's token needs it), or added or updated (chunked, to be
+// vectorized and written).
+func (p *pass) compare(b *batch, e entry, stored map[string]storedDoc, touchAll bool) error {
+	j := p.j
+	id := e.doc.ID
+	sd, ok := stored[id]
+	if !e.busy && ok && sd.job == p.job && sd.run != "" && sd.fp == e.fp {
+		b.unchanged++
+		if touchAll || e.token != "" {
+			b.touch = append(b.touch, id)
+		}
+		if sd.unit != e.unit {
+			b.moved = append(b.moved, moved{id, e.unit})
+		}
+		return nil
+	}
+	mark := "+"
+	if e.busy || (ok && sd.job == p.job) {
+		b.updated++
+		mark = "~"
+	} else {
+		b.added++
+	}
+	if j.DryRun {
+		fmt.Fprintf(j.Plan, "%s %s\n", mark, id)
+		return nil
+	}
+	chunks, err := j.Service.ChunkDocuments(p.ci, []plugin.DocumentInput{e.doc})
+	if err != nil {
 		return err
 	}
-	stats.docs.Store(cp.Docs)
-	stats.chunks.Store(cp.Chunks)
-	if hook := afterCheckpoint; hook != nil {
-		hook(cp.Seq)
+	for i := range chunks {
+		chunks[i].Payload = p.syncPayload(chunks[i], e, len(chunks))
+	}
+	b.chunks = append(b.chunks, chunks...)
+	b.counts[id] = len(chunks)
+	if e.busy || ok {
+		b.present = append(b.present, id)
 	}
 	return nil
+}
+
+// syncPayload is a chunk's payload: the document's fields and what sync
+// needs. Chunk 0 is written uncommitted (run ""); the write commits it.
+func (p *pass) syncPayload(c qdrant.Document, e entry, chunks int) map[string]any {
+	out := make(map[string]any, len(c.Payload)+6)
+	for k, v := range c.Payload {
+		out[k] = v
+	}
+	run := p.run
+	if c.Chunk == 0 {
+		run = ""
+	}
+	out[PayloadJob], out[PayloadRun], out[PayloadFingerprint] = p.job, run, e.fp
+	out[PayloadChunks], out[PayloadUnit], out[PayloadToken] = int64(chunks), e.unit, ""
+	return out
 }
 
 // Test hooks: afterCheckpoint runs after every checkpoint, captureStats
@@ -455,6 +958,13 @@ var (
 	captureStats    func(*runStats)
 )
 
+
+func orNone(name string) string {
+	if name == "" {
+		return plugin.None
+	}
+	return name
+}
 // mapRecord turns a record into a document, or says what is wrong.
 func mapRecord(rec source.Record, f config.Fields, maxText int) (plugin.DocumentInput, error) {
 	if rec.Err != nil {
@@ -500,7 +1010,7 @@ func mapRecord(rec source.Record, f config.Fields, maxText int) (plugin.Document
 		d.Payload = map[string]any{}
 		for _, name := range f.Payload {
 			if v, ok := rec.Fields[name]; ok {
-				if name == qdrant.PayloadDocID || name == qdrant.PayloadChunk || name == qdrant.PayloadText {
+				if name == qdrant.PayloadDocID || name == qdrant.PayloadChunk || name == qdrant.PayloadText || strings.HasPrefix(name, reservedPrefix) {
 					return d, fmt.Errorf("payload field %q is a reserved key", name)
 				}
 				d.Payload[name] = plain(v)
@@ -588,16 +1098,6 @@ func describe(v any) string {
 		return "a bool"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// fingerprint identifies a file source's content version (size and
-// modification time); directories are not fingerprinted.
-func fingerprint(c config.Source) string {
-	st, err := os.Stat(c.Path)
-	if err != nil || st.IsDir() {
-		return ""
-	}
-	return fmt.Sprintf("size %d, modified %s", st.Size(), st.ModTime().UTC().Format(time.RFC3339Nano))
 }
 
 // Shard is one worker's share of a source: Index in 0..Of-1.

@@ -240,19 +240,33 @@ func TestInterruptedJobResumesWithoutLossOrDuplicates(t *testing.T) {
 	}
 }
 
-func TestAChangedSourceRefusesToResume(t *testing.T) {
+func TestAChangedSourceStartsANewPassInsteadOfResuming(t *testing.T) {
 	svc, cfg := testService(t)
 	path := writeJSONL(t, `{"id": "a", "text": "one"}`, `{"id": "b", "text": "two"}`)
 	ctx, cancel := context.WithCancel(context.Background())
 	afterCheckpoint = func(int64) { cancel() }
 	defer func() { afterCheckpoint = nil }()
 	cfg.Ingest.BatchSize = 1
+	cfg.Ingest.Sync = config.SyncFull
+	cfg.Ingest.MaxDelete = 1
 	job(svc, cfg, path).Run(ctx)
 	afterCheckpoint = nil
+	if got := stored(t, svc); len(got) != 1 {
+		t.Fatalf("after the interruption: %v, want one document", got)
+	}
 	os.WriteFile(path, []byte(`{"id": "z", "text": "different"}`+"\n"), 0o644)
-	_, err := job(svc, cfg, path).Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "changed since checkpoint") {
-		t.Errorf("got %v, want a changed-source error", err)
+	var progress strings.Builder
+	j := job(svc, cfg, path)
+	j.Progress = &progress
+	sum, err := j.Run(context.Background())
+	if err != nil || sum.Resumed || sum.Added != 1 || sum.Deleted != 1 {
+		t.Fatalf("run over the changed source: %+v, %v; want a new pass adding z and deleting a", sum, err)
+	}
+	if !strings.Contains(progress.String(), "the source changed") {
+		t.Errorf("progress %q does not say why the pass was not resumed", progress.String())
+	}
+	if got := stored(t, svc); len(got) != 1 || got["z"] == nil {
+		t.Errorf("stored %v, want exactly z", got)
 	}
 }
 

@@ -77,11 +77,14 @@ func (j *Job) startProgress(ctx context.Context, src source.Source, s *runStats,
 func (j *Job) detail(src source.Source, s *runStats, start time.Time) string {
 	el := max(time.Since(start).Seconds(), 1e-9)
 	var b strings.Builder
-	fmt.Fprintf(&b, "stored %d docs, %d chunks, %.0f docs/s", s.docs.Load(), s.chunks.Load(), float64(s.records.Load())/el)
+	fmt.Fprintf(&b, "%d added, %d updated, %d unchanged", s.added.Load(), s.updated.Load(), s.unchanged.Load())
+	if n := s.deleted.Load(); n > 0 {
+		fmt.Fprintf(&b, ", %d deleted", n)
+	}
+	fmt.Fprintf(&b, ", %d errors; %d chunks written, %.0f docs/s", s.errors.Load(), s.chunks.Load(), float64(s.records.Load())/el)
 	if s.tokens != nil {
 		fmt.Fprintf(&b, ", %.0f tokens/s", float64(s.tokens())/el)
 	}
-	fmt.Fprintf(&b, ", %d errors", s.errors.Load())
 	if read, total, _ := src.Progress(); total > 0 && read > s.stored.Load() {
 		fmt.Fprintf(&b, " (read %.0f%%)", 100*float64(read)/float64(total))
 	}

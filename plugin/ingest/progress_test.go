@@ -20,13 +20,15 @@ func TestProgressLineShowsBarRatesETAAndErrors(t *testing.T) {
 	j := &Job{Terminal: true}
 	var s runStats
 	s.records.Store(50)
-	s.docs.Store(48)
+	s.added.Store(40)
+	s.updated.Store(3)
+	s.unchanged.Store(5)
 	s.chunks.Store(60)
 	s.errors.Store(2)
 	s.tokens = func() uint64 { return 5000 }
 	s.stored.Store(250)
 	line := j.line(&fakeSource{fakeProgress{done: 400, total: 1000}}, &s, time.Now().Add(-10*time.Second))
-	for _, want := range []string{" 25% stored (read 40%, ETA 30s)", "48 docs", "60 chunks", "5 docs/s", "500 tokens/s", "2 errors"} {
+	for _, want := range []string{" 25% stored (read 40%, ETA 30s)", "40 added, 3 updated, 5 unchanged", "60 chunks", "5 docs/s", "500 tokens/s", "2 errors"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line %q lacks %q", line, want)
 		}

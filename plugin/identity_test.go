@@ -1,0 +1,76 @@
+package plugin
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spladeq/spladeq/config"
+)
+
+// copyModel copies a model directory, so a test can edit its files.
+func copyModel(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(to, e.Name()), data, 0o644)
+	}
+	return to
+}
+
+func TestVectorizerIdentityFollowsWhatChangesVectors(t *testing.T) {
+	model := copyModel(t, filepath.Join(pluginDir, sparseFixture))
+	identity := func(edit func(*config.Vectorizer)) string {
+		t.Helper()
+		cfg := testConfig(t)
+		vc := config.Vectorizer{Module: config.ModuleSPLADE, Model: model}
+		if edit != nil {
+			edit(&vc)
+		}
+		cfg.Vectorizers = map[string]config.Vectorizer{"sparse": vc}
+		cfg.Collection.Dense = ""
+		id, err := newService(t, cfg).VectorizerIdentity("sparse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	base := identity(nil)
+	for name, edit := range map[string]func(*config.Vectorizer){
+		"threads":          func(v *config.Vectorizer) { v.Threads = 1 },
+		"batch size":       func(v *config.Vectorizer) { v.BatchSize = 3 },
+		"query max length": func(v *config.Vectorizer) { v.QueryMaxLength = 16 },
+		"model path":       func(v *config.Vectorizer) { v.Model = model + "/." },
+	} {
+		if got := identity(edit); got != base {
+			t.Errorf("%s changed the identity; it does not change vectors:\n%s\n%s", name, base, got)
+		}
+	}
+	for name, edit := range map[string]func(*config.Vectorizer){
+		"max length": func(v *config.Vectorizer) { v.MaxLength = 16 },
+		"top k":      func(v *config.Vectorizer) { v.TopK = 5 },
+		"graph file": func(v *config.Vectorizer) { v.ONNXFile = "model.int8.onnx" },
+	} {
+		if got := identity(edit); got == base {
+			t.Errorf("%s left the identity as it was: %s", name, got)
+		}
+	}
+	// A model file rewritten with other contents (JSON that still parses).
+	cfgPath := filepath.Join(model, "config.json")
+	data, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, append(data, ' '), 0o644)
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(cfgPath, later, later)
+	if got := identity(nil); got == base {
+		t.Error("an edited model file left the identity as it was")
+	}
+}
