@@ -958,13 +958,13 @@ var (
 	captureStats    func(*runStats)
 )
 
-
 func orNone(name string) string {
 	if name == "" {
 		return plugin.None
 	}
 	return name
 }
+
 // mapRecord turns a record into a document, or says what is wrong.
 func mapRecord(rec source.Record, f config.Fields, maxText int) (plugin.DocumentInput, error) {
 	if rec.Err != nil {
