@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/spladeq/spladeq/plugin/ingest"
@@ -34,6 +41,8 @@ func newIngestCmd() *cobra.Command {
 	dryRun := fs.Bool("dry-run", false, "print what would be added (+), updated (~) and deleted (-), and write nothing")
 	fs.Float64("max-delete", 0.5, "refuse a sync that would delete more than this fraction of the job's points; 1 allows any (ingest.max_delete)")
 	keys["max-delete"] = "ingest.max_delete"
+	watch := fs.Bool("watch", false, "keep running, one sync per cycle: a dir source when its files change (after ingest.watch_debounce of quiet) and every ingest.watch_interval, others every ingest.watch_interval; SIGTERM or Ctrl-C finishes the cycle in flight, a second one stops it (resumable)")
+	metricsAddr := fs.String("metrics-listen", "", "with --watch: serve Prometheus metrics (GET /metrics: spladeq_ingest_*) on host:port")
 	shardFlag := fs.String("shard", "", "I/N: write only this worker's share (0 <= I < N) of the source, by document id hash, with its own checkpoint and dead letter; I may name an environment variable holding the index (JOB_COMPLETION_INDEX/3 in a Kubernetes Indexed Job)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -54,11 +63,69 @@ func newIngestCmd() *cobra.Command {
 		}
 		job := ingestJob(svc, cfg, *restart, log, stderr)
 		job.Shard, job.DryRun, job.Plan = shard, *dryRun, stdout
+		if *watch {
+			if *dryRun {
+				return usageError{errors.New("--watch and --dry-run: a dry run writes nothing, so there is nothing to keep in sync")}
+			}
+			return watchJob(ctx, job, *metricsAddr, log, stdout)
+		}
+		if *metricsAddr != "" {
+			return usageError{errors.New("--metrics-listen needs --watch")}
+		}
 		sum, err := job.Run(ctx)
 		printSummary(stdout, sum)
 		return err
 	}
 	return cmd
+}
+
+// watchJob runs job.Watch until ctx ends (the first SIGTERM or Ctrl-C: the
+// cycle in flight finishes) or a second signal (the cycle stops, resumable),
+// printing each cycle's summary, logging it, and serving the metrics on
+// addr when given.
+func watchJob(ctx context.Context, job *ingest.Job, addr string, log *slog.Logger, stdout io.Writer) error {
+	abort, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-abort.Done():
+				return
+			case <-signals:
+				if n == 0 {
+					log.Info("stopping after the sync in flight (signal again to stop it now)")
+				} else {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	if addr != "" {
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(job.Service.Metrics().Registry, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(lis)
+		defer srv.Close()
+		log.Info("serving metrics", "addr", lis.Addr().String())
+	}
+	return job.Watch(ctx, abort, func(sum ingest.Summary, err error) {
+		printSummary(stdout, sum)
+		attrs := []any{"job", sum.Job, "added", sum.Added, "updated", sum.Updated, "unchanged", sum.Unchanged,
+			"deleted", sum.Deleted, "dead_lettered", sum.Errors, "duration", sum.Duration.Round(time.Millisecond)}
+		if err != nil {
+			log.Error("sync failed", append(attrs, "err", err)...)
+			return
+		}
+		log.Info("sync", attrs...)
+	})
 }
 
 // printSummary prints a run's one-line report (and where bad records went).
