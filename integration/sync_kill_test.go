@@ -52,7 +52,7 @@ func syncCorpus(docs, variant int) (lines []string, want map[string]string, bad 
 		var rec struct{ ID, Text string }
 		err := json.Unmarshal([]byte(l), &rec)
 		if err != nil || !strings.HasPrefix(rec.ID, "doc-") || seen[rec.ID] {
-			lines = append(lines, l) // bad records and the repeated id stay
+			lines = append(lines, l)        // bad records and the repeated id stay
 			if err == nil && seen[rec.ID] { // doc-0007's second version
 				want[rec.ID] = rec.Text
 			}

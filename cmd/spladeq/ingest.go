@@ -150,6 +150,9 @@ func summaryLine(s ingest.Summary) string {
 	fmt.Fprintf(&b, "ingest %s in %v: %d added, %d updated, %d unchanged, %d deleted, %d dead-lettered",
 		state, s.Duration.Round(time.Millisecond), s.Added, s.Updated, s.Unchanged, s.Deleted, s.Errors)
 	fmt.Fprintf(&b, "; %d records read", s.Records)
+	if s.NotRead > 0 {
+		fmt.Fprintf(&b, " (%d unchanged skipped unread)", s.NotRead)
+	}
 	if s.Shard != "" {
 		fmt.Fprintf(&b, " by shard %s (%d left to the other shards)", s.Shard, s.Others)
 	}
@@ -160,7 +163,7 @@ func summaryLine(s ingest.Summary) string {
 		fmt.Fprintf(&b, ", %d chunks written", s.Chunks)
 	}
 	if secs := s.Duration.Seconds(); secs > 0 && s.Tokens > 0 {
-		fmt.Fprintf(&b, "; %.1f records/s, %.0f tokens/s", float64(s.Records)/secs, float64(s.Tokens)/secs)
+		fmt.Fprintf(&b, "; %.3g records/s, %.0f tokens/s", float64(s.Records)/secs, float64(s.Tokens)/secs)
 	}
 	return b.String()
 }

@@ -91,6 +91,7 @@ type Job struct {
 // holds one (a document repeated in the source counts twice).
 type Summary struct {
 	Records    int64         `json:"records"`         // read this run
+	NotRead    int64         `json:"not_read"`        // units (files, objects) skipped unread as unchanged, this run
 	Skipped    int64         `json:"skipped"`         // before the checkpoint of a resumed pass
 	Added      int64         `json:"added"`           // documents new to the job, this pass
 	Updated    int64         `json:"updated"`         // documents whose fingerprint changed
@@ -395,7 +396,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		if hasStats {
 			sum.Tokens = st.Stats().Tokens - tokensBefore
 		}
-		sum.Records, sum.Skipped, sum.Others = stats.records.Load(), stats.skipped.Load(), stats.others.Load()
+		sum.Records, sum.Skipped, sum.Others, sum.NotRead = stats.records.Load(), stats.skipped.Load(), stats.others.Load(), stats.notRead.Load()
 		sum.Added, sum.Updated, sum.Unchanged = cp.Added, cp.Updated, cp.Unchanged
 		sum.Deleted, sum.Chunks, sum.Errors = cp.Deleted, cp.Chunks, cp.Errors
 		if j.DryRun {
@@ -612,6 +613,7 @@ func (j *Job) checkpointPath() string {
 type runStats struct {
 	tokens                            func() uint64 // sparse model tokens this run; may be nil
 	records, skipped, others          atomic.Int64  // others: records owned by other shards
+	notRead                           atomic.Int64  // units skipped unread
 	added, updated, unchanged, errors atomic.Int64
 	deleted, chunks                   atomic.Int64
 	stored                            atomic.Int64 // source progress (Source.Progress units) acknowledged by Qdrant
@@ -744,7 +746,7 @@ func (p *pass) entryOf(rec source.Record) (*entry, error) {
 			}
 		}
 		delete(p.unitDocs, rec.Unit)
-		stats.records.Add(1)
+		stats.notRead.Add(1)
 		return e, nil
 	}
 	doc, err := mapRecord(rec, cfg.Fields, cfg.MaxTextBytes)

@@ -511,7 +511,7 @@ func TestADirSyncSkipsUnchangedFilesWithoutReadingThem(t *testing.T) {
 	}
 	// e.txt's new token is stamped: the third run skips it too.
 	swapKeepingToken(t, filepath.Join(root, "e.txt"), 0xfe)
-	if sum, err = dirJob().Run(context.Background()); err != nil || sum.Errors != 0 || sum.Unchanged != 5 || sum.Records != 5 {
+	if sum, err = dirJob().Run(context.Background()); err != nil || sum.Errors != 0 || sum.Unchanged != 5 || sum.Records != 0 || sum.NotRead != 5 {
 		t.Errorf("third run %+v, %v: want every file unchanged, none read", sum, err)
 	}
 	if got := stored(t, svc); len(got) != 5 || got["b.txt"][0] != "second page" || got["a.md"][0] != "# Alpha\nFirst guide, edited." {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -96,7 +97,13 @@ func NewServer(store *Store, opts ...ServerOption) *Server {
 		opt(&o)
 	}
 	s := &Server{store: store}
-	gopts := []grpc.ServerOption{grpc.MaxRecvMsgSize(o.maxMsgSize), grpc.MaxSendMsgSize(o.maxMsgSize)}
+	gopts := []grpc.ServerOption{grpc.MaxRecvMsgSize(o.maxMsgSize), grpc.MaxSendMsgSize(o.maxMsgSize),
+		// Qdrant's clients ping an idle connection every 10 s (go-client's
+		// KeepAliveTime); gRPC's default policy answers pings more often
+		// than every 5 minutes with GOAWAY "too_many_pings", which a
+		// long-running process (ingest --watch, serve) logs and reconnects
+		// after. Qdrant accepts them; so does this server.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true})}
 	if len(o.writeKeys)+len(o.readKeys) > 0 {
 		gopts = append(gopts, grpc.UnaryInterceptor(apiKeyInterceptor(o.writeKeys, o.readKeys)))
 	}
