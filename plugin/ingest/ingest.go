@@ -321,7 +321,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		p.run = newRunID()
 		p.seen = map[string]bool{}
 	} else {
-		if err := j.Service.Store().IndexKeywords(ctx, j.Collection, PayloadJob, PayloadUnit, PayloadRun); err != nil {
+		if err := j.Service.Store().IndexKeywords(ctx, j.Collection, PayloadJob, PayloadUnit); err != nil {
 			return sum, err
 		}
 		cp, err := loadCheckpoint(sum.Checkpoint)
