@@ -31,6 +31,7 @@ const (
 
 // notCovered are the routes the client leaves out, with why.
 var notCovered = map[string]string{
+	"GET /{$}":                  "Qdrant's root information, for Qdrant clients' version check",
 	"GET /metrics":              "Prometheus text, for Prometheus to scrape",
 	"POST /v1/qdrant/inference": "Qdrant's inference protocol, called by Qdrant",
 }

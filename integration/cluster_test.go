@@ -59,12 +59,16 @@ func (w *worker) running() bool {
 // one worker is SIGKILLed and resumed. The job finishes with no manual
 // step, the collection holds exactly the source's documents and chunks
 // (each document written by one worker), and searches keep answering
-// during the outage.
+// during the outage. It runs against a cluster of each Qdrant release.
 func TestClusterIngestionSurvivesANodeKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
-	nodes := qdranttest.StartCluster(t, 3, qdranttest.Options{})
+	qdranttest.ForEachVersion(t, clusterIngestionSurvivesANodeKill)
+}
+
+func clusterIngestionSurvivesANodeKill(t *testing.T, version string) {
+	nodes := qdranttest.StartCluster(t, 3, qdranttest.Options{Version: version})
 	url := nodes[0].GRPCAddr()
 	dir := t.TempDir()
 	docs := 1500

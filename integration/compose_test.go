@@ -53,8 +53,8 @@ func TestComposeConfiguresTheQdrantTheTestsStart(t *testing.T) {
 	if want := sorted(qdranttest.EnvKeys(inference, false)); !slices.Equal(keys(q.Environment), want) {
 		t.Errorf("qdrant service sets %v, the tests set %v", keys(q.Environment), want)
 	}
-	if !strings.HasSuffix(q.Image, ":v1.17.1") {
-		t.Errorf("qdrant image %q, the tests run 1.17.1", q.Image)
+	if !strings.HasSuffix(q.Image, ":v"+qdranttest.Newest()) {
+		t.Errorf("qdrant image %q, the newest Qdrant the tests run is %s", q.Image, qdranttest.Newest())
 	}
 	if got := q.Environment["QDRANT__INFERENCE__ADDRESS"]; got != "http://spladeq:8080/v1/qdrant/inference" {
 		t.Errorf("inference address %q is not spladeq's endpoint", got)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
 	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/plugin"
 )
@@ -47,8 +48,8 @@ func TestQdrantClientSnippetsRun(t *testing.T) {
 		t.Errorf("docs/inference.md's Python snippet differs from the README's quickstart 2 (both must be the tested one):\n%s", guide)
 	}
 	const restLine = `client = QdrantClient(url="http://localhost:6333", cloud_inference=True)`
-	const grpcLine = `QdrantClient(host="localhost", grpc_port=6334, prefer_grpc=True, cloud_inference=True, check_compatibility=False)`
-	if !strings.Contains(py, restLine) || !strings.Contains(py, "# spladeq alone (gRPC only): "+grpcLine) {
+	const grpcLine = `QdrantClient(host="localhost", port=8080, grpc_port=6334, prefer_grpc=True, cloud_inference=True)`
+	if !strings.Contains(py, restLine) || !strings.Contains(py, "# spladeq alone (gRPC; its HTTP API on 8080 answers the version check): "+grpcLine) {
 		t.Fatalf("the README's Python snippet changed; update this test:\n%s", py)
 	}
 	texts := regexp.MustCompile(`texts = \[(.*)\]`).FindStringSubmatch(py)
@@ -114,40 +115,48 @@ func TestQdrantClientSnippetsRun(t *testing.T) {
 		}
 	}
 
+	// runGo compiles docs/inference.md's Go snippet (go run: the binary
+	// carries the go-client's version, which its compatibility check
+	// reads) and runs it against the gRPC port; it must not warn.
+	runGo := func(t *testing.T, port int, server string) {
+		t.Helper()
+		goSnippet := docBlock(t, "docs/inference.md", "## Go", "go")
+		goSnippet = strings.Replace(goSnippet, `Host: "localhost", Port: 6334`, fmt.Sprintf(`Host: "127.0.0.1", Port: %d`, port), 1)
+		src := "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\n\t\"github.com/qdrant/go-client/qdrant\"\n)\n\nfunc main() {\n\tctx := context.Background()\n" +
+			goSnippet + "\tfor _, h := range hits {\n\t\tfmt.Println(h.GetId().GetNum())\n\t}\n}\n"
+		dir := filepath.Join(repoRoot, ".deps", "readme-go-snippet")
+		os.MkdirAll(dir, 0o755)
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("go", "run", ".")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("README Go snippet: %v\n%s\n%s", err, out, src)
+		}
+		if strings.Contains(string(out), "WARN") {
+			t.Errorf("the go-client warns against %s:\n%s", server, out)
+		}
+		if first := strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]; first != "7" {
+			t.Errorf("README Go snippet's top hit is %q, want the point it upserted (7):\n%s", first, out)
+		}
+	}
+
 	t.Run("against spladeq alone", func(t *testing.T) {
 		l, stop := serveQdrantAPI(t, svc)
 		defer stop()
 		_, port, _ := strings.Cut(l, ":")
-		run(t, strings.Replace(py, restLine, "client = "+strings.Replace(grpcLine, "6334", port, 1), 1))
+		_, httpPort, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+		line := strings.NewReplacer("6334", port, "8080", httpPort).Replace(grpcLine)
+		run(t, strings.Replace(py, restLine, "client = "+line, 1))
+		t.Run("then the Go snippet", func(t *testing.T) { runGo(t, atoi(port), "the embedded store "+embedded.Version) })
 	})
 	t.Run("against a real Qdrant pointed at spladeq", func(t *testing.T) {
 		// The newest release: the Go snippet's go-client (1.19) warns
 		// against a server two minor versions older.
 		node := qdranttest.StartVersion(t, qdranttest.Newest(), qdranttest.Options{InferenceAddress: srv.URL + "/v1/qdrant/inference", InferenceToken: inferenceToken})
 		run(t, strings.Replace(py, "http://localhost:6333", node.HTTPURL(), 1))
-
-		t.Run("then the Go snippet", func(t *testing.T) {
-			goSnippet := docBlock(t, "docs/inference.md", "## Go", "go")
-			goSnippet = strings.Replace(goSnippet, `Host: "localhost", Port: 6334`, fmt.Sprintf(`Host: "127.0.0.1", Port: %d`, node.GRPCPort), 1)
-			src := "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\n\t\"github.com/qdrant/go-client/qdrant\"\n)\n\nfunc main() {\n\tctx := context.Background()\n" +
-				goSnippet + "\tfor _, h := range hits {\n\t\tfmt.Println(h.GetId().GetNum())\n\t}\n}\n"
-			dir := filepath.Join(repoRoot, ".deps", "readme-go-snippet")
-			os.MkdirAll(dir, 0o755)
-			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command("go", "run", ".")
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("README Go snippet: %v\n%s\n%s", err, out, src)
-			}
-			if strings.Contains(string(out), "WARN") {
-				t.Errorf("the go-client warns against Qdrant %s:\n%s", node.Version, out)
-			}
-			if first := strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]; first != "7" {
-				t.Errorf("README Go snippet's top hit is %q, want the point it upserted (7):\n%s", first, out)
-			}
-		})
+		t.Run("then the Go snippet", func(t *testing.T) { runGo(t, node.GRPCPort, "Qdrant "+node.Version) })
 	})
 }

@@ -487,6 +487,11 @@ func pythonClientInference(t *testing.T, spec map[string]any) map[string]map[str
 	if err != nil {
 		t.Fatalf("python qdrant-client: %v\n%s", err, stderr.String())
 	}
+	// The client's version check (on: GET / of http_port) warns when the
+	// server is more than a minor version away, or says no version.
+	if w := stderr.String(); strings.Contains(w, "compatib") {
+		t.Errorf("the Python qdrant-client's compatibility check warns:\n%s", w)
+	}
 	var raw map[string]map[string][][2]any
 	if err := json.Unmarshal(outData, &raw); err != nil {
 		t.Fatalf("python output: %v: %s", err, outData)
@@ -520,10 +525,13 @@ func compareAll(t *testing.T, who string, got, want map[string]map[string][]scor
 // TestQdrantClientsGetSPLADEThroughInference drives server-side inference
 // with clients nobody here wrote — the go-client and the official Python
 // qdrant-client (REST and gRPC) — against the embedded store exposed on
-// loopback and against a real Qdrant whose inference.address is spladeq;
-// every answer must equal spladeq's own search for the same texts. Each
-// query mixes qdrant/bm25 (Qdrant computes it itself; the embedded store
-// in-process), spladeq/sparse and spladeq/dense Documents, alone and fused.
+// loopback and against a real Qdrant of each release whose
+// inference.address is spladeq; every answer must equal spladeq's own
+// search for the same texts. Each query mixes qdrant/bm25 (Qdrant computes
+// it itself; the embedded store in-process), spladeq/sparse and
+// spladeq/dense Documents, alone and fused. The Python client's
+// compatibility check is on and must not warn: against the embedded store
+// it reads the version from spladeq's HTTP API (GET /).
 func TestQdrantClientsGetSPLADEThroughInference(t *testing.T) {
 	svc, srv := inferenceService(t, nil)
 	const limit = 8
@@ -536,18 +544,30 @@ func TestQdrantClientsGetSPLADEThroughInference(t *testing.T) {
 		defer stop()
 		compareAll(t, "go-client", goClientInference(t, addr, key, "via_go", limit, prefetch), want)
 		_, port, _ := net.SplitHostPort(addr)
+		_, httpPort, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 		compareAll(t, "python qdrant-client (gRPC)", pythonClientInference(t, map[string]any{
-			"prefer_grpc": true, "grpc_port": atoi(port), "api_key": key, "collection": "via_python", "limit": limit, "prefetch_limit": prefetch}), want)
+			"prefer_grpc": true, "grpc_port": atoi(port), "http_port": atoi(httpPort), "api_key": key, "collection": "via_python", "limit": limit, "prefetch_limit": prefetch}), want)
 	})
 
+	qdranttest.ForEachVersion(t, func(t *testing.T, version string) {
+		realQdrantInference(t, srv, version, want, limit, prefetch)
+	})
+}
+
+// realQdrantInference runs the clients against a real Qdrant of version
+// pointed at spladeq (srv); for the newest release, it then stops srv.
+func realQdrantInference(t *testing.T, srv *httptest.Server, version string, want map[string]map[string][]scoredID, limit, prefetch int) {
 	t.Run("a real Qdrant with inference.address pointing at spladeq", func(t *testing.T) {
-		node := qdranttest.Start(t, qdranttest.Options{InferenceAddress: srv.URL + "/v1/qdrant/inference", InferenceToken: inferenceToken})
+		node := qdranttest.StartVersion(t, version, qdranttest.Options{InferenceAddress: srv.URL + "/v1/qdrant/inference", InferenceToken: inferenceToken})
 		compareAll(t, "go-client", goClientInference(t, node.GRPCAddr(), "", "via_go", limit, prefetch), want)
 		compareAll(t, "python qdrant-client (REST)", pythonClientInference(t, map[string]any{
 			"prefer_grpc": false, "http_port": node.HTTPPort, "collection": "via_python_rest", "limit": limit, "prefetch_limit": prefetch}), want)
 		compareAll(t, "python qdrant-client (gRPC)", pythonClientInference(t, map[string]any{
 			"prefer_grpc": true, "grpc_port": node.GRPCPort, "http_port": node.HTTPPort, "collection": "via_python_grpc", "limit": limit, "prefetch_limit": prefetch}), want)
 
+		if version != qdranttest.Newest() {
+			return // the subtest below stops spladeq: the newest release's run does it
+		}
 		t.Run("with spladeq stopped, Qdrant answers the client with an error and stores nothing", func(t *testing.T) {
 			ctx := context.Background()
 			c, err := rawClient(node.GRPCAddr(), "")

@@ -184,3 +184,47 @@ func TestHybridSearchOverThreeSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestIDFCorpusReachesTheStore: a search's idf_corpus weighs BM25 by the
+// documents it matches (here the store is embedded, which has Qdrant
+// 1.19's params.idf), and a bad one is a problem naming the field.
+func TestIDFCorpusReachesTheStore(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, testConfig(t))
+	if _, err := s.EnsureCollection(ctx, "corpus", CollectionConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	docs := []DocumentInput{
+		{ID: "a", Text: "timeout of the connection", Payload: map[string]any{"lang": "en"}},
+		{ID: "b", Text: "connection pool", Payload: map[string]any{"lang": "en"}},
+		{ID: "c", Text: "timeout timeout", Payload: map[string]any{"lang": "de"}},
+		{ID: "d", Text: "a timeout", Payload: map[string]any{"lang": "de"}},
+	}
+	if _, err := s.UpsertDocuments(ctx, "corpus", docs); err != nil {
+		t.Fatal(err)
+	}
+	search := func(corpus *qdrant.Filter) map[string]float32 {
+		res, err := s.Search(ctx, "corpus", SearchInput{Query: "timeout connection", Mode: "bm25", Limit: 10, IDFCorpus: corpus})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float32{}
+		for _, h := range res.Hits {
+			out[h.DocID] = h.Score
+		}
+		return out
+	}
+	global := search(nil)
+	en := search(&qdrant.Filter{Must: []qdrant.Condition{{Key: "lang", Match: "en"}}})
+	// Over the English half, "timeout" is in 1 of 2 documents and
+	// "connection" in 2 of 2; over all four, in 3 and 2: timeout weighs
+	// more over en (c, d gain), connection less (b loses).
+	if !(en["c"] > global["c"]) || !(en["d"] > global["d"]) || !(en["b"] < global["b"]) || len(en) != len(global) {
+		t.Errorf("IDF over lang = en: %v; over the collection: %v; want every document scored, timeout weighing more, connection less", en, global)
+	}
+	_, err := s.Search(ctx, "corpus", SearchInput{Query: "timeout", Mode: "bm25", Limit: 10,
+		IDFCorpus: &qdrant.Filter{Must: []qdrant.Condition{{Key: ""}}}})
+	if err == nil || !strings.Contains(err.Error(), "idf_corpus") {
+		t.Errorf("a bad idf_corpus: got %v, want a problem naming idf_corpus", err)
+	}
+}

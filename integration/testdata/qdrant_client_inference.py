@@ -8,17 +8,21 @@ three Document prefetches fused by RRF and by DBSF. It prints one JSON object:
 {"<query>": {"bm25"|"sparse"|"dense"|"rrf"|"dbsf": [[point_id, score], ...]}}.
 
 cloud_inference=True makes the client send Documents to the server instead of
-embedding them itself with fastembed.
+embedding them itself with fastembed. The client's compatibility check is on:
+it reads GET / on http_port (spladeq's HTTP API answers it for the embedded
+store), and any warning it prints (stderr) fails the Go test. The check runs
+in a thread of its own; main waits for it before exiting.
 """
 import json
 import sys
+import threading
 
 from qdrant_client import QdrantClient, models
 
 
 def main():
     spec = json.load(sys.stdin)
-    kw = dict(host="127.0.0.1", cloud_inference=True, check_compatibility=False, timeout=60)
+    kw = dict(host="127.0.0.1", cloud_inference=True, check_compatibility=True, timeout=60)
     if spec["prefer_grpc"]:
         kw.update(grpc_port=spec["grpc_port"], prefer_grpc=True, port=spec.get("http_port") or 1)
     else:
@@ -57,6 +61,9 @@ def main():
                                               limit=limit).points
         out[q] = {k: [[str(p.id), p.score] for p in v] for k, v in res.items()}
     json.dump(out, sys.stdout)
+    for th in threading.enumerate():
+        if th is not threading.main_thread():
+            th.join(timeout=30)
 
 
 if __name__ == "__main__":

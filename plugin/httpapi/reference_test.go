@@ -207,7 +207,7 @@ func httpReference(doc oaDoc) string {
 	var list []docRoute
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		path = strings.ReplaceAll(path, "...}", "}")
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "...}", "}"), "{$}", "")
 		item, ok := doc.Paths[path]
 		if !ok {
 			panic("openapi.json has no path " + path)

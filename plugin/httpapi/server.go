@@ -54,6 +54,7 @@ type route struct {
 }
 
 var routes = []route{
+	{"GET /{$}", public, (*handler).root},
 	{"GET /healthz", public, (*handler).healthz},
 	{"GET /readyz", public, (*handler).readyz},
 	{"GET /metrics", public, nil}, // served by promhttp
@@ -284,6 +285,16 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 	if dec.More() {
 		return &bodyError{"body", fmt.Sprintf("has data after the JSON object at byte offset %d", dec.InputOffset())}
 	}
+	return nil
+}
+
+// root answers as Qdrant's GET / does, with the store's version.
+func (h *handler) root(w http.ResponseWriter, r *http.Request) error {
+	v, err := h.svc.Store().ServerVersion(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.Root{Title: "spladeq (qdrant-compatible)", Version: v})
 	return nil
 }
 
