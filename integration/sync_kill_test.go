@@ -24,7 +24,7 @@ import (
 // deletions start; the source may change again between a kill and the
 // next run. After a last run the collection must equal, point for point
 // (ids, vectors, payloads), a clean run over the final source into a fresh
-// collection: on the embedded store and on each real Qdrant release.
+// collection: on the embedded store, each real Qdrant release and a cluster.
 func TestSyncSurvivesKillNineAtRandomMoments(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		dir := t.TempDir()
@@ -34,7 +34,21 @@ func TestSyncSurvivesKillNineAtRandomMoments(t *testing.T) {
 		node := qdranttest.StartVersion(t, version, qdranttest.Options{})
 		syncKillCycles(t, node.GRPCAddr(), node.GRPCAddr(), "clean")
 	})
+	t.Run("qdrant cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("cluster test")
+		}
+		// 3 nodes, 3 shards × 2 replicas: a document's chunks, its
+		// fingerprint checks and the deletions span nodes.
+		nodes := qdranttest.StartCluster(t, 3, qdranttest.Options{Version: qdranttest.Newest()})
+		syncClusterSpec = ", shard_number: 3, replication_factor: 2, write_consistency_factor: 2"
+		defer func() { syncClusterSpec = "" }()
+		syncKillCycles(t, nodes[0].GRPCAddr(), nodes[1].GRPCAddr(), "clean")
+	})
 }
+
+// syncClusterSpec is extra collection settings of syncJobConfig.
+var syncClusterSpec string
 
 // syncCorpus is killCorpus changed by variant (0: as killCorpus): a third
 // of the documents edited (some much longer, some shorter), a fifth
@@ -91,7 +105,7 @@ qdrant: {url: %q, retries: 40, retry_backoff: 50ms, timeout: 10s}
 vectorizers:
   sparse: {module: splade, model: %q}
   dense: {module: onnx-dense, model: %q}
-collection: {name: %s}
+collection: {name: %s%s}
 ingest:
   source: {type: jsonl, path: %q}
   fields: {id: id, text: [text], payload: [n]}
@@ -103,7 +117,7 @@ ingest:
   max_delete: 1
   dead_letter: %q
   checkpoint: %q
-`, url, filepath.Join(repoRoot, fixtureSparseModel), filepath.Join(repoRoot, fixtureDenseModel), name,
+`, url, filepath.Join(repoRoot, fixtureSparseModel), filepath.Join(repoRoot, fixtureDenseModel), name, syncClusterSpec,
 		src, filepath.Join(dir, name+".dead.jsonl"), filepath.Join(dir, name+".checkpoint.json"))
 	p := filepath.Join(dir, name+".yaml")
 	os.WriteFile(p, []byte(job), 0o644)

@@ -192,6 +192,8 @@ func measure(cfg *config.Config, collection string, docs []record, src string, s
 		if err == nil && !check(sum) {
 			err = fmt.Errorf("unexpected counts %+v", sum)
 		}
+		fmt.Fprintf(os.Stderr, "%s %s: %v: %d added, %d updated, %d unchanged, %d deleted, %d chunks, %d tokens (load %s)\n",
+			time.Now().Format(time.TimeOnly), collection, d.Round(time.Millisecond), sum.Added, sum.Updated, sum.Unchanged, sum.Deleted, sum.Chunks, sum.Tokens, loadavg())
 		return d, sum, err
 	}
 	n := int64(len(docs))
