@@ -1,20 +1,19 @@
-// Command syncbench measures what keeping a collection in sync costs:
-// an initial ingestion of a corpus, a re-run over the unchanged corpus, and
-// a re-run after 1% of its documents changed, each timed, with ingest.sync:
-// full. Runs are repeated; in each run every backend (the embedded store, and
-// each Qdrant given) goes through the three steps in turn, so they see the
-// same machine state. The figures are in BENCHMARKS.md ("Keeping a
-// collection in sync").
+// Command syncbench measures what keeping a collection in sync costs, with
+// ingest.sync: full: an initial ingestion of a corpus into a fresh
+// collection, then -reruns times a re-run over the unchanged corpus and a
+// re-run after another 1% of its documents changed, each timed. Each store
+// (the embedded one, and each Qdrant given) goes through it in turn. The
+// figures are in BENCHMARKS.md ("Keeping a collection in sync").
 //
 //	python3 tools/synccorpus/build.py --out .deps/synccorpus/corpus.jsonl --docs 50000
-//	go run ./tools/bench/syncbench -corpus .deps/synccorpus/corpus.jsonl -docs 50000 -runs 3 \
-//	  -qdrant 127.0.0.1:6334
+//	go run ./tools/bench/syncbench -config bench.yaml -corpus .deps/synccorpus/corpus.jsonl \
+//	  -docs 50000 -reruns 3 -qdrant 127.0.0.1:6334
 //
 // The models are the configuration's (-config; default: the defaults, the
-// models `make models` installs). Each line reports the three times, the
-// re-runs' share of the initial ingestion's time, the counts each run
-// reported (checked: a re-run that encodes more than it should fails the
-// benchmark) and the load average.
+// models `make models` installs). Each line reports the initial ingestion's
+// time, a re-run pair's times and their share of it, and the load average;
+// the counts each run reports are checked (a re-run that encodes more than
+// it should fails the benchmark).
 package main
 
 import (
@@ -45,14 +44,15 @@ func main() {
 	cfgFile := flag.String("config", "", "spladeq config (models, chunking); default: the defaults")
 	corpus := flag.String("corpus", ".deps/synccorpus/corpus.jsonl", "JSONL documents {id, title, text} (tools/synccorpus/build.py)")
 	docs := flag.Int("docs", 50000, "documents taken from the start of the corpus")
-	runs := flag.Int("runs", 3, "repetitions")
+	runs := flag.Int("runs", 1, "repetitions of the whole measurement (a fresh collection each)")
+	reruns := flag.Int("reruns", 3, "unchanged and changed re-runs after each initial ingestion (each changes another 1%)")
 	changed := flag.Float64("changed", 0.01, "share of documents changed before the last re-run")
 	work := flag.String("work", "", "scratch directory (default: a temporary one)")
 	embedded := flag.Bool("embedded", true, "measure the embedded store")
 	var qdrants backends
 	flag.Var(&qdrants, "qdrant", "a Qdrant gRPC address to measure as well (repeatable)")
 	flag.Parse()
-	if err := run(*cfgFile, *corpus, *docs, *runs, *changed, *work, *embedded, qdrants); err != nil {
+	if err := run(*cfgFile, *corpus, *docs, *runs, *reruns, *changed, *work, *embedded, qdrants); err != nil {
 		fmt.Fprintln(os.Stderr, "syncbench:", err)
 		os.Exit(1)
 	}
@@ -86,9 +86,9 @@ func readCorpus(path string, n int) ([]record, error) {
 	return out, sc.Err()
 }
 
-// writeCorpus writes docs as the job's source; every step-th document
-// (from offset) has a sentence appended.
-func writeCorpus(path string, docs []record, step, offset int) error {
+// writeCorpus writes docs as the job's source; the documents whose index
+// modulo step is in edited have a sentence appended.
+func writeCorpus(path string, docs []record, step int, edited map[int]bool) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func writeCorpus(path string, docs []record, step, offset int) error {
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	for i, d := range docs {
-		if step > 0 && i%step == offset {
+		if step > 0 && edited[i%step] {
 			d.Text += "\n\nRevised: this entry was edited after the first ingestion."
 		}
 		if err := enc.Encode(d); err != nil {
@@ -119,7 +119,7 @@ func loadavg() string {
 	return "?"
 }
 
-func run(cfgFile, corpusPath string, n, runs int, changed float64, work string, withEmbedded bool, qdrants []string) error {
+func run(cfgFile, corpusPath string, n, runs, reruns int, changed float64, work string, withEmbedded bool, qdrants []string) error {
 	docs, err := readCorpus(corpusPath, n)
 	if err != nil {
 		return err
@@ -143,8 +143,8 @@ func run(cfgFile, corpusPath string, n, runs int, changed float64, work string, 
 	src := filepath.Join(work, "corpus.jsonl")
 	fmt.Printf("%d documents of %s; changed: 1 in %d; models: sparse %s, dense %s, bm25 %s\n",
 		n, corpusPath, step, base.Vectorizers[base.Collection.Sparse].Model, base.Vectorizers[base.Collection.Dense].Model, base.Collection.BM25)
-	fmt.Println("| run | store | initial | unchanged re-run | share | 1% changed re-run | share | load (start → end) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| run | store | initial | re-run | unchanged re-run | share | 1% changed re-run | share | load (start → end) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for r := 0; r < runs; r++ {
 		for _, target := range targets {
 			cfg := *base
@@ -159,33 +159,35 @@ func run(cfgFile, corpusPath string, n, runs int, changed float64, work string, 
 			cfg.Ingest.DeadLetter = filepath.Join(work, fmt.Sprintf("dead-%d.jsonl", r))
 			os.Remove(cfg.Ingest.Checkpoint)
 			collection := fmt.Sprintf("syncbench_%d", r)
-			line, err := measure(&cfg, collection, docs, src, step, r)
+			lines, err := measure(&cfg, collection, docs, src, step, r, reruns)
+			for _, line := range lines {
+				fmt.Printf("| %d | %s | %s\n", r+1, strings.SplitN(target, ":", 2)[0], line)
+			}
 			if err != nil {
 				return fmt.Errorf("run %d, %s: %w", r+1, target, err)
 			}
-			fmt.Printf("| %d | %s | %s\n", r+1, strings.SplitN(target, ":", 2)[0], line)
 		}
 	}
 	return nil
 }
 
-// measure runs the three steps into a fresh collection and returns the
-// table line's cells after the store's.
-func measure(cfg *config.Config, collection string, docs []record, src string, step, r int) (string, error) {
+// measure ingests docs into a fresh collection, then re-runs the job
+// reruns times over the unchanged corpus and after another 1% of it
+// changed; it returns a table line per re-run.
+func measure(cfg *config.Config, collection string, docs []record, src string, step, r, reruns int) ([]string, error) {
 	ctx := context.Background()
 	svc, err := plugin.New(ctx, cfg, plugin.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer svc.Close()
 	svc.DeleteCollection(ctx, collection)
 	defer svc.DeleteCollection(ctx, collection)
 	job := func() *ingest.Job { return &ingest.Job{Service: svc, Config: cfg.Ingest, Collection: collection} }
-	load := loadavg()
-	if err := writeCorpus(src, docs, 0, 0); err != nil {
-		return "", err
+	if err := writeCorpus(src, docs, step, nil); err != nil {
+		return nil, err
 	}
-	timed := func(check func(ingest.Summary) bool) (time.Duration, ingest.Summary, error) {
+	timed := func(check func(ingest.Summary) bool) (time.Duration, error) {
 		start := time.Now()
 		sum, err := job().Run(ctx)
 		d := time.Since(start)
@@ -194,27 +196,36 @@ func measure(cfg *config.Config, collection string, docs []record, src string, s
 		}
 		fmt.Fprintf(os.Stderr, "%s %s: %v: %d added, %d updated, %d unchanged, %d deleted, %d chunks, %d tokens (load %s)\n",
 			time.Now().Format(time.TimeOnly), collection, d.Round(time.Millisecond), sum.Added, sum.Updated, sum.Unchanged, sum.Deleted, sum.Chunks, sum.Tokens, loadavg())
-		return d, sum, err
+		return d, err
 	}
 	n := int64(len(docs))
-	initial, _, err := timed(func(s ingest.Summary) bool { return s.Added == n })
+	initial, err := timed(func(s ingest.Summary) bool { return s.Added == n })
 	if err != nil {
-		return "", err
-	}
-	unchanged, _, err := timed(func(s ingest.Summary) bool { return s.Unchanged == n && s.Chunks == 0 && s.Tokens == 0 })
-	if err != nil {
-		return "", err
-	}
-	if err := writeCorpus(src, docs, step, r%step); err != nil {
-		return "", err
-	}
-	want := (n - int64(r%step) + int64(step) - 1) / int64(step)
-	edited, _, err := timed(func(s ingest.Summary) bool { return s.Updated == want && s.Unchanged == n-want })
-	if err != nil {
-		return "", err
+		return nil, err
 	}
 	share := func(d time.Duration) string { return fmt.Sprintf("%.2f%%", 100*d.Seconds()/initial.Seconds()) }
-	return fmt.Sprintf("%s | %s | %s | %s (%d updated) | %s | %s → %s |",
-		initial.Round(time.Second), unchanged.Round(10*time.Millisecond), share(unchanged),
-		edited.Round(10*time.Millisecond), want, share(edited), load, loadavg()), nil
+	var lines []string
+	edited := map[int]bool{} // offsets changed so far: each re-run changes one more
+	for k := 0; k < reruns; k++ {
+		start := loadavg()
+		unchanged, err := timed(func(s ingest.Summary) bool { return s.Unchanged == n && s.Chunks == 0 && s.Tokens == 0 })
+		if err != nil {
+			return lines, err
+		}
+		offset := (r*reruns + k) % step
+		edited[offset] = true
+		if err := writeCorpus(src, docs, step, edited); err != nil {
+			return lines, err
+		}
+		want := (n - int64(offset) + int64(step) - 1) / int64(step)
+		changed, err := timed(func(s ingest.Summary) bool { return s.Updated == want && s.Unchanged == n-want })
+		if err != nil {
+			return lines, err
+		}
+		lines = append(lines, fmt.Sprintf("%s | %d | %s | %s | %s (%d updated) | %s | %s → %s |",
+			initial.Round(time.Second), k+1, unchanged.Round(10*time.Millisecond), share(unchanged),
+			changed.Round(10*time.Millisecond), want, share(changed), start, loadavg()))
+		fmt.Fprintln(os.Stderr, lines[len(lines)-1])
+	}
+	return lines, nil
 }
