@@ -48,15 +48,7 @@ func (s *Service) VectorizerIdentity(name string) (string, error) {
 			return "module " + v.Module(), nil
 		}
 	}
-	fields := map[string]any{}
-	rv, rt := reflect.ValueOf(vc), reflect.TypeOf(vc)
-	for i := 0; i < rt.NumField(); i++ {
-		f := rt.Field(i)
-		if f.Tag.Get("fingerprint") == "-" || !f.IsExported() {
-			continue
-		}
-		fields[f.Name] = rv.Field(i).Interface()
-	}
+	fields := vectorSettings(vc)
 	if vc.Model != "" {
 		sum, err := modelFilesHash(ResolveModel(vc.Model, s.cfg.Models.Dir))
 		if err != nil {
@@ -69,6 +61,21 @@ func (s *Service) VectorizerIdentity(name string) (string, error) {
 		return "", err
 	}
 	return string(data), nil
+}
+
+// vectorSettings are the fields of a vectorizer's configuration that
+// change its vectors: all but those tagged fingerprint:"-".
+func vectorSettings(vc config.Vectorizer) map[string]any {
+	fields := map[string]any{}
+	rv, rt := reflect.ValueOf(vc), reflect.TypeOf(vc)
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		if f.Tag.Get("fingerprint") == "-" || !f.IsExported() {
+			continue
+		}
+		fields[f.Name] = rv.Field(i).Interface()
+	}
+	return fields
 }
 
 // fileHashes caches model files' hashes by path, size and modification

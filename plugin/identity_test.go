@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"encoding/json"
 	"os"
+	"reflect"
 	"path/filepath"
 	"testing"
 	"time"
@@ -72,5 +74,39 @@ func TestVectorizerIdentityFollowsWhatChangesVectors(t *testing.T) {
 	os.Chtimes(cfgPath, later, later)
 	if got := identity(nil); got == base {
 		t.Error("an edited model file left the identity as it was")
+	}
+}
+
+// TestEveryUntaggedVectorizerFieldIsPartOfTheIdentity sets each field of
+// config.Vectorizer in turn: a field that is not tagged fingerprint:"-"
+// (one added later, such as a quantization setting) must change the
+// settings the identity hashes, a tagged one must not.
+func TestEveryUntaggedVectorizerFieldIsPartOfTheIdentity(t *testing.T) {
+	base, _ := json.Marshal(vectorSettings(config.Vectorizer{}))
+	rt := reflect.TypeOf(config.Vectorizer{})
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		var vc config.Vectorizer
+		v := reflect.ValueOf(&vc).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Int, reflect.Int64:
+			v.SetInt(3)
+		case reflect.Float64:
+			v.SetFloat(0.5)
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Pointer:
+			v.Set(reflect.New(f.Type.Elem()))
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(f.Type, 1, 1))
+		default:
+			t.Fatalf("field %s: kind %v not covered by this test", f.Name, v.Kind())
+		}
+		got, _ := json.Marshal(vectorSettings(vc))
+		if tagged := f.Tag.Get("fingerprint") == "-"; tagged == (string(got) != string(base)) {
+			t.Errorf("field %s (tagged fingerprint:\"-\": %v): identity changed = %v", f.Name, tagged, !tagged)
+		}
 	}
 }
