@@ -280,4 +280,3 @@ func TestSuggestionForACheckpointSaysTheGraphIsBuilt(t *testing.T) {
 		t.Errorf("the printed configuration does not say the graph is built from the checkpoint:\n%s", yml)
 	}
 }
-
