@@ -3,6 +3,7 @@ package splade
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -497,4 +498,135 @@ func BenchmarkInt8OpProfile(b *testing.B) {
 		}
 		b.ReportMetric(total/1000/float64(b.N), q.String()+"-kernel-ms/pass")
 	}
+}
+
+// evalSetTexts reads up to n texts of one of the real-text evaluation sets
+// (make evalsets: .deps/evalsets/NAME/corpus.jsonl or queries.jsonl):
+// title and text joined, as the evaluation encodes documents.
+func evalSetTexts(tb testing.TB, set, file string, n int) []string {
+	path := filepath.Join("..", ".deps", "evalsets", set, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Skipf("the evaluation sets are not built (make evalsets writes %s): %v", path, err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(out) == n {
+			break
+		}
+		var rec struct{ Title, Text string }
+		if line == "" || json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if rec.Title != "" {
+			rec.Text = rec.Title + "\n" + rec.Text
+		}
+		out = append(out, rec.Text)
+	}
+	return out
+}
+
+// BenchmarkInt8Agreement measures, on the three real-text evaluation
+// sets (the first SPLADEQ_BENCH_DOCS documents, default 300, and the first
+// 300 queries of each), how close each int8 variant's SPLADE vectors come
+// to float32: the mean share of a text's 10 heaviest terms both keep
+// (SET-KIND-VARIANT-top10) and the ratio of terms kept (…-nnz). Variants:
+// the default (7-bit weights, per-column weight and per-token activation
+// scales, int8 vocabulary head), 8-bit weights, the vocabulary projection
+// in float32, every layer's FFN output in float32, and both. The model is
+// $SPLADEQ_BENCH_CHECKPOINT, default the trained SPLADE make models lays
+// out (.deps/models/splade-mini-hf). Not a speed benchmark: one iteration
+// is the whole measurement.
+func BenchmarkInt8Agreement(b *testing.B) {
+	dir := os.Getenv("SPLADEQ_BENCH_CHECKPOINT")
+	if dir == "" {
+		dir = filepath.Join("..", ".deps", "models", "splade-mini-hf")
+	}
+	if hfgraph.FindCheckpoint(dir) == "" {
+		b.Skipf("%s has no checkpoint (make models lays out splade-mini-hf)", dir)
+	}
+	var cfg struct {
+		Layers int `json:"num_hidden_layers"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil || json.Unmarshal(data, &cfg) != nil || cfg.Layers == 0 {
+		b.Fatalf("%s/config.json: no num_hidden_layers (%v)", dir, err)
+	}
+	all := make([]int, cfg.Layers)
+	for i := range all {
+		all[i] = i
+	}
+	docs := 300
+	if v, err := strconv.Atoi(os.Getenv("SPLADEQ_BENCH_DOCS")); err == nil && v > 0 {
+		docs = v
+	}
+	variants := []struct {
+		name string
+		q    hfgraph.Options
+	}{
+		{"int8", hfgraph.Options{Quantize: hfgraph.Int8}},
+		{"w8", hfgraph.Options{Quantize: hfgraph.Int8, WeightBits: 8}},
+		{"fp32head", hfgraph.Options{Quantize: hfgraph.Int8, FloatHead: true}},
+		{"fp32ffnout", hfgraph.Options{Quantize: hfgraph.Int8, FloatLayers: all}},
+		{"fp32ffnout+head", hfgraph.Options{Quantize: hfgraph.Int8, FloatLayers: all, FloatHead: true}},
+	}
+	ctx := context.Background()
+	ref, err := New(dir, benchOptions()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.Close()
+	encs := make([]*Encoder, len(variants))
+	for i, v := range variants {
+		if encs[i], err = New(dir, append(benchOptions(), withQuant(v.q))...); err != nil {
+			b.Fatal(err)
+		}
+		defer encs[i].Close()
+	}
+	for i := 0; i < b.N; i++ {
+		for _, set := range []string{"go-stdlib", "python-stdlib", "manpages"} {
+			for _, kind := range []struct {
+				file string
+				n    int
+				mode Mode
+			}{{"corpus.jsonl", docs, Document}, {"queries.jsonl", 300, Query}} {
+				texts := evalSetTexts(b, set, kind.file, kind.n)
+				want, err := ref.EncodeMode(ctx, kind.mode, texts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for j, v := range variants {
+					got, err := encs[j].EncodeMode(ctx, kind.mode, texts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					top10, nnz := overlap(want, got)
+					b.ReportMetric(top10, fmt.Sprintf("%s-%s-%s-top10", set, kind.mode, v.name))
+					b.ReportMetric(nnz, fmt.Sprintf("%s-%s-%s-nnz", set, kind.mode, v.name))
+				}
+			}
+		}
+	}
+}
+
+// overlap is the mean share of each text's 10 heaviest terms in a that b
+// keeps among its 10 heaviest, and b's terms over a's.
+func overlap(a, b []SparseVector) (top10, nnz float64) {
+	var na, nb int
+	for i := range a {
+		ta, tb := topTerms(a[i], 10), topTerms(b[i], 10)
+		shared := 0
+		for id := range ta {
+			if tb[id] {
+				shared++
+			}
+		}
+		if len(ta) == 0 {
+			top10++
+		} else {
+			top10 += float64(shared) / float64(len(ta))
+		}
+		na, nb = na+len(a[i].Indices), nb+len(b[i].Indices)
+	}
+	return top10 / float64(max(len(a), 1)), float64(nb) / float64(max(na, 1))
 }
