@@ -87,6 +87,7 @@ const Int8Opset = 21
 type quantizer struct {
 	weightMax float64 // largest quantized weight magnitude
 	zero      string  // the uint8 activation zero point
+	zeros     string  // zero expanded to the per-token scales' shape
 	mask      string  // the int32 key padding mask, made once
 	tokens    map[string][2]string
 	floats    map[string][]float32
@@ -122,8 +123,12 @@ func (b *builder) perToken(x string, k int) (q, scale string) {
 	lo := b.reduce("ReduceMin", x, -1, true)
 	amax := b.Node("Max", []string{hi, b.Node("Neg", []string{lo}), b.Float(minTokenRange)})
 	scale = b.Node("Mul", []string{amax, b.Float(1.0 / activationMax)})
-	zero := b.Node("Expand", []string{b.q8.zero, b.Node("Shape", []string{scale})})
-	q = b.Node("QuantizeLinear", []string{x, scale, zero}, og.IntAttr("axis", -1), og.IntAttr("block_size", int64(k)))
+	if b.q8.zeros == "" {
+		// The zero point has the scales' shape, [batch, seq, 1], the same
+		// for every activation of the graph: made once.
+		b.q8.zeros = b.Node("Expand", []string{b.q8.zero, b.Node("Shape", []string{scale})})
+	}
+	q = b.Node("QuantizeLinear", []string{x, scale, b.q8.zeros}, og.IntAttr("axis", -1), og.IntAttr("block_size", int64(k)))
 	b.q8.tokens[x] = [2]string{q, scale}
 	return q, scale
 }
