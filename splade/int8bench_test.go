@@ -360,8 +360,8 @@ func miniLMCheckpoint(tb testing.TB) string {
 // memory of a fresh process that loads the encoder and encodes 64 texts
 // (SPLADEQ_BENCH_TEXTS): once building the graph from the checkpoint, once
 // loading the written ONNX file. Each load runs in its own child process
-// (this test binary, TestInt8PeakRSSChild), so one's memory never counts
-// toward another's.
+// (this test binary, BenchmarkInt8PeakRSSChild), so one's memory never
+// counts toward another's.
 func BenchmarkInt8PeakRSS(b *testing.B) {
 	ck := int8BenchModel(b)
 	for i := 0; i < b.N; i++ {
@@ -384,7 +384,7 @@ func BenchmarkInt8PeakRSS(b *testing.B) {
 			}
 			b.ReportMetric(float64(st.Size())/(1<<20), q.String()+"-file-MB")
 			for _, from := range []struct{ name, dir string }{{"checkpoint", ck}, {"onnx", dir}} {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestInt8PeakRSSChild$", "-test.count=1")
+				cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^BenchmarkInt8PeakRSSChild$", "-test.benchtime=1x", "-test.count=1")
 				cmd.Env = append(os.Environ(), "SPLADEQ_RSS_CHILD_DIR="+from.dir, "SPLADEQ_RSS_CHILD_QUANT="+q.String())
 				if out, err := cmd.CombinedOutput(); err != nil {
 					b.Fatalf("%s from %s: %v\n%s", q, from.name, err, out)
@@ -399,13 +399,14 @@ func BenchmarkInt8PeakRSS(b *testing.B) {
 	}
 }
 
-// TestInt8PeakRSSChild is BenchmarkInt8PeakRSS's child process: it loads
-// the encoder of $SPLADEQ_RSS_CHILD_DIR with $SPLADEQ_RSS_CHILD_QUANT and
-// encodes texts; it does nothing unless those are set.
-func TestInt8PeakRSSChild(t *testing.T) {
+// BenchmarkInt8PeakRSSChild is BenchmarkInt8PeakRSS's child process: it
+// loads the encoder of $SPLADEQ_RSS_CHILD_DIR with
+// $SPLADEQ_RSS_CHILD_QUANT and encodes texts once; without those it has
+// nothing to measure.
+func BenchmarkInt8PeakRSSChild(t *testing.B) {
 	dir := os.Getenv("SPLADEQ_RSS_CHILD_DIR")
 	if dir == "" {
-		t.Skip("the child process of BenchmarkInt8PeakRSS")
+		t.Skip("the child process of BenchmarkInt8PeakRSS: run that one")
 	}
 	q, err := hfgraph.ParseQuantization(os.Getenv("SPLADEQ_RSS_CHILD_QUANT"))
 	if err != nil {
