@@ -126,10 +126,12 @@ func BenchmarkInt8VsFloat32(b *testing.B) {
 }
 
 // BenchmarkInt8LinearKernels times one BERT-base linear layer (768 → 3072,
-// SPLADEQ_BENCH_TOKENS rows, default 1024) four ways, runs interleaved: the
+// SPLADEQ_BENCH_TOKENS rows, default 1024) five ways, runs interleaved: the
 // float32 MatMul + Add; per-tensor int8 (ONNX Runtime's
 // DynamicQuantizeMatMul, what quantize_dynamic's pattern fuses into, with
-// one activation scale for the whole batch); per-token int8 as hfgraph
+// one activation scale for the whole batch); that pattern unfused
+// (DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Mul, with the
+// runtime's fusions off); per-token int8 as hfgraph
 // writes it (blocked QuantizeLinear, MatMulIntegerToFloat, Add); and
 // MatMulNBits with 8-bit weights in blocks of 32 and accuracy_level 4
 // (activations quantized per row and block inside the kernel). It reports
@@ -182,6 +184,7 @@ func BenchmarkInt8LinearKernels(b *testing.B) {
 	variants := []struct {
 		name  string
 		model []byte
+		basic bool // fusions off (ORT_ENABLE_BASIC)
 		took  time.Duration
 	}{
 		{name: "fp32", model: graph(func(gb *og.Builder) string {
@@ -192,6 +195,17 @@ func BenchmarkInt8LinearKernels(b *testing.B) {
 			wi := gb.Init("w", og.Int8, []int64{k, n}, q8)
 			si := gb.Init("w_scale", og.Float, []int64{n}, og.Float32Bytes(s8...))
 			return gb.DomainNode(og.MicrosoftDomain, "DynamicQuantizeMatMul", []string{"x", wi, si, "", biasInit(gb)})
+		})},
+		{name: "unfused", basic: true, model: graph(func(gb *og.Builder) string {
+			// quantize_dynamic's pattern, run without the level-2 fusion
+			// that makes it a DynamicQuantizeMatMul.
+			wi := gb.Init("w", og.Int8, []int64{k, n}, q8)
+			si := gb.Init("w_scale", og.Float, []int64{n}, og.Float32Bytes(s8...))
+			wz := gb.Init("w_zero", og.Int8, []int64{n}, make([]byte, n))
+			gb.Nodes = append(gb.Nodes, og.NodeProto("dql", "DynamicQuantizeLinear", []string{"x"}, []string{"xq", "xs", "xz"}))
+			return gb.Node("Add", []string{gb.Node("Mul", []string{
+				gb.Node("Cast", []string{gb.Node("MatMulInteger", []string{"xq", wi, "xz", wz})}, og.IntAttr("to", og.Float)),
+				gb.Node("Mul", []string{"xs", si})}), biasInit(gb)})
 		})},
 		{name: "per-token", model: graph(func(gb *og.Builder) string {
 			wi := gb.Init("w", og.Int8, []int64{k, n}, q8)
@@ -238,6 +252,9 @@ func BenchmarkInt8LinearKernels(b *testing.B) {
 			so.SetIntraOpNumThreads(threads)
 		}
 		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0")
+		if v.basic {
+			so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableBasic)
+		}
 		s, err := ort.NewDynamicAdvancedSessionWithONNXData(v.model, []string{"x"}, []string{"y"}, so)
 		so.Destroy()
 		if err != nil {
