@@ -551,7 +551,8 @@ func evalSetTexts(tb testing.TB, set, file string, n int) []string {
 // (SET-KIND-VARIANT-top10) and the ratio of terms kept (…-nnz). Variants:
 // the default (7-bit weights, per-column weight and per-token activation
 // scales, int8 vocabulary head), 8-bit weights, the vocabulary projection
-// in float32, every layer's FFN output in float32, and both. The model is
+// in float32, every layer's FFN output in float32, and both
+// (SPLADEQ_BENCH_VARIANTS=int8,w8,... picks some). The model is
 // $SPLADEQ_BENCH_CHECKPOINT, default the trained SPLADE make models lays
 // out (.deps/models/splade-mini-hf). Not a speed benchmark: one iteration
 // is the whole measurement.
@@ -587,6 +588,15 @@ func BenchmarkInt8Agreement(b *testing.B) {
 		{"fp32head", hfgraph.Options{Quantize: hfgraph.Int8, FloatHead: true}},
 		{"fp32ffnout", hfgraph.Options{Quantize: hfgraph.Int8, FloatLayers: all}},
 		{"fp32ffnout+head", hfgraph.Options{Quantize: hfgraph.Int8, FloatLayers: all, FloatHead: true}},
+	}
+	if only := os.Getenv("SPLADEQ_BENCH_VARIANTS"); only != "" {
+		keep := variants[:0]
+		for _, v := range variants {
+			if strings.Contains(","+only+",", ","+v.name+",") {
+				keep = append(keep, v)
+			}
+		}
+		variants = keep
 	}
 	ctx := context.Background()
 	ref, err := New(dir, benchOptions()...)
