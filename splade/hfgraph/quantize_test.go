@@ -132,7 +132,12 @@ func graphInits(t *testing.T, model []byte) (ops map[string]int, types map[strin
 // embeddings and LayerNorms stay float32; FloatHead and FloatLayers leave
 // exactly those matmuls in float32.
 func TestInt8GraphQuantizesTheLinearLayers(t *testing.T) {
-	dir := tinyDir(t, "F32")
+	for _, dtype := range []string{"F32", "F16", "BF16"} {
+		t.Run("weights stored as "+dtype, func(t *testing.T) { checkInt8Graph(t, tinyDir(t, dtype)) })
+	}
+}
+
+func checkInt8Graph(t *testing.T, dir string) {
 	g, err := Build(dir, Options{Head: Logits, Quantize: Int8})
 	if err != nil {
 		t.Fatal(err)
