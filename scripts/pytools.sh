@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # pytools.sh installs the Python test tools into .deps/venv: the official
-# qdrant-client the integration tests drive, and numpy, onnx and tokenizers
+# qdrant-client the integration tests drive, numpy, onnx and tokenizers
 # for tools/genmodel/convert.py, the Python conversion the Go-built graphs
-# of the real models are checked against (integration/realconvert_test.go).
-# Idempotent.
+# of the real models are checked against (integration/realconvert_test.go),
+# and pyarrow, the independent writer of the Parquet files the parquet and
+# s3 sources are tested on (internal/pyarrowtest). Idempotent.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.deps/venv"
@@ -23,4 +24,14 @@ if ! "$venv/bin/python" -c 'import numpy, onnx, tokenizers' 2>/dev/null; then
   echo "pytools: installing $genreq into $venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$genreq" ||
     { echo "pytools: error: pip install -r $genreq failed" >&2; exit 1; }
+fi
+pqreq="$root/internal/pyarrowtest/requirements.txt"
+pqwant=$(sed -n 's/^pyarrow==//p' "$pqreq")
+pqhave=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pyarrow"))' 2>/dev/null || true)
+if [[ "$pqhave" == "$pqwant" ]]; then
+  echo "pytools: pyarrow $pqwant present" >&2
+else
+  echo "pytools: installing pyarrow $pqwant into $venv" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$pqreq" ||
+    { echo "pytools: error: pip install -r $pqreq failed" >&2; exit 1; }
 fi

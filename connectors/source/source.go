@@ -154,11 +154,12 @@ func Clip(s string) string {
 	return s
 }
 
-// File is an opened input file, decompressed transparently when it is gzip
-// (by content, not by name), counting the bytes of the file read so far.
+// File is an opened input (a file, or an object's body), decompressed
+// transparently when it is gzip (by content, not by name), counting the
+// bytes of the input read so far.
 type File struct {
 	io.Reader
-	f       *os.File
+	c       io.Closer
 	gz      *gzip.Reader
 	read    atomic.Int64
 	pos     atomic.Int64
@@ -197,14 +198,25 @@ func OpenFile(path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s is a directory, not a file", path)
 	}
-	in := &File{f: f, size: st.Size(), version: Token(st)}
-	br := bufio.NewReaderSize(countingReader{f, &in.read}, 256<<10)
+	in, err := NewFile(path, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	in.version = Token(st)
+	return in, nil
+}
+
+// NewFile reads r (size bytes, -1 if unknown), named name in errors, as
+// OpenFile reads a file: gzip by content. Close closes r.
+func NewFile(name string, r io.ReadCloser, size int64) (*File, error) {
+	in := &File{c: r, size: size}
+	br := bufio.NewReaderSize(countingReader{r, &in.read}, 256<<10)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: starts with the gzip signature (1f 8b) but is not a valid gzip stream: %w", path, err)
+			return nil, fmt.Errorf("%s: starts with the gzip signature (1f 8b) but is not a valid gzip stream: %w", name, err)
 		}
 		in.gz, in.Reader = gz, gzipErrors{gz}
 	} else {
@@ -246,5 +258,5 @@ func (f *File) Close() error {
 	if f.gz != nil {
 		f.gz.Close()
 	}
-	return f.f.Close()
+	return f.c.Close()
 }

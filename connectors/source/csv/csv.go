@@ -37,6 +37,13 @@ func Open(path string, delimiter rune) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	return New(f, filepath.Base(path), source.AbsKey(path), delimiter)
+}
+
+// New reads f, an opened input named name in records' places and errors,
+// whose records' unit is unit, and reads its header; delimiter 0 means ','.
+// Close closes f; so does New when it fails.
+func New(f *source.File, name, unit string, delimiter rune) (*Source, error) {
 	r := csv.NewReader(f)
 	if delimiter != 0 {
 		r.Comma = delimiter
@@ -46,21 +53,21 @@ func Open(path string, delimiter rune) (*Source, error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty file: want a header row", path)
+			return nil, fmt.Errorf("%s: empty file: want a header row", name)
 		}
-		return nil, fmt.Errorf("%s: header: %w", path, err)
+		return nil, fmt.Errorf("%s: header: %w", name, err)
 	}
 	seen := map[string]bool{}
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if h == "" || seen[h] {
 			f.Close()
-			return nil, fmt.Errorf("%s: header column %d is empty or repeated (%q)", path, i+1, h)
+			return nil, fmt.Errorf("%s: header column %d is empty or repeated (%q)", name, i+1, h)
 		}
 		seen[h] = true
 		header[i] = h
 	}
-	return &Source{f: f, r: r, name: filepath.Base(path), header: header, unit: source.AbsKey(path)}, nil
+	return &Source{f: f, r: r, name: name, header: header, unit: unit}, nil
 }
 
 // Next returns the next row.

@@ -15,11 +15,11 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
 	"github.com/spladeq/spladeq/connectors/source"
+	"github.com/spladeq/spladeq/internal/text"
 )
 
 // DefaultInclude are the globs read when none are given.
@@ -60,14 +60,7 @@ func Open(root string, include, exclude []string, maxSize int64) (*Source, error
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", root)
 	}
-	if len(include) == 0 {
-		include = DefaultInclude
-	}
-	inc, err := compileGlobs(include)
-	if err != nil {
-		return nil, err
-	}
-	exc, err := compileGlobs(exclude)
+	match, err := Matcher(include, exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +74,7 @@ func Open(root string, include, exclude []string, maxSize int64) (*Source, error
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
-		if matchAny(inc, rel) && !matchAny(exc, rel) {
+		if match(rel) {
 			st, err := d.Info()
 			if err != nil {
 				return err
@@ -95,6 +88,25 @@ func Open(root string, include, exclude []string, maxSize int64) (*Source, error
 		return nil, fmt.Errorf("list %s: %w", root, err)
 	}
 	return s, nil
+}
+
+// Matcher returns a test of a slash-separated relative path: it matches
+// one of include (default DefaultInclude) and none of exclude. Globs: **
+// spans directories ("**/" also matches no directory), * and ? stay within
+// one path segment.
+func Matcher(include, exclude []string) (func(rel string) bool, error) {
+	if len(include) == 0 {
+		include = DefaultInclude
+	}
+	inc, err := compileGlobs(include)
+	if err != nil {
+		return nil, err
+	}
+	exc, err := compileGlobs(exclude)
+	if err != nil {
+		return nil, err
+	}
+	return func(rel string) bool { return matchAny(inc, rel) && !matchAny(exc, rel) }, nil
 }
 
 // compileGlobs turns globs into regexps: ** spans directories ("**/" also
@@ -205,22 +217,30 @@ func (s *Source) Next() (source.Record, error) {
 		rec.Err = fmt.Errorf("file is over %d bytes", limit)
 		return rec, nil
 	}
-	if !utf8.Valid(data) {
-		rec.Err = fmt.Errorf("not valid UTF-8 text")
-		// The id still names the document: sync keeps its stored version.
-		rec.Fields = map[string]any{"id": rel, "path": rel}
-		return rec, nil
-	}
-	name := strings.TrimSuffix(strings.ToLower(rel), ".gz")
-	text, title := string(data), ""
-	switch {
-	case strings.HasSuffix(name, ".html") || strings.HasSuffix(name, ".htm"):
-		text, title = htmlText(text)
-	case strings.HasSuffix(name, ".md"):
-		title = markdownTitle(text)
-	}
-	rec.Fields = map[string]any{"id": rel, "text": text, "title": title, "path": rel}
+	rec.Fields, rec.Err = Document(rel, data)
 	return rec, nil
+}
+
+// Document turns a file's contents (decompressed) into a record's fields:
+// id and path are name, text the text (HTML reduced to its visible text),
+// title the HTML <title> or the first Markdown heading. The type comes from
+// name's extension (.gz ignored): .html and .htm are HTML, .md Markdown,
+// anything else plain text. Text that is not UTF-8 is an error; the
+// fields then still hold id and path, which name the document: sync keeps
+// its stored version.
+func Document(name string, data []byte) (map[string]any, error) {
+	if bad := text.FirstInvalidUTF8(data); bad >= 0 {
+		return map[string]any{"id": name, "path": name}, fmt.Errorf("not valid UTF-8 text (at byte %d)", bad)
+	}
+	ext := strings.TrimSuffix(strings.ToLower(name), ".gz")
+	body, title := string(data), ""
+	switch {
+	case strings.HasSuffix(ext, ".html") || strings.HasSuffix(ext, ".htm"):
+		body, title = htmlText(body)
+	case strings.HasSuffix(ext, ".md"):
+		title = markdownTitle(body)
+	}
+	return map[string]any{"id": name, "text": body, "title": title, "path": name}, nil
 }
 
 // htmlText returns the visible text of an HTML document, blocks separated

@@ -42,10 +42,17 @@ func Open(path string, maxLine int) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	return New(f, filepath.Base(path), source.AbsKey(path), maxLine), nil
+}
+
+// New reads f, an opened input named name in records' places ("name:12"),
+// whose records' unit is unit; maxLine <= 0 means DefaultMaxLine. Close
+// closes f.
+func New(f *source.File, name, unit string, maxLine int) *Source {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &Source{f: f, r: bufio.NewReaderSize(f, 64<<10), name: filepath.Base(path), maxLine: maxLine, unit: source.AbsKey(path)}, nil
+	return &Source{f: f, r: bufio.NewReaderSize(f, 64<<10), name: name, maxLine: maxLine, unit: unit}
 }
 
 // readLine returns the next line without its newline, and whether it was
