@@ -8,7 +8,7 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup models pytools build test run bench vet fuzz nocgo clean evalsets docs
+.PHONY: setup models pytools s3server build test run bench vet fuzz nocgo clean evalsets docs
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,11 @@ pytools: models
 	@bash scripts/pytools.sh
 	@bash scripts/models-hf.sh
 
+# The S3-compatible server the s3 source's tests start (versitygw, built
+# from its Go module into .deps/s3server; a test tool, never shipped).
+s3server:
+	@bash scripts/s3server.sh
+
 build: setup
 	$(GO) build -o bin/spladeq ./cmd/spladeq
 
@@ -35,7 +40,7 @@ vet: setup
 	$(GO) vet ./...
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
-test: setup models pytools vet
+test: setup models pytools s3server vet
 	@bash scripts/check-large-files.sh
 	@bash scripts/qdrant-status.sh
 	python3 -m unittest discover -s tools/evalsets

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -482,18 +484,49 @@ const (
 
 // Source describes an ingestion source.
 type Source struct {
-	// Type is jsonl, csv or dir. Required.
+	// Type is jsonl, csv, dir, parquet or s3. Required.
 	Type string `mapstructure:"type" yaml:"type"`
-	// Path is the file (jsonl, csv; .gz read transparently) or directory.
-	// Required.
+	// Path is the file (jsonl, csv, parquet; .gz read transparently for
+	// jsonl and csv) or directory (dir). Required, except for s3.
 	Path string `mapstructure:"path" yaml:"path"`
-	// Include globs for dir sources, matched against the relative path
-	// ("**" spans directories). Default ["**/*.txt", "**/*.md", "**/*.html", "**/*.htm"].
+	// Include globs for dir and s3 sources, matched against the path
+	// relative to the directory, or the key after prefix ("**" spans
+	// directories). Default ["**/*.txt", "**/*.md", "**/*.html", "**/*.htm"].
 	Include []string `mapstructure:"include" yaml:"include"`
-	// Exclude globs for dir sources. Default none.
+	// Exclude globs for dir and s3 sources. Default none.
 	Exclude []string `mapstructure:"exclude" yaml:"exclude"`
-	// Delimiter of csv sources. Default ",".
+	// Delimiter of csv sources and .csv objects. Default ",".
 	Delimiter string `mapstructure:"delimiter" yaml:"delimiter"`
+	// Bucket of an s3 source. Required for s3. Objects are parsed by their
+	// names: .jsonl/.ndjson as JSON Lines, .csv as CSV, .parquet as
+	// Parquet, anything else as one text, Markdown or HTML document (.gz
+	// read transparently, except Parquet).
+	Bucket string `mapstructure:"bucket" yaml:"bucket"`
+	// Prefix of the keys an s3 source reads ("docs/"). Default "": the
+	// whole bucket.
+	Prefix string `mapstructure:"prefix" yaml:"prefix"`
+	// Endpoint of an S3-compatible store ("http://minio:9000"); set, it
+	// also means path-style addressing, as MinIO, SeaweedFS and Ceph
+	// expect. Default "": AWS S3 in the region.
+	Endpoint string `mapstructure:"endpoint" yaml:"endpoint"`
+	// Region of an s3 source. Default "": AWS_REGION or the shared
+	// config's region; us-east-1 when endpoint is set and neither is.
+	Region string `mapstructure:"region" yaml:"region"`
+	// Profile of the AWS shared config and credentials files for an s3
+	// source. Default "": AWS_PROFILE, else "default". Credentials come
+	// from the AWS SDK's standard chain: the AWS_* environment variables,
+	// the shared files, SSO, web identity, container and instance roles.
+	Profile string `mapstructure:"profile" yaml:"profile"`
+	// AccessKeyID and SecretAccessKey, with SessionToken if any, replace
+	// the standard chain when both are set. Default "": keep keys out of
+	// job files; SPLADEQ_INGEST_SOURCE_SECRET_ACCESS_KEY sets it from the
+	// environment.
+	AccessKeyID     string `mapstructure:"access_key_id" yaml:"access_key_id"`
+	SecretAccessKey string `mapstructure:"secret_access_key" yaml:"secret_access_key"`
+	SessionToken    string `mapstructure:"session_token" yaml:"session_token"`
+	// Anonymous reads a public bucket with unsigned requests. Default
+	// false.
+	Anonymous bool `mapstructure:"anonymous" yaml:"anonymous"`
 }
 
 // Fields maps a record's fields to a document.
@@ -677,12 +710,14 @@ func (c *Config) Validate() error {
 	if c.Ingest.ChunkOverlap < 0 || (c.Ingest.ChunkTokens > 0 && c.Ingest.ChunkOverlap >= c.Ingest.ChunkTokens) {
 		bad("ingest.chunk_overlap", "must be >= 0 and below chunk_tokens, got %d", c.Ingest.ChunkOverlap)
 	}
-	if c.Ingest.Source.Type != "" && !oneOf(c.Ingest.Source.Type, "jsonl", "csv", "dir") {
-		bad("ingest.source.type", "must be jsonl, csv or dir, got %q", c.Ingest.Source.Type)
+	src := c.Ingest.Source
+	if src.Type != "" && !oneOf(src.Type, "jsonl", "csv", "dir", "parquet", "s3") {
+		bad("ingest.source.type", "must be jsonl, csv, dir, parquet or s3, got %q", src.Type)
 	}
-	if c.Ingest.Source.Type != "" && c.Ingest.Source.Path == "" {
+	if src.Type != "" && src.Type != "s3" && src.Path == "" {
 		bad("ingest.source.path", "must not be empty")
 	}
+	errs = append(errs, src.validateS3()...)
 	if len([]rune(c.Ingest.Source.Delimiter)) != 1 {
 		bad("ingest.source.delimiter", "must be one character, got %q", c.Ingest.Source.Delimiter)
 	}
@@ -712,6 +747,54 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// validateS3 checks the keys of an s3 source, and that no other source
+// sets them.
+func (s Source) validateS3() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("ingest.source.%s: "+format, append([]any{key}, args...)...))
+	}
+	if s.Type != "s3" {
+		for key, v := range map[string]bool{"bucket": s.Bucket != "", "prefix": s.Prefix != "", "endpoint": s.Endpoint != "", "region": s.Region != "",
+			"profile": s.Profile != "", "access_key_id": s.AccessKeyID != "", "secret_access_key": s.SecretAccessKey != "",
+			"session_token": s.SessionToken != "", "anonymous": s.Anonymous} {
+			if v && s.Type != "" {
+				errs = append(errs, fmt.Errorf("ingest.source.%s: only for an s3 source, and the type is %q", key, s.Type))
+			}
+		}
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return errs
+	}
+	if s.Path != "" {
+		bad("path", "an s3 source reads bucket and prefix, not a path (got %q)", s.Path)
+	}
+	// Bucket names: 3-63 lowercase letters, digits, dots and hyphens
+	// (AWS's rule; other stores allow as much or less).
+	if s.Bucket == "" {
+		bad("bucket", "must be set for an s3 source")
+	} else if !bucketName.MatchString(s.Bucket) {
+		bad("bucket", "%q is not a bucket name (3-63 lowercase letters, digits, dots, hyphens; no s3:// or slash)", s.Bucket)
+	}
+	if s.Endpoint != "" {
+		u, err := url.Parse(s.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("endpoint", "must be an http:// or https:// URL, got %q", s.Endpoint)
+		}
+	}
+	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+		bad("access_key_id", "and secret_access_key go together (both or neither)")
+	}
+	if s.SessionToken != "" && s.AccessKeyID == "" {
+		bad("session_token", "needs access_key_id and secret_access_key")
+	}
+	if s.Anonymous && s.AccessKeyID != "" {
+		bad("anonymous", "sends unsigned requests: it cannot go with access_key_id")
+	}
+	return errs
+}
+
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // CheckSignals checks a list of signals (1..3 of bm25, sparse, dense, no
 // repeats), naming key in each error.

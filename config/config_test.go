@@ -126,6 +126,54 @@ ingest:
 	}
 }
 
+func TestSourceKeysAreValidated(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"an s3 source without a bucket, with a path and half the keys", `
+ingest:
+  source:
+    type: s3
+    path: docs/
+    endpoint: localhost:9000
+    access_key_id: AKIA
+    session_token: tok
+    anonymous: true
+`, []string{
+			"ingest.source.bucket: must be set for an s3 source",
+			`ingest.source.path: an s3 source reads bucket and prefix, not a path (got "docs/")`,
+			`ingest.source.endpoint: must be an http:// or https:// URL, got "localhost:9000"`,
+			"ingest.source.access_key_id: and secret_access_key go together (both or neither)",
+			"ingest.source.anonymous: sends unsigned requests: it cannot go with access_key_id",
+		}},
+		{"a bucket given as a URL", "ingest:\n  source:\n    type: s3\n    bucket: s3://docs/kb\n",
+			[]string{`ingest.source.bucket: "s3://docs/kb" is not a bucket name`}},
+		{"s3 keys on a dir source", "ingest:\n  source:\n    type: dir\n    path: docs\n    bucket: docs\n    region: eu-west-1\n",
+			[]string{`ingest.source.bucket: only for an s3 source, and the type is "dir"`, `ingest.source.region: only for an s3 source, and the type is "dir"`}},
+		{"a parquet source without a path", "ingest:\n  source:\n    type: parquet\n", []string{"ingest.source.path: must not be empty"}},
+		{"an unknown type", "ingest:\n  source:\n    type: sqlite\n    path: x\n", []string{`ingest.source.type: must be jsonl, csv, dir, parquet or s3, got "sqlite"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(LoadOptions{File: writeFile(t, c.yaml)})
+			for _, want := range c.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("got %v, want it to say %s", err, want)
+				}
+			}
+		})
+	}
+	for _, ok := range []string{
+		"ingest:\n  source:\n    type: s3\n    bucket: my-docs.eu\n    prefix: kb/\n    endpoint: https://minio.local:9000\n",
+		"ingest:\n  source:\n    type: s3\n    bucket: docs\n    access_key_id: AKIA\n    secret_access_key: x\n",
+		"ingest:\n  source:\n    type: parquet\n    path: rows.parquet\n",
+	} {
+		if _, err := Load(LoadOptions{File: writeFile(t, ok)}); err != nil {
+			t.Errorf("refused %q: %v", ok, err)
+		}
+	}
+}
+
 func TestUnknownKeysAreRefused(t *testing.T) {
 	file := writeFile(t, "qdrant:\n  ulr: x\nvectorizers:\n  s:\n    module: splade\n    model: m\n    modle: typo\n")
 	_, err := Load(LoadOptions{File: file})
@@ -146,13 +194,14 @@ func TestYAMLThatDoesNotParseNamesTheFile(t *testing.T) {
 
 func TestMaskedHidesSecrets(t *testing.T) {
 	cfg := &Config{Qdrant: Qdrant{APIKey: "qdrant-secret"}, Models: Models{HubToken: "hf_secret"},
+		Ingest:      Ingest{Source: Source{Type: "s3", AccessKeyID: "AKIAVISIBLE", SecretAccessKey: "s3-secret", SessionToken: "s3-token"}},
 		Server:      Server{APIKeys: []string{"write-secret-0000"}, ReadOnlyAPIKeys: []string{"read-secret-00000"}},
 		Vectorizers: map[string]Vectorizer{"o": {Module: ModuleOpenAI, APIKey: "sk-secret"}}}
 	out, err := cfg.Masked().YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"qdrant-secret", "hf_secret", "write-secret", "read-secret", "sk-secret"} {
+	for _, secret := range []string{"qdrant-secret", "hf_secret", "write-secret", "read-secret", "sk-secret", "s3-secret", "s3-token"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("masked YAML shows %q:\n%s", secret, out)
 		}

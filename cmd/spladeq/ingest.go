@@ -59,7 +59,7 @@ func newIngestCmd() *cobra.Command {
 		}
 		defer svc.Close()
 		if cfg.Ingest.Source.Type == "" {
-			return errors.New("ingest.source.type is not set: name a jsonl, csv or dir source in the config file")
+			return errors.New("ingest.source.type is not set: name a jsonl, csv, dir, parquet or s3 source in the config file")
 		}
 		job := ingestJob(svc, cfg, *restart, log, stderr)
 		job.Shard, job.DryRun, job.Plan = shard, *dryRun, stdout

@@ -1,6 +1,7 @@
 // Package faultproxy is a gRPC proxy for tests: it listens on loopback,
 // forwards every unary call to a backend unchanged (raw bytes, any
-// service), and injects faults chosen per call.
+// service), and injects faults chosen per call. HTTPProxy does the same
+// for HTTP (an S3-compatible store).
 package faultproxy
 
 import (

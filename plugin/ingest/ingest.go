@@ -45,9 +45,6 @@ import (
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/connectors/source"
-	"github.com/spladeq/spladeq/connectors/source/csv"
-	"github.com/spladeq/spladeq/connectors/source/files"
-	"github.com/spladeq/spladeq/connectors/source/jsonl"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/splade"
 )
@@ -81,7 +78,7 @@ type Job struct {
 	// source write each document exactly once. The zero value is the whole
 	// source.
 	Shard Shard
-	// Open opens the source; default: OpenSource(Config.Source).
+	// Open opens the source; default: OpenSource(ctx, Config).
 	Open func() (source.Source, error)
 	// now is the clock, for tests.
 	now func() time.Time
@@ -112,20 +109,6 @@ type Summary struct {
 	Resumed    bool          `json:"resumed"`
 	Complete   bool          `json:"complete"`
 	DryRun     bool          `json:"dry_run,omitempty"`
-}
-
-// OpenSource opens the configured source.
-func OpenSource(c config.Source, maxText int) (source.Source, error) {
-	switch c.Type {
-	case "jsonl":
-		return jsonl.Open(c.Path, maxText+maxText/2+4096)
-	case "csv":
-		r, _ := utf8.DecodeRuneInString(c.Delimiter)
-		return csv.Open(c.Path, r)
-	case "dir":
-		return files.Open(c.Path, c.Include, c.Exclude, int64(maxText)*4)
-	}
-	return nil, fmt.Errorf("ingest.source.type: must be jsonl, csv or dir, got %q", c.Type)
 }
 
 // entry is one record on its way through a pass.
@@ -284,7 +267,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	}
 	open := j.Open
 	if open == nil {
-		open = func() (source.Source, error) { return OpenSource(cfg.Source, cfg.MaxTextBytes) }
+		open = func() (source.Source, error) { return OpenSource(ctx, cfg) }
 	}
 	src, err := open()
 	if err != nil {
