@@ -11,7 +11,7 @@
 #
 # Why versitygw: built here from cold caches it took 266 s of CPU (19 min
 # wall at load 25 on 2 cores) for a 61 MB binary and starts in well under a
-# second as one process; BENCHMARKS.md ("S3 test server") has the figures of
+# second as one process; BENCHMARKS.md ("Object storage and Parquet") has the figures of
 # the other candidates.
 set -euo pipefail
 
