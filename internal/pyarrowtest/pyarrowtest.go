@@ -57,7 +57,8 @@ var (
 // All returns the files of every case of pqwrite.py (types, large, other,
 // badutf8), written on first use into a directory that lives as long as the
 // test binary (pyarrow takes seconds to import; one run writes them all).
-// The test is skipped when there is no pyarrow.
+// The test is skipped when there is no pyarrow, and fails when CI is set
+// (CI runs make test, which installs it).
 func All(t testing.TB) *Files {
 	t.Helper()
 	once.Do(func() {
@@ -87,6 +88,8 @@ func All(t testing.TB) *Files {
 		files = f
 	})
 	switch {
+	case skipWhy != "" && os.Getenv("CI") != "":
+		t.Fatalf("CI is set and Parquet files for this test are written by pyarrow: %s", skipWhy)
 	case skipWhy != "":
 		t.Skipf("skipping: Parquet files for this test are written by pyarrow: %s", skipWhy)
 	case failErr != nil:

@@ -2,7 +2,7 @@
 // serving a temporary directory, on a free loopback port, with one access
 // key. scripts/s3server.sh (run by `make test`) builds it into
 // .deps/s3server; $SPLADEQ_S3SERVER names another binary. Without one,
-// Start skips the test saying how to get it.
+// Start skips the test saying how to get it (fails it when CI is set).
 package s3test
 
 import (
@@ -62,11 +62,15 @@ type Server struct {
 }
 
 // Start starts a server with an empty root; it is stopped when the test
-// ends. The test is skipped when there is no binary.
+// ends. The test is skipped when there is no binary, and fails when CI is
+// set (CI runs make test, which builds it).
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, why := Binary()
 	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and there is no S3 server for the real-S3 test: %s", why)
+		}
 		t.Skipf("skipping the real-S3 test: %s", why)
 	}
 	dir := t.TempDir()
