@@ -59,12 +59,7 @@ NOCGO_BAD := spladeq/spladeq/(splade|plugin)|onnxruntime_go|daulet/tokenizers
 nocgo:
 	CGO_ENABLED=0 $(GO) build $(NOCGO_PKGS)
 	cd integrations/langchaingo && CGO_ENABLED=0 $(GO) build .
-	@bad="$$($(GO) list -deps -f '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}' $(NOCGO_PKGS); \
-		$(GO) list -deps $(NOCGO_PKGS) | grep -E '$(NOCGO_BAD)'; \
-		cd integrations/langchaingo && $(GO) list -deps -f '{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}' . ; \
-		$(GO) list -deps . | grep -E '$(NOCGO_BAD)')"; \
-	if [ -n "$$bad" ]; then echo "nocgo: the client side links cgo or the engine:"; echo "$$bad"; exit 1; fi; \
-	echo "nocgo: client, api and the langchaingo HTTP store build with CGO_ENABLED=0 and link no cgo package"
+	@GO=$(GO) bash scripts/nocgo.sh '$(NOCGO_BAD)' $(NOCGO_PKGS)
 
 # Every fuzz target with an execution budget (about 3 s each here), times
 # FUZZSCALE (e.g. FUZZSCALE=100 for a long run). Counts, not durations: a
