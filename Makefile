@@ -8,7 +8,7 @@ GO ?= go
 GOTESTFLAGS ?=
 BENCH ?= .
 
-.PHONY: setup models pytools s3server build test run bench vet fuzz nocgo clean evalsets docs
+.PHONY: setup models pytools s3server build test testreport run bench vet fuzz nocgo clean evalsets docs
 
 setup:
 	@bash scripts/setup.sh
@@ -40,14 +40,31 @@ vet: setup
 	$(GO) vet ./...
 	@for m in $(SUBMODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
-test: setup models pytools s3server vet
+# Every test, counted: each `go test -json` (core module, submodules, fuzz
+# targets) and the Python unittests run under tools/testreport, which prints
+# a line a package and failures in full, then lists every skipped test with
+# its reason and ends with "N passed, N failed, N skipped". With CI set
+# (CI=true, as .ci/run runs it), a skip fails the run unless
+# .ci/skip-allowlist.txt names the test and why.
+TESTLOG := .deps/test-report.jsonl
+TESTREPORT := $(ROOT)/.deps/bin/testreport
+
+testreport:
+	@mkdir -p .deps/bin && CGO_ENABLED=0 $(GO) build -o $(TESTREPORT) ./tools/testreport
+
+test: setup models pytools s3server vet testreport
 	@bash scripts/check-large-files.sh
 	@bash scripts/qdrant-status.sh
-	python3 -m unittest discover -s tools/evalsets
 	@$(MAKE) --no-print-directory nocgo
-	$(GO) test $(GOTESTFLAGS) -timeout 40m -count=1 ./...
-	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(GOTESTFLAGS) -timeout 20m -count=1 ./...) || exit 1; done
-	@$(MAKE) --no-print-directory fuzz
+	@rm -f $(TESTLOG); rc=0; \
+	$(TESTREPORT) run -log $(TESTLOG) -step python -- python3 scripts/unittest_json.py tools/evalsets || rc=1; \
+	$(TESTREPORT) run -log $(TESTLOG) -step core -- $(GO) test -json $(GOTESTFLAGS) -timeout 40m -count=1 ./... || rc=1; \
+	for m in $(SUBMODULES); do \
+		(cd $$m && $(TESTREPORT) run -log $(ROOT)/$(TESTLOG) -step $$m -- $(GO) test -json $(GOTESTFLAGS) -timeout 20m -count=1 ./...) || rc=1; \
+	done; \
+	$(MAKE) --no-print-directory fuzz FUZZLOG=$(TESTLOG) || rc=1; \
+	$(TESTREPORT) summary -log $(TESTLOG) -allow .ci/skip-allowlist.txt || rc=1; \
+	exit $$rc
 
 # The Go client, the API's wire types and the langchaingo store over HTTP
 # build without cgo and link nothing of the engine (no splade, plugin, ONNX
@@ -67,16 +84,20 @@ nocgo:
 # Go's fuzz coordinator (golang/go#75804, unfixed in go1.26), while a count
 # never arms that deadline. Crashers are saved under testdata/fuzz.
 FUZZSCALE ?= 1
+FUZZLOG ?=
 FUZZ_TARGETS := FuzzDecode:./plugin/httpapi:30000 FuzzSparseVector:./splade:100000 FuzzEncodeInput:./splade:3000 \
 	FuzzLoad:./config:2000 FuzzNext:./connectors/source/jsonl:20000 FuzzCSV:./connectors/source/csv:20000 \
 	FuzzHTMLText:./connectors/source/files:50000 FuzzCheckpoint:./splade/hfgraph:20000 FuzzSparseSearchExact:./connectors/qdrant/embedded:3000 \
 	FuzzEncode:./connectors/qdrant/bm25:10000
-fuzz: setup
-	@set -e; for t in $(FUZZ_TARGETS); do \
+fuzz: setup testreport
+	@log=$(FUZZLOG); [[ -n "$$log" ]] || { log=.deps/fuzz-report.jsonl; rm -f $$log; }; rc=0; \
+	for t in $(FUZZ_TARGETS); do \
 		name=$${t%%:*}; rest=$${t#*:}; pkg=$${rest%%:*}; n=$$(( $${rest#*:} * $(FUZZSCALE) )); \
 		echo "fuzz $$name ($$pkg): $$n executions"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg > .deps/fuzz.log 2>&1 || { cat .deps/fuzz.log; exit 1; }; \
-	done; echo "fuzz: $(words $(FUZZ_TARGETS)) targets, no failure"
+		$(TESTREPORT) run -log $$log -step fuzz -- $(GO) test -json -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg || rc=1; \
+	done; \
+	[[ -n "$(FUZZLOG)" ]] || $(TESTREPORT) summary -log $$log -allow .ci/skip-allowlist.txt || rc=1; \
+	exit $$rc
 
 # Known-item evaluation sets in BEIR layout, built from documentation on this
 # machine (Go and Python standard libraries, man pages) into .deps/evalsets/;

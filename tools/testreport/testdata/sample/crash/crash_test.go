@@ -1,0 +1,8 @@
+package crash
+
+import "testing"
+
+func TestPanics(t *testing.T) {
+	var m map[string]int
+	m["x"] = 1
+}

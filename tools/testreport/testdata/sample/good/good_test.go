@@ -1,0 +1,20 @@
+package good
+
+import "testing"
+
+func TestPasses(t *testing.T) { t.Log("a log line that is not printed") }
+
+func TestSubtests(t *testing.T) {
+	t.Run("needs a server", func(t *testing.T) {
+		t.Log("looking for the server")
+		t.Skip("no Qdrant binary: set QDRANT_BIN, or put one at ../shared/qdrant/bin/qdrant")
+	})
+	t.Run("runs", func(t *testing.T) {})
+}
+
+func TestMeasurement(t *testing.T) { t.Skip("set SAMPLE_MEASURE to measure") }
+
+func TestFails(t *testing.T) {
+	t.Log("context before the failure")
+	t.Errorf("got 1, want 2\nsecond line of the message")
+}
