@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 )
 
@@ -66,14 +67,33 @@ func readRecords(path string) ([]Record, error) {
 }
 
 // qdrantMarker is in every skip message of a test that needs a real
-// Qdrant binary it could not find (internal/qdranttest says how to
-// provide one, naming QDRANT_BIN).
+// Qdrant binary it could not find (internal/qdranttest names the variable
+// to set: QDRANT_BIN, QDRANT_BIN_1_19).
 const qdrantMarker = "QDRANT_BIN"
 
+// missingQdrant reads internal/qdranttest's "no Qdrant <version> binary:
+// set <VAR>, or put one at <path>".
+var missingQdrant = regexp.MustCompile(`no Qdrant (\S+) binary: set (\S+), or put one at (\S+)`)
+
 // qdrantHint is the one line a user without a Qdrant binary reads at the
-// end of the run.
-const qdrantHint = "set QDRANT_BIN=/path/to/qdrant, or put Qdrant 1.17.1 at ../shared/qdrant/bin/qdrant " +
-	"and 1.19.0 at ../shared/qdrant/v1.19.0/bin/qdrant beside the repository"
+// end of the run: how many tests did not run, and for each missing
+// release the variable to set or the place to put it.
+func qdrantHint(reasons []string) string {
+	var how []string
+	seen := map[string]bool{}
+	for _, r := range reasons {
+		m := missingQdrant.FindStringSubmatch(r)
+		if m == nil || seen[m[1]] {
+			continue
+		}
+		seen[m[1]] = true
+		how = append(how, fmt.Sprintf("Qdrant %s: set %s=/path/to/qdrant or put it at %s", m[1], m[2], m[3]))
+	}
+	if len(how) == 0 {
+		how = []string{"set QDRANT_BIN=/path/to/qdrant (see scripts/qdrant-status.sh)"}
+	}
+	return fmt.Sprintf("not run: %d tests need a real Qdrant binary; %s", len(reasons), strings.Join(how, "; "))
+}
 
 // Summary is what a run added up to.
 type Summary struct {
@@ -89,7 +109,7 @@ func summarize(w io.Writer, recs []Record, allow []Allowed, ci bool, allowPath s
 	var s Summary
 	var skips, fails []Record
 	var allowedBy []string
-	qdrant := 0
+	var qdrant []string
 	for _, r := range recs {
 		switch r.Result {
 		case "pass":
@@ -100,7 +120,7 @@ func summarize(w io.Writer, recs []Record, allow []Allowed, ci bool, allowPath s
 		case "skip":
 			skips = append(skips, r)
 			if strings.Contains(r.Reason, qdrantMarker) {
-				qdrant++
+				qdrant = append(qdrant, r.Reason)
 			}
 			why := ""
 			for _, a := range allow {
@@ -143,8 +163,8 @@ func summarize(w io.Writer, recs []Record, allow []Allowed, ci bool, allowPath s
 		fmt.Fprintf(w, "\nCI is set: %d skipped tests count as failures (each needs what its reason names; %s lists the skips CI allows)\n", len(s.CISkips), allowPath)
 	}
 	fmt.Fprintln(w)
-	if qdrant > 0 {
-		fmt.Fprintf(w, "not run: %d tests need a real Qdrant and found no binary: %s\n", qdrant, qdrantHint)
+	if len(qdrant) > 0 {
+		fmt.Fprintln(w, qdrantHint(qdrant))
 	}
 	fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", s.Passed, s.Failed, s.Skipped)
 	return s

@@ -48,7 +48,7 @@ func TestRunRecordsEveryResultWithSkipReasons(t *testing.T) {
 	}
 	for _, tc := range []struct{ pkg, test, result, reason string }{
 		{"sample/good", "TestPasses", "pass", ""},
-		{"sample/good", "TestSubtests/needs_a_server", "skip", "good_test.go:10: no Qdrant binary: set QDRANT_BIN, or put one at ../shared/qdrant/bin/qdrant"},
+		{"sample/good", "TestSubtests/needs_a_server", "skip", "good_test.go:10: skipping the Qdrant 1.19.0 test: no Qdrant 1.19.0 binary: set QDRANT_BIN_1_19, or put one at /x/shared/qdrant/v1.19.0/bin/qdrant"},
 		{"sample/good", "TestSubtests/runs", "pass", ""},
 		{"sample/good", "TestSubtests", "pass", ""},
 		{"sample/good", "TestMeasurement", "skip", "good_test.go:15: set SAMPLE_MEASURE to measure"},
@@ -95,10 +95,10 @@ func TestSummaryCountsAndTheCIPolicy(t *testing.T) {
 	}{
 		{"without CI, skips are listed and counted", false, 3, 3, 2, []string{
 			"skipped (2):",
-			"sample/good TestSubtests/needs_a_server: good_test.go:10: no Qdrant binary",
+			"sample/good TestSubtests/needs_a_server: good_test.go:10: skipping the Qdrant 1.19.0 test",
 			"sample/good TestMeasurement: good_test.go:15: set SAMPLE_MEASURE to measure",
 			"allowed (allow.txt): a measurement run on request",
-			"not run: 1 tests need a real Qdrant and found no binary: set QDRANT_BIN=",
+			"not run: 1 tests need a real Qdrant binary; Qdrant 1.19.0: set QDRANT_BIN_1_19=/path/to/qdrant or put it at /x/shared/qdrant/v1.19.0/bin/qdrant\n",
 		}},
 		{"under CI, a skip the allowlist does not name is a failure", true, 3, 4, 1, []string{
 			"FAIL under CI: not on allow.txt",

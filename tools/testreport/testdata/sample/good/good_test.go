@@ -7,7 +7,7 @@ func TestPasses(t *testing.T) { t.Log("a log line that is not printed") }
 func TestSubtests(t *testing.T) {
 	t.Run("needs a server", func(t *testing.T) {
 		t.Log("looking for the server")
-		t.Skip("no Qdrant binary: set QDRANT_BIN, or put one at ../shared/qdrant/bin/qdrant")
+		t.Skip("skipping the Qdrant 1.19.0 test: no Qdrant 1.19.0 binary: set QDRANT_BIN_1_19, or put one at /x/shared/qdrant/v1.19.0/bin/qdrant")
 	})
 	t.Run("runs", func(t *testing.T) {})
 }
