@@ -1,6 +1,7 @@
 package embedded_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/spladeq/spladeq/connectors/qdrant/bm25"
 	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
@@ -165,16 +167,34 @@ var noTokens = []string{"the and of", "", "!?"}
 type queryCase struct {
 	name  string
 	query *pb.QueryPoints
+	// rrf marks a fusion of prefetches, whose lists must hold no equal
+	// scores: RRF scores by rank, and Qdrant ranks equal scores in no
+	// fixed order.
+	rrf bool
 }
 
 // queries are ~50 queries of 1 to 8 words taken from the texts, scored
 // with IDF and without, directly and through prefetches; from Qdrant 1.19
 // (newest) on, prefix-tokenized queries over prefix n-grams and IDF over a
-// corpus filter too.
-func queries(texts []string, newest bool) []queryCase {
+// corpus filter too. ref is a real Qdrant holding the texts in collection:
+// a generated candidate it does not rank is passed over for the next one
+// (see rankable); the fixed cases must rank, or be refused, as they are.
+func queries(t *testing.T, texts []string, newest bool, ref *pb.Client, collection string) []queryCase {
+	t.Helper()
 	var out []queryCase
+	keep := func(c queryCase) {
+		if rankable(t, ref, collection, c) == "" {
+			out = append(out, c)
+		}
+	}
 	for i := 0; len(out) < 44; i++ {
+		if i > 400 {
+			t.Fatalf("only %d of 400 candidate queries rank something on the reference", len(out))
+		}
 		words := strings.Fields(texts[(i*37)%len(texts)])
+		if len(words) == 0 {
+			continue
+		}
 		n := 1 + i%8
 		off := (i * 5) % max(1, len(words)-n)
 		q := strings.Join(words[off:min(len(words), off+n)], " ")
@@ -182,80 +202,160 @@ func queries(texts []string, newest bool) []queryCase {
 			q = slices.MaxFunc(words, func(a, b string) int { return len(a) - len(b) })
 		}
 		using := "bm25"
-		if i%4 == 3 {
+		if len(out)%4 == 3 {
 			using = "plain"
 		}
-		out = append(out, queryCase{fmt.Sprintf("%s %q", using, q), &pb.QueryPoints{
+		keep(queryCase{name: fmt.Sprintf("%s %q", using, q), query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc(q, nil)), Using: pb.PtrOf(using), Limit: pb.PtrOf(uint64(10)),
 		}})
 	}
-	out = append(out,
-		queryCase{"model name in capitals", &pb.QueryPoints{
+	fixed := []queryCase{
+		{name: "model name in capitals", query: &pb.QueryPoints{
 			Query: pb.NewQueryNearest(pb.NewVectorInputDocument(&pb.Document{Text: "buffer the reader", Model: "Qdrant/BM25"})),
 			Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
 		}},
-		queryCase{"bare model name", &pb.QueryPoints{
-			Query: pb.NewQueryNearest(pb.NewVectorInputDocument(&pb.Document{Text: "connection timeout", Model: "bm25"})),
+		{name: "bare model name", query: &pb.QueryPoints{
+			Query: pb.NewQueryNearest(pb.NewVectorInputDocument(&pb.Document{Text: "returns the number of bytes", Model: "bm25"})),
 			Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
 		}},
-		queryCase{"query options: no stemmer", &pb.QueryPoints{
+		{name: "query options: no stemmer", query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc("returns the error", map[string]any{"language": "none", "stopwords": "english"})),
 			Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
 		}},
-		// Qdrant orders equal scores arbitrarily (not by id), so RRF,
-		// which scores by rank, is compared on short prefetch lists
-		// with no ties in them.
-		queryCase{"RRF over two BM25 prefetches", &pb.QueryPoints{
+		{name: "RRF over two BM25 prefetches", rrf: true, query: &pb.QueryPoints{
 			Prefetch: []*pb.PrefetchQuery{
 				{Query: pb.NewQueryDocument(bm25Doc("read from the file", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(5))},
 				{Query: pb.NewQueryDocument(bm25Doc("write buffered bytes", nil)), Using: pb.PtrOf("plain"), Limit: pb.PtrOf(uint64(5))},
 			},
 			Query: pb.NewQueryFusion(pb.Fusion_RRF), Limit: pb.PtrOf(uint64(10)),
 		}},
-		queryCase{"nearest over a nested BM25 prefetch", &pb.QueryPoints{
+		{name: "nearest over a nested BM25 prefetch", query: &pb.QueryPoints{
 			Prefetch: []*pb.PrefetchQuery{{
-				Prefetch: []*pb.PrefetchQuery{{Query: pb.NewQueryDocument(bm25Doc("time zone location", nil)), Using: pb.PtrOf("plain"), Limit: pb.PtrOf(uint64(50))}},
-				Query:    pb.NewQueryDocument(bm25Doc("time zone location", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(20)),
+				Prefetch: []*pb.PrefetchQuery{{Query: pb.NewQueryDocument(bm25Doc("the index of the first instance", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(40))}},
+				Query:    pb.NewQueryDocument(bm25Doc("first instance of the substring", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(20)),
 			}},
-			Query: pb.NewQueryDocument(bm25Doc("location", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
+			Query: pb.NewQueryDocument(bm25Doc("substring index", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
 		}},
-		queryCase{"a query of stop words only", &pb.QueryPoints{
-			Query: pb.NewQueryDocument(bm25Doc("the and of", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
+		// Stop words are dropped from the query: what is left ranks.
+		{name: "stop words around one word", query: &pb.QueryPoints{
+			Query: pb.NewQueryDocument(bm25Doc("the and of buffer", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)),
 		}},
-	)
-	if !newest {
-		return out
 	}
+	if newest {
+		fixed = append(fixed, newestQueries(t, ref, collection, keep)...)
+	}
+	for _, c := range fixed {
+		if why := rankable(t, ref, collection, c); why != "" {
+			t.Fatalf("query %q: %s; change it so that it does", c.name, why)
+		}
+	}
+	return append(out, fixed...)
+}
+
+// newestQueries are the cases of Qdrant 1.19 on: prefix-tokenized queries
+// over prefix n-grams and IDF over a corpus filter (generated ones through
+// keep, which passes over what the reference does not rank), and the fixed
+// ones it returns.
+func newestQueries(t *testing.T, ref *pb.Client, collection string, keep func(queryCase)) []queryCase {
+	t.Helper()
 	group := func(g int) *pb.Filter { return &pb.Filter{Must: []*pb.Condition{pb.NewMatchInt("group", int64(g))}} }
 	corpus := func(f *pb.Filter) *pb.SearchParams { return &pb.SearchParams{Idf: &pb.IdfParams{Corpus: f}} }
 	for i, q := range []string{"buffer", "read the file", "conn", "time zone location", "writ", "returns an error if"} {
-		out = append(out, queryCase{fmt.Sprintf("prefix %q", q), &pb.QueryPoints{
+		keep(queryCase{name: fmt.Sprintf("prefix %q", q), query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc(q, prefixOptions)), Using: pb.PtrOf("prefix"), Limit: pb.PtrOf(uint64(10)),
 		}})
-		out = append(out, queryCase{fmt.Sprintf("IDF over group %d: %q", i%3, q), &pb.QueryPoints{
+		keep(queryCase{name: fmt.Sprintf("IDF over group %d: %q", i%3, q), query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc(q, nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)), Params: corpus(group(i % 3)),
 		}})
 	}
-	out = append(out,
-		queryCase{"IDF over a corpus no point matches", &pb.QueryPoints{
+	return []queryCase{
+		{name: "IDF over a corpus no point matches", query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc("reader writer", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)), Params: corpus(group(7)),
 		}},
-		queryCase{"IDF with no corpus (global)", &pb.QueryPoints{
+		{name: "IDF with no corpus (global)", query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc("reader writer", nil)), Using: pb.PtrOf("bm25"), Limit: pb.PtrOf(uint64(10)), Params: &pb.SearchParams{Idf: &pb.IdfParams{}},
 		}},
-		queryCase{"IDF corpus on a vector without the modifier", &pb.QueryPoints{
+		{name: "IDF corpus on a vector without the modifier", query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc("reader writer", nil)), Using: pb.PtrOf("plain"), Limit: pb.PtrOf(uint64(10)), Params: corpus(group(1)),
 		}},
-		queryCase{"global IDF on a vector without the modifier", &pb.QueryPoints{
+		{name: "global IDF on a vector without the modifier", query: &pb.QueryPoints{
 			Query: pb.NewQueryDocument(bm25Doc("reader writer", nil)), Using: pb.PtrOf("plain"), Limit: pb.PtrOf(uint64(10)), Params: &pb.SearchParams{Idf: &pb.IdfParams{}},
 		}},
-		queryCase{"IDF corpus in a prefetch, filtered result", &pb.QueryPoints{
-			Prefetch: []*pb.PrefetchQuery{{Query: pb.NewQueryDocument(bm25Doc("context deadline", nil)), Using: pb.PtrOf("bm25"),
+		{name: "IDF corpus in a prefetch, filtered result", query: &pb.QueryPoints{
+			Prefetch: []*pb.PrefetchQuery{{Query: pb.NewQueryDocument(bm25Doc("the reader returns an error", nil)), Using: pb.PtrOf("bm25"),
 				Limit: pb.PtrOf(uint64(20)), Params: corpus(group(2))}},
 			Query: pb.NewQueryFusion(pb.Fusion_DBSF), Filter: group(0), Limit: pb.PtrOf(uint64(10)),
 		}},
-	)
-	return out
+	}
+}
+
+// rankable says why the reference's answer to c cannot be compared id by
+// id, or "" when it can: it must return points, with at least two
+// different scores among those whose rank is fixed (equal scores cut by
+// the limit may hold any of the tied points), and no prefetch may hold
+// equal scores where they change what it passes on. A query the
+// reference refuses is rankable: the refusals are compared instead.
+func rankable(t *testing.T, ref *pb.Client, collection string, c queryCase) string {
+	t.Helper()
+	q := proto.Clone(c.query).(*pb.QueryPoints)
+	q.CollectionName = collection
+	res, err := ref.Query(context.Background(), q)
+	if err != nil {
+		return ""
+	}
+	cut := cutGroup(t, ref, q, res)
+	w := ranked(res)
+	fixed := len(w)
+	if len(cut) > 0 {
+		fixed = lastGroupStart(w)
+	}
+	levels := 0
+	for i := 0; i < fixed; i++ {
+		if i == 0 || !tie(w[i].score, w[i-1].score) {
+			levels++
+		}
+	}
+	switch {
+	case len(res) == 0:
+		return "Qdrant returns nothing"
+	case levels < 2:
+		return fmt.Sprintf("Qdrant ranks nothing: %d points, %d with a fixed rank, all scoring the same", len(res), fixed)
+	}
+	return prefetchesRankable(t, ref, collection, q.GetPrefetch(), c.rrf, q.GetFilter())
+}
+
+// prefetchesRankable says why a prefetch's candidates could differ
+// between two servers that score alike: equal scores at its limit (which
+// of the tied points it keeps is arbitrary) or, feeding RRF, anywhere in
+// its list (their ranks are arbitrary); "" when neither happens, at any
+// depth. parent is the filter of the query above, which applies to its
+// prefetches too.
+func prefetchesRankable(t *testing.T, ref *pb.Client, collection string, prefetches []*pb.PrefetchQuery, rrf bool, parent *pb.Filter) string {
+	t.Helper()
+	for i, p := range prefetches {
+		filter := p.Filter
+		if parent != nil && filter != nil {
+			filter = &pb.Filter{Must: []*pb.Condition{pb.NewFilterAsCondition(parent), pb.NewFilterAsCondition(filter)}}
+		} else if parent != nil {
+			filter = parent
+		}
+		sub := &pb.QueryPoints{CollectionName: collection, Query: p.Query, Using: p.Using, Limit: pb.PtrOf(p.GetLimit() + 1),
+			Prefetch: p.Prefetch, Params: p.Params, Filter: filter}
+		res, err := ref.Query(context.Background(), sub)
+		if err != nil {
+			t.Fatalf("prefetch %d: Qdrant: %v", i, err)
+		}
+		for j := 1; j < len(res); j++ {
+			atCut := j == int(p.GetLimit())
+			if (rrf || atCut) && tie(res[j].GetScore(), res[j-1].GetScore()) {
+				return fmt.Sprintf("prefetch %d holds equal scores at ranks %d and %d (limit %d)", i, j-1, j, p.GetLimit())
+			}
+		}
+		if why := prefetchesRankable(t, ref, collection, p.Prefetch, false, filter); why != "" {
+			return fmt.Sprintf("prefetch %d: %s", i, why)
+		}
+	}
+	return ""
 }
 
 // TestBM25EqualsQdrant upserts 1,000 Go doc comments as BM25 Documents
@@ -268,7 +368,7 @@ func queries(texts []string, newest bool) []queryCase {
 func TestBM25EqualsQdrant(t *testing.T) {
 	texts := realtext.GoDocComments(1000)
 	if len(texts) < 1000 {
-		t.Skipf("only %d Go doc comments on this machine", len(texts))
+		t.Fatalf("only %d Go doc comments on this machine (internal/realtext reads GOROOT's sources), want 1000", len(texts))
 	}
 	texts = append(texts, noTokens...)
 	qdranttest.ForEachVersion(t, func(t *testing.T, version string) {
@@ -292,10 +392,13 @@ func bm25EqualsQdrant(t *testing.T, version string, texts []string) {
 	for _, using := range usings {
 		want := storedSparse(t, real, "docs", using, len(texts))
 		got := storedSparse(t, emb, "docs", using, len(texts))
-		if len(got) != len(want) {
-			t.Fatalf("%s: embedded holds %d vectors, Qdrant %d", using, len(got), len(want))
+		if len(want) != len(texts) || len(got) != len(texts) {
+			t.Fatalf("%s: embedded holds %d vectors, Qdrant %d, for %d texts", using, len(got), len(want), len(texts))
 		}
 		for id, w := range want {
+			if empty, noToken := len(w.Indices) == 0, int(id) >= len(texts)-len(noTokens); empty != noToken {
+				t.Errorf("%s: point %d (%q): Qdrant stored %d terms", using, id, texts[id], len(w.Indices))
+			}
 			g := got[id]
 			if !slices.Equal(g.Indices, w.Indices) || !closeAll(g.Values, w.Values, 1e-6) {
 				t.Errorf("%s: point %d: embedded %v %v, Qdrant %v %v", using, id, g.Indices, g.Values, w.Indices, w.Values)
@@ -303,7 +406,7 @@ func bm25EqualsQdrant(t *testing.T, version string, texts []string) {
 		}
 	}
 	ctx := context.Background()
-	for _, q := range queries(texts, newest) {
+	for _, q := range queries(t, texts, newest, real, "docs") {
 		t.Run(q.name, func(t *testing.T) {
 			q.query.CollectionName = "docs"
 			want, werr := real.Query(ctx, q.query)
@@ -314,9 +417,17 @@ func bm25EqualsQdrant(t *testing.T, version string, texts []string) {
 				}
 				return
 			}
-			compareScored(t, got, want)
+			compareScored(t, got, want, cutGroup(t, real, q.query, want))
 		})
 	}
+	t.Run("a query of stop words only returns nothing", func(t *testing.T) {
+		q := &pb.QueryPoints{CollectionName: "docs", Query: pb.NewQueryDocument(bm25Doc("the and of", nil)), Using: pb.PtrOf("bm25")}
+		for name, c := range map[string]*pb.Client{"Qdrant": real, "embedded": emb} {
+			if res, err := c.Query(ctx, q); err != nil || len(res) != 0 {
+				t.Errorf("%s: got %d points, %v; want none", name, len(res), err)
+			}
+		}
+	})
 	if len(calls.models) != 0 {
 		t.Errorf("the inference hook was called for %v; BM25 must be computed in-process", calls.models)
 	}
@@ -365,7 +476,7 @@ func bm25EqualsQdrant(t *testing.T, version string, texts []string) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Run(name, func(t *testing.T) { compareScored(t, got, want) })
+				t.Run(name, func(t *testing.T) { compareScored(t, got, want, cutGroup(t, real, q, want)) })
 			}
 		})
 		t.Run("options the release refuses are refused alike", func(t *testing.T) {
@@ -401,7 +512,7 @@ func bm25EqualsQdrant(t *testing.T, version string, texts []string) {
 		createBM25Collection(t, real, "golden")
 		upsertDocs(t, real, "golden", texts, nil, newest)
 		var g queryGolden
-		for _, q := range queries(texts, newest) {
+		for _, q := range queries(t, texts, newest, real, "golden") {
 			q.query.CollectionName = "golden"
 			res, qerr := real.Query(ctx, q.query)
 			raw, err := protojson.Marshal(q.query)
@@ -411,6 +522,8 @@ func bm25EqualsQdrant(t *testing.T, version string, texts []string) {
 			gq := goldenQuery{Name: q.name, Query: raw}
 			if qerr != nil {
 				gq.Error = grpcMessage(qerr)
+			} else {
+				gq.CutGroup = cutGroup(t, real, q.query, res)
 			}
 			for _, p := range res {
 				gq.IDs = append(gq.IDs, p.GetId().GetNum())
@@ -447,6 +560,10 @@ type goldenQuery struct {
 	Scores []float32       `json:"scores"`
 	// Error is Qdrant's message when it refused the query.
 	Error string `json:"error,omitempty"`
+	// CutGroup, when set, is every point that scores as the last one
+	// returned: more than the limit let through, so which of them are
+	// returned is Qdrant's arbitrary choice.
+	CutGroup []uint64 `json:"cut_group,omitempty"`
 }
 
 // goldenTexts are the texts of the default case of the bm25 package's
@@ -495,8 +612,8 @@ func TestBM25QueriesEqualGolden(t *testing.T) {
 			if err := json.Unmarshal(b, &g); err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
-			if len(g.Queries) < 40 {
-				t.Fatalf("%s holds %d queries, want at least 40", path, len(g.Queries))
+			if len(g.Queries) < 50 {
+				t.Fatalf("%s holds %d queries, want at least 50", path, len(g.Queries))
 			}
 			calls := &hookCalls{}
 			emb := startEmbedded(t, embedded.WithInference(calls.hook))
@@ -519,7 +636,7 @@ func TestBM25QueriesEqualGolden(t *testing.T) {
 					for i := range want {
 						want[i] = &pb.ScoredPoint{Id: pb.NewIDNum(gq.IDs[i]), Score: gq.Scores[i]}
 					}
-					compareScored(t, got, want)
+					compareScored(t, got, want, gq.CutGroup)
 				})
 			}
 			if len(calls.models) != 0 {
@@ -539,36 +656,109 @@ func grpcMessage(err error) string {
 	return fmt.Sprint(err)
 }
 
-// compareScored wants the same scores in order, within 1e-4 relative, and
-// the same ids except among equal scores, whose order is arbitrary.
-func compareScored(t *testing.T, got, want []*pb.ScoredPoint) {
+// scored is a point's id and score.
+type scored struct {
+	id    uint64
+	score float32
+}
+
+// tie says two scores are equal within the comparison's tolerance.
+func tie(a, b float32) bool {
+	return math.Abs(float64(a-b)) <= 1e-4*math.Max(1, math.Abs(float64(b)))
+}
+
+// ranked is a result in a fixed order: by score, highest first, and
+// points of equal score (each within tolerance of the first of its
+// group) by id, so that two servers' answers line up whatever order each
+// gave its ties.
+func ranked(ps []*pb.ScoredPoint) []scored {
+	out := make([]scored, len(ps))
+	for i, p := range ps {
+		out[i] = scored{p.GetId().GetNum(), p.GetScore()}
+	}
+	for start := 0; start < len(out); {
+		end := start + 1
+		for end < len(out) && tie(out[end].score, out[start].score) {
+			end++
+		}
+		slices.SortFunc(out[start:end], func(a, b scored) int { return cmp.Compare(a.id, b.id) })
+		start = end
+	}
+	return out
+}
+
+// lastGroupStart is where the group of points scoring as the last one
+// begins.
+func lastGroupStart(r []scored) int {
+	if len(r) == 0 {
+		return 0
+	}
+	i := len(r) - 1
+	for i > 0 && tie(r[i-1].score, r[len(r)-1].score) {
+		i--
+	}
+	return i
+}
+
+// cutGroup asks the reference the same query with no limit at the top and
+// returns every point that scores as the last of res, when there are more
+// of them than res holds (nil otherwise).
+func cutGroup(t *testing.T, ref *pb.Client, q *pb.QueryPoints, res []*pb.ScoredPoint) []uint64 {
 	t.Helper()
+	if len(res) == 0 || uint64(len(res)) < q.GetLimit() {
+		return nil
+	}
+	all := proto.Clone(q).(*pb.QueryPoints)
+	all.Limit = pb.PtrOf(uint64(100000))
+	full, err := ref.Query(context.Background(), all)
+	if err != nil {
+		t.Fatalf("Qdrant, no limit: %v", err)
+	}
+	last := res[len(res)-1].GetScore()
+	var ids []uint64
+	for _, p := range full {
+		if tie(p.GetScore(), last) {
+			ids = append(ids, p.GetId().GetNum())
+		}
+	}
+	if len(ids) <= len(res)-lastGroupStart(ranked(res)) {
+		return nil
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// compareScored wants got and want, each ordered by ranked, to hold the
+// same (id, score) pairs rank by rank, scores within 1e-4 relative. The
+// last group of equal scores is the exception when cut (every point that
+// scores as it, beyond the limit too) is set: there got's points must be
+// among cut.
+func compareScored(t *testing.T, got, want []*pb.ScoredPoint, cut []uint64) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatal("the reference returned nothing: every query must return and rank something")
+	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d points, want %d", len(got), len(want))
 	}
-	if len(want) == 0 {
-		return
+	g, w := ranked(got), ranked(want)
+	fixed := len(w)
+	if len(cut) > 0 {
+		fixed = lastGroupStart(w)
 	}
-	for i := range want {
-		g, w := float64(got[i].GetScore()), float64(want[i].GetScore())
-		if math.Abs(g-w) > 1e-4*math.Max(1, math.Abs(w)) {
-			t.Errorf("rank %d: got score %v (id %d), want %v (id %d)", i, g, got[i].GetId().GetNum(), w, want[i].GetId().GetNum())
+	if fixed == 0 {
+		t.Fatalf("every point returned is tied at the limit (%v): nothing to compare id by id", cut)
+	}
+	for i := range w {
+		if !tie(g[i].score, w[i].score) {
+			t.Errorf("rank %d: got score %v (id %d), want %v (id %d)", i, g[i].score, g[i].id, w[i].score, w[i].id)
 		}
-	}
-	tie := func(a, b float32) bool { return math.Abs(float64(a-b)) <= 1e-4*math.Max(1, math.Abs(float64(b))) }
-	last := want[len(want)-1].GetScore()
-	var gotIDs, wantIDs []uint64
-	for i := range want {
-		if tie(want[i].GetScore(), last) {
-			continue // the group cut by the limit may hold different points
+		switch {
+		case i < fixed && g[i].id != w[i].id:
+			t.Errorf("rank %d: got id %d (score %v), want %d (score %v)", i, g[i].id, g[i].score, w[i].id, w[i].score)
+		case i >= fixed && !slices.Contains(cut, g[i].id):
+			t.Errorf("rank %d: got id %d (score %v), not among the %d points Qdrant scores %v: %v", i, g[i].id, g[i].score, len(cut), w[i].score, cut)
 		}
-		gotIDs = append(gotIDs, got[i].GetId().GetNum())
-		wantIDs = append(wantIDs, want[i].GetId().GetNum())
-	}
-	slices.Sort(gotIDs)
-	slices.Sort(wantIDs)
-	if !slices.Equal(gotIDs, wantIDs) {
-		t.Errorf("got ids %v, want %v", gotIDs, wantIDs)
 	}
 }
 
