@@ -53,9 +53,14 @@ type qdrantInferenceResponse struct {
 	} `json:"usage"`
 }
 
+// qdrantInferenceError is Qdrant's inference error body.
+type qdrantInferenceError struct {
+	Error string `json:"error"`
+}
+
 // qdrantError writes Qdrant's inference error body.
 func qdrantError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, qdrantInferenceError{Error: msg})
 }
 
 // inferenceTokenOK checks the body's token (or, for a direct call, the

@@ -11,14 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/spladeq/spladeq/api"
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/plugin"
@@ -524,41 +522,3 @@ func asStrings(v any) []string {
 }
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
-
-// TestTheSearchSchemaNamesEveryField keeps openapi.json's SearchRequest and
-// Hit in step with the wire types, field by field.
-func TestTheSearchSchemaNamesEveryField(t *testing.T) {
-	var doc map[string]any
-	json.Unmarshal(OpenAPI, &doc)
-	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
-	for name, v := range map[string]any{"SearchRequest": api.SearchRequest{}, "Hit": api.Hit{}, "SearchResult": api.SearchResult{},
-		"CollectionConfig": api.CollectionConfig{}, "CollectionInfo": api.CollectionInfo{}} {
-		props := schemas[name].(map[string]any)["properties"].(map[string]any)
-		fields := map[string]bool{}
-		var walk func(t reflect.Type)
-		walk = func(rt reflect.Type) {
-			for i := 0; i < rt.NumField(); i++ {
-				f := rt.Field(i)
-				tag := strings.Split(f.Tag.Get("json"), ",")[0]
-				if f.Anonymous && tag == "" {
-					walk(f.Type)
-					continue
-				}
-				if tag != "" && tag != "-" {
-					fields[tag] = true
-				}
-			}
-		}
-		walk(reflect.TypeOf(v))
-		for f := range fields {
-			if _, ok := props[f]; !ok {
-				t.Errorf("%s: field %q is not in openapi.json", name, f)
-			}
-		}
-		for p := range props {
-			if !fields[p] && !(name == "Hit" && p == "matched_terms") {
-				t.Errorf("%s: openapi.json documents %q, which the type has not", name, p)
-			}
-		}
-	}
-}
