@@ -62,7 +62,7 @@ test: setup models pytools s3server vet testreport
 	for m in $(SUBMODULES); do \
 		(cd $$m && $(TESTREPORT) run -log $(ROOT)/$(TESTLOG) -step $$m -- $(GO) test -json $(GOTESTFLAGS) -timeout 20m -count=1 ./...) || rc=1; \
 	done; \
-	$(MAKE) --no-print-directory fuzz FUZZLOG=$(TESTLOG) || rc=1; \
+	log=$(TESTLOG); $(FUZZ_LOOP); \
 	$(TESTREPORT) summary -log $(TESTLOG) -allow .ci/skip-allowlist.txt || rc=1; \
 	exit $$rc
 
@@ -84,19 +84,21 @@ nocgo:
 # Go's fuzz coordinator (golang/go#75804, unfixed in go1.26), while a count
 # never arms that deadline. Crashers are saved under testdata/fuzz.
 FUZZSCALE ?= 1
-FUZZLOG ?=
 FUZZ_TARGETS := FuzzDecode:./plugin/httpapi:30000 FuzzSparseVector:./splade:100000 FuzzEncodeInput:./splade:3000 \
 	FuzzLoad:./config:2000 FuzzNext:./connectors/source/jsonl:20000 FuzzCSV:./connectors/source/csv:20000 \
 	FuzzHTMLText:./connectors/source/files:50000 FuzzCheckpoint:./splade/hfgraph:20000 FuzzSparseSearchExact:./connectors/qdrant/embedded:3000 \
 	FuzzEncode:./connectors/qdrant/bm25:10000
-fuzz: setup testreport
-	@log=$(FUZZLOG); [[ -n "$$log" ]] || { log=.deps/fuzz-report.jsonl; rm -f $$log; }; rc=0; \
-	for t in $(FUZZ_TARGETS); do \
-		name=$${t%%:*}; rest=$${t#*:}; pkg=$${rest%%:*}; n=$$(( $${rest#*:} * $(FUZZSCALE) )); \
+# FUZZ_LOOP runs every target under testreport, appending to $$log and
+# setting rc=1 on a failure; one shell line, so that `make -n` (which runs
+# recipe lines naming $$(MAKE)) never starts it.
+FUZZ_LOOP = for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; rest=$${t\#*:}; pkg=$${rest%%:*}; n=$$(( $${rest\#*:} * $(FUZZSCALE) )); \
 		echo "fuzz $$name ($$pkg): $$n executions"; \
 		$(TESTREPORT) run -log $$log -step fuzz -- $(GO) test -json -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg || rc=1; \
-	done; \
-	[[ -n "$(FUZZLOG)" ]] || $(TESTREPORT) summary -log $$log -allow .ci/skip-allowlist.txt || rc=1; \
+	done
+fuzz: setup testreport
+	@log=.deps/fuzz-report.jsonl; rm -f $$log; rc=0; $(FUZZ_LOOP); \
+	$(TESTREPORT) summary -log $$log -allow .ci/skip-allowlist.txt || rc=1; \
 	exit $$rc
 
 # Known-item evaluation sets in BEIR layout, built from documentation on this
