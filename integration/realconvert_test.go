@@ -86,7 +86,13 @@ func TestTrainedSPLADEFromGoEqualsThePythonConversion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(g) != len(convertTexts) || len(w) != len(convertTexts) {
+				t.Fatalf("%s %s: %d vectors, Python conversion %d, for %d texts", name, mode, len(g), len(w), len(convertTexts))
+			}
 			for i := range convertTexts {
+				if len(w[i].Indices) == 0 {
+					t.Fatalf("%s text %d: the Python conversion gives an empty vector: nothing to compare", mode, i)
+				}
 				if len(g[i].Indices) != len(w[i].Indices) {
 					t.Fatalf("%s %s text %d: %d terms, Python conversion %d", name, mode, i, len(g[i].Indices), len(w[i].Indices))
 				}
@@ -124,7 +130,13 @@ func TestMiniLMFromGoEqualsThePythonConversion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(g) != len(convertTexts) || len(w) != len(convertTexts) {
+		t.Fatalf("%d vectors, Python conversion %d, for %d texts", len(g), len(w), len(convertTexts))
+	}
 	for i := range convertTexts {
+		if len(g[i]) != 384 || len(w[i]) != 384 {
+			t.Fatalf("text %d: %d dimensions, Python conversion %d; want 384 (the hidden size)", i, len(g[i]), len(w[i]))
+		}
 		for j := range w[i] {
 			if math.Abs(float64(g[i][j]-w[i][j])) > 1e-5 {
 				t.Fatalf("text %d dim %d: %v, Python conversion %v", i, j, g[i][j], w[i][j])
@@ -151,9 +163,23 @@ func TestTrainedSPLADECheckpointMatchesItsNumpyReference(t *testing.T) {
 		} `json:"models"`
 	}
 	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s/reference.json: %v", dir, err)
 	}
 	modes := ref.Models["splade-mini-hf"]
+	for _, mode := range []string{"document", "query"} {
+		m, ok := modes[mode]
+		switch {
+		case !ok:
+			t.Fatalf("%s/reference.json has no %s vectors of splade-mini-hf", dir, mode)
+		case m.MaxLength < 3 || len(ref.Texts) == 0 || len(m.Vectors) != len(ref.Texts):
+			t.Fatalf("%s/reference.json, %s: max_length %d, %d vectors for %d texts", dir, mode, m.MaxLength, len(m.Vectors), len(ref.Texts))
+		}
+		for i, v := range m.Vectors {
+			if len(v.Indices) == 0 || len(v.Values) != len(v.Indices) {
+				t.Fatalf("%s/reference.json, %s vector %d: %d indices, %d values", dir, mode, i, len(v.Indices), len(v.Values))
+			}
+		}
+	}
 	enc, err := splade.New(dir, splade.WithMaxLength(modes["document"].MaxLength), splade.WithQueryMaxLength(modes["query"].MaxLength))
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +192,9 @@ func TestTrainedSPLADECheckpointMatchesItsNumpyReference(t *testing.T) {
 		got, err := enc.EncodeMode(context.Background(), mode, ref.Texts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(got) != len(ref.Texts) {
+			t.Fatalf("%s: %d vectors for %d texts", mode, len(got), len(ref.Texts))
 		}
 		for i := range ref.Texts {
 			want := modes[mode.String()].Vectors[i]

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -39,7 +40,23 @@ func readRef(t *testing.T, dir string) convertedRef {
 	if err := json.Unmarshal(data, &ref); err != nil {
 		t.Fatal(err)
 	}
+	if len(ref.Texts) == 0 || len(ref.Vectors) != len(ref.Texts) {
+		t.Fatalf("testdata/%s.reference.json: %d texts, %d vectors; want as many vectors as texts, at least one", filepath.Base(dir), len(ref.Texts), len(ref.Vectors))
+	}
 	return ref
+}
+
+// refVector decodes reference vector i into a value of type T, failing on
+// a vector that does not decode.
+func refVector[T any](t *testing.T, ref convertedRef, i int) T {
+	t.Helper()
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(ref.Vectors[i]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("reference vector %d (%q): %v", i, ref.Texts[i], err)
+	}
+	return v
 }
 
 func TestTrainedSPLADEMatchesReferenceAndExpandsQueries(t *testing.T) {
@@ -60,9 +77,14 @@ func TestTrainedSPLADEMatchesReferenceAndExpandsQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(got) != len(ref.Texts) {
+		t.Fatalf("%d vectors for %d texts", len(got), len(ref.Texts))
+	}
 	for i := range ref.Texts {
-		var want splade.SparseVector
-		json.Unmarshal(ref.Vectors[i], &want)
+		want := refVector[splade.SparseVector](t, ref, i)
+		if len(want.Indices) == 0 || len(want.Values) != len(want.Indices) {
+			t.Fatalf("reference vector %d: %d indices, %d values; want a non-empty vector", i, len(want.Indices), len(want.Values))
+		}
 		g := map[uint32]float32{}
 		for j, id := range got[i].Indices {
 			g[id] = got[i].Values[j]
@@ -105,9 +127,15 @@ func TestMiniLMMatchesReferenceAndRanksParaphrases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(got) != len(ref.Texts) {
+		t.Fatalf("%d vectors for %d texts", len(got), len(ref.Texts))
+	}
+	const dim = 384 // all-MiniLM-L6-v2's hidden size
 	for i := range ref.Texts {
-		var want []float64
-		json.Unmarshal(ref.Vectors[i], &want)
+		want := refVector[[]float64](t, ref, i)
+		if len(want) != dim || len(got[i]) != dim {
+			t.Fatalf("text %d: %d dimensions, reference %d; want %d", i, len(got[i]), len(want), dim)
+		}
 		for j := range want {
 			if math.Abs(float64(got[i][j])-want[j]) > 1e-4 {
 				t.Fatalf("text %d dim %d: got %v, want %v", i, j, got[i][j], want[j])
