@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/spladeq/spladeq/splade"
@@ -25,7 +26,7 @@ type hfRefVector struct {
 
 type hfRefMode struct {
 	MaxLength int           `json:"max_length"`
-	TokenIDs  [][]int       `json:"token_ids"`
+	TokenIDs  [][]int64     `json:"token_ids"`
 	Vectors   []hfRefVector `json:"vectors"`
 }
 
@@ -81,8 +82,24 @@ func checkHFReference(t *testing.T, dir, name string) {
 	ctx := context.Background()
 	for _, mode := range []string{"document", "query"} {
 		want := modes[mode]
-		if len(want.Vectors) != len(ref.Texts) {
-			t.Fatalf("%s: %d vectors for %d texts", mode, len(want.Vectors), len(ref.Texts))
+		if len(ref.Texts) == 0 || len(want.Vectors) != len(ref.Texts) || len(want.TokenIDs) != len(ref.Texts) {
+			t.Fatalf("%s: %d vectors and %d token id lists for %d texts", mode, len(want.Vectors), len(want.TokenIDs), len(ref.Texts))
+		}
+		// The ids the reference's tokenizer (the Python tokenizers package,
+		// truncated at max_length, special tokens added) fed its model are
+		// the ids this encoder feeds the graph.
+		m := splade.Document
+		if mode == "query" {
+			m = splade.Query
+		}
+		for i, text := range ref.Texts {
+			ids, err := enc.TokenIDs(m, text)
+			if err != nil {
+				t.Fatalf("%s text %d: %v", mode, i, err)
+			}
+			if !slices.Equal(ids, want.TokenIDs[i]) {
+				t.Errorf("%s text %d (%q): token ids %v, reference %v", mode, i, text, ids, want.TokenIDs[i])
+			}
 		}
 		var got []splade.SparseVector
 		if mode == "document" {
