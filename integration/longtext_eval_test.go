@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,13 +207,33 @@ func denseDot(a, b []float32) float64 {
 	return s
 }
 
-// rrf fuses ordered runs by reciprocal rank, 1/(k+rank) with ranks from 1,
-// as Qdrant's RRF does.
+// TestLongTextRRFIsQdrants pins the measurement's fusion to Qdrant's
+// formula: a point first in one run and second in another scores
+// 1/k + 1/(k+1).
+func TestLongTextRRFIsQdrants(t *testing.T) {
+	a := []eval.Ranked{{DocID: "x"}, {DocID: "y"}}
+	b := []eval.Ranked{{DocID: "y"}, {DocID: "z"}}
+	got := rrf(5, a, b)
+	want := []eval.Ranked{{DocID: "y", Score: 1.0/6 + 1.0/5}, {DocID: "x", Score: 1.0 / 5}, {DocID: "z", Score: 1.0 / 6}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].DocID != want[i].DocID || math.Abs(got[i].Score-want[i].Score) > 1e-12 {
+			t.Errorf("rank %d: got %s %.6f, want %s %.6f", i, got[i].DocID, got[i].Score, want[i].DocID, want[i].Score)
+		}
+	}
+}
+
+// rrf fuses ordered runs by reciprocal rank as Qdrant's RRF does (and
+// spladeq's, which Qdrant runs): 1/(k+rank) with ranks from 0, so the top
+// of a run adds 1/k (the embedded store's rrf, checked against Qdrant by
+// TestConformanceFormulaAndWeightedRRF).
 func rrf(k int, runs ...[]eval.Ranked) []eval.Ranked {
 	score := map[string]float64{}
 	for _, run := range runs {
 		for r, x := range run {
-			score[x.DocID] += 1 / float64(k+r+1)
+			score[x.DocID] += 1 / float64(k+r)
 		}
 	}
 	out := make([]eval.Ranked, 0, len(score))
