@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +158,16 @@ type k8sObject struct {
 		PodSelector struct {
 			MatchLabels map[string]string `yaml:"matchLabels"`
 		} `yaml:"podSelector"`
-		Ingress []struct {
+		PolicyTypes []string `yaml:"policyTypes"`
+		Ingress     []struct {
+			From []struct {
+				PodSelector *struct {
+					MatchLabels      map[string]string `yaml:"matchLabels"`
+					MatchExpressions []any             `yaml:"matchExpressions"`
+				} `yaml:"podSelector"`
+				NamespaceSelector any `yaml:"namespaceSelector"`
+				IPBlock           any `yaml:"ipBlock"`
+			} `yaml:"from"`
 			Ports []struct {
 				Port int `yaml:"port"`
 			} `yaml:"ports"`
@@ -203,6 +213,42 @@ type k8sContainer struct {
 		Name      string `yaml:"name"`
 		MountPath string `yaml:"mountPath"`
 	} `yaml:"volumeMounts"`
+}
+
+// checkNetworkPolicy wants the policy to admit only Qdrant's pods (the
+// Qdrant Helm chart labels them app.kubernetes.io/name: qdrant), in the
+// policy's own namespace, on the server's port: Ingress among its policy
+// types, and every ingress rule naming its sources (a rule with no "from"
+// admits every source) as pod selectors on that label alone — no IP
+// block, no namespace selector, no match expressions widening it.
+func checkNetworkPolicy(t *testing.T, np k8sObject, port int) {
+	t.Helper()
+	if !slices.Contains(np.Spec.PolicyTypes, "Ingress") {
+		t.Errorf("NetworkPolicy policyTypes %v: without Ingress it restricts no incoming traffic", np.Spec.PolicyTypes)
+	}
+	if len(np.Spec.Ingress) == 0 {
+		t.Fatal("NetworkPolicy has no ingress rule: it admits nothing, Qdrant included")
+	}
+	for i, rule := range np.Spec.Ingress {
+		if len(rule.From) == 0 {
+			t.Errorf("NetworkPolicy ingress[%d] has no from: it admits every source, not only Qdrant's pods", i)
+		}
+		for j, peer := range rule.From {
+			switch {
+			case peer.IPBlock != nil:
+				t.Errorf("NetworkPolicy ingress[%d].from[%d] admits an IP block", i, j)
+			case peer.NamespaceSelector != nil:
+				t.Errorf("NetworkPolicy ingress[%d].from[%d] has a namespaceSelector: it admits pods of other namespaces", i, j)
+			case peer.PodSelector == nil:
+				t.Errorf("NetworkPolicy ingress[%d].from[%d] selects no pods", i, j)
+			case len(peer.PodSelector.MatchLabels) != 1 || peer.PodSelector.MatchLabels["app.kubernetes.io/name"] != "qdrant" || len(peer.PodSelector.MatchExpressions) > 0:
+				t.Errorf("NetworkPolicy ingress[%d].from[%d] selects pods %v %v; want only app.kubernetes.io/name=qdrant", i, j, peer.PodSelector.MatchLabels, peer.PodSelector.MatchExpressions)
+			}
+		}
+		if len(rule.Ports) != 1 || rule.Ports[0].Port != port {
+			t.Errorf("NetworkPolicy ingress[%d] admits ports %+v, the server listens on %d", i, rule.Ports, port)
+		}
+	}
 }
 
 // TestKubernetesServeManifest parses deploy/k8s/serve.yaml: selectors match
@@ -305,9 +351,7 @@ func TestKubernetesServeManifest(t *testing.T) {
 	if len(svc.Spec.Ports) != 1 || containerPorts[svc.Spec.Ports[0].TargetPort] == 0 {
 		t.Fatalf("Service ports %+v: want one, targeting a named container port (%v)", svc.Spec.Ports, containerPorts)
 	}
-	if np.Spec.Ingress[0].Ports[0].Port != containerPorts["http"] {
-		t.Errorf("NetworkPolicy admits port %d, the server listens on %d", np.Spec.Ingress[0].Ports[0].Port, containerPorts["http"])
-	}
+	checkNetworkPolicy(t, np, containerPorts["http"])
 
 	// Probes name routes the server has, on the server's port.
 	routes := map[string]bool{}
