@@ -133,6 +133,28 @@ func peerName(t *testing.T, ca *testca.CA, addr string, protos ...string) string
 	return c.ConnectionState().PeerCertificates[0].Subject.CommonName
 }
 
+// checkTLSVersions offers addr TLS 1.1 at most (refused: the listeners
+// speak TLS 1.2 and later) and then TLS 1.2 at most (accepted).
+func checkTLSVersions(t *testing.T, ca *testca.CA, addr string) {
+	t.Helper()
+	old := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	if c, err := tls.Dial("tcp", addr, old); err == nil {
+		v := c.ConnectionState().Version
+		c.Close()
+		t.Errorf("%s accepted a client offering TLS 1.0-1.1 (negotiated %s)", addr, tls.VersionName(v))
+	} else if !strings.Contains(err.Error(), "protocol version") {
+		t.Errorf("%s, offered TLS 1.0-1.1: %v; want a protocol version alert", addr, err)
+	}
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool(), MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("%s, offered TLS 1.2: %v", addr, err)
+	}
+	defer c.Close()
+	if v := c.ConnectionState().Version; v != tls.VersionTLS12 {
+		t.Errorf("%s, offered TLS 1.2: negotiated %s", addr, tls.VersionName(v))
+	}
+}
+
 func TestServeOverTLS(t *testing.T) {
 	ca := testca.New(t, "spladeq test root")
 	tlsDir := t.TempDir()
@@ -190,6 +212,11 @@ func TestServeOverTLS(t *testing.T) {
 		if got := fmt.Sprint(res.Results[0].Sparse.Indices); got != fmt.Sprint(viaHTTP.Indices) {
 			t.Errorf("the client's vector %s, the plain http.Client's %v", got, viaHTTP.Indices)
 		}
+	})
+
+	t.Run("TLS 1.1 is refused and TLS 1.2 accepted, on the HTTP and gRPC ports", func(t *testing.T) {
+		checkTLSVersions(t, ca, s.httpAddr)
+		checkTLSVersions(t, ca, s.grpcAddr)
 	})
 
 	t.Run("a client without the CA fails the handshake", func(t *testing.T) {
@@ -454,6 +481,7 @@ func TestMCPListenOverTLS(t *testing.T) {
 	if got := peerName(t, ca, addr); got != "mcp" {
 		t.Errorf("MCP port shows %q, want the configured certificate", got)
 	}
+	checkTLSVersions(t, ca, addr)
 	resp, err := caClient(ca).Get("https://" + addr + "/mcp")
 	if err != nil {
 		t.Fatal(err)
