@@ -2,12 +2,9 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	qc "github.com/qdrant/go-client/qdrant"
 
+	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/internal/testca"
 	"github.com/spladeq/spladeq/internal/tlsreload"
@@ -25,10 +23,11 @@ import (
 )
 
 // serveTLS serves the service's HTTP API over TLS with the pair on a
-// loopback port, as `spladeq serve` with server.tls_cert_file does (the
-// same handler, a tlsreload configuration, net/http's ServeTLS), and
-// returns host:port and the protocols the requests came in over.
-func serveTLS(t *testing.T, svc *plugin.Service, certFile, keyFile string, http2 bool) (string, *protoLog) {
+// loopback port through httpapi.Serve, as `spladeq serve` with
+// server.tls_cert_file does (server.http2 from the service's
+// configuration), and returns host:port and the protocols the requests
+// came in over, read from the server's request log.
+func serveTLS(t *testing.T, svc *plugin.Service, certFile, keyFile string) (string, *protoLog) {
 	t.Helper()
 	r, err := tlsreload.New(certFile, keyFile)
 	if err != nil {
@@ -39,36 +38,42 @@ func serveTLS(t *testing.T, svc *plugin.Service, certFile, keyFile string, http2
 		t.Fatal(err)
 	}
 	protos := &protoLog{seen: map[string]int{}}
-	h := httpapi.Handler(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := &http.Server{TLSConfig: r.Config(), Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		protos.add(req.Proto)
-		h.ServeHTTP(w, req)
-	})}
-	if !http2 { // server.http2: false, as httpapi.Serve sets it
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(l, "", "") }()
+	go func() { done <- httpapi.Serve(ctx, l, svc, slog.New(protos), r.Config()) }()
 	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		cancel()
+		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
 	return l.Addr().String(), protos
 }
 
-// protoLog counts requests by protocol ("HTTP/2.0", "HTTP/1.1").
+// protoLog is a slog handler that counts the server's request log lines
+// by protocol ("HTTP/2.0", "HTTP/1.1").
 type protoLog struct {
 	mu   sync.Mutex
 	seen map[string]int
 }
 
-func (p *protoLog) add(proto string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seen[proto]++
+func (p *protoLog) Enabled(context.Context, slog.Level) bool { return true }
+func (p *protoLog) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *protoLog) WithGroup(string) slog.Handler            { return p }
+
+func (p *protoLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "request" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "proto" {
+			p.mu.Lock()
+			p.seen[a.Value.String()]++
+			p.mu.Unlock()
+		}
+		return true
+	})
+	return nil
 }
 
 func (p *protoLog) total() int {
@@ -131,11 +136,13 @@ func sparseCollection(t *testing.T, c *qc.Client, name string) {
 // reach public HTTPS endpoints.
 func TestRealQdrantTrustsATestCAForHTTPSInference(t *testing.T) {
 	svc, _ := inferenceService(t, nil)
+	// server.http2: false, in a service of its own.
+	svc1, _ := inferenceService(t, func(c *config.Config) { c.Server.HTTP2 = false })
 	ca := testca.New(t, "spladeq inference test root")
 	certFile, keyFile := ca.Issue(t, "spladeq").Write(t, t.TempDir())
-	addr, protos := serveTLS(t, svc, certFile, keyFile, true)
+	addr, protos := serveTLS(t, svc, certFile, keyFile)
 	address := "https://" + addr + "/v1/qdrant/inference"
-	addr1, protos1 := serveTLS(t, svc, certFile, keyFile, false)
+	addr1, protos1 := serveTLS(t, svc1, certFile, keyFile)
 	caDir := t.TempDir()
 	caFile := ca.WriteCert(t, caDir, "ca.pem")
 	// An SSL_CERT_DIR holds certificates under their subject hash

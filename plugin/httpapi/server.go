@@ -133,7 +133,7 @@ func (h *handler) wrap(rt route, next http.Handler) http.Handler {
 			d := time.Since(start)
 			m.Requests.WithLabelValues(rt.pattern, strconv.Itoa(sw.code)).Inc()
 			m.RequestDuration.WithLabelValues(rt.pattern).Observe(d.Seconds())
-			h.log.Info("request", "method", r.Method, "route", rt.pattern, "status", sw.code, "duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
+			h.log.Info("request", "method", r.Method, "route", rt.pattern, "status", sw.code, "duration_ms", d.Milliseconds(), "remote", r.RemoteAddr, "proto", r.Proto)
 		}()
 		if rt.access != public {
 			if code, msg := h.authorize(r, rt.access); code != 0 {
