@@ -1,19 +1,48 @@
 package integration
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"regexp"
+	"context"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/spladeq/spladeq/internal/qdranttest"
 )
+
+// composeToken stands for the operator's SPLADEQ_INFERENCE_TOKEN.
+const composeToken = "a-token-from-the-operator-0123"
+
+// loadCompose loads compose files from the repository root with the
+// compose specification's own loader (github.com/compose-spec/compose-go,
+// what `docker compose` runs): parsed, interpolated from env, validated
+// against the compose schema, merged in order, the cluster profile on.
+func loadCompose(env map[string]string, files ...string) (*types.Project, error) {
+	details := types.ConfigDetails{WorkingDir: repoRoot, Environment: env}
+	for _, f := range files {
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: filepath.Join(repoRoot, f)})
+	}
+	return loader.LoadWithContext(context.Background(), details, loader.WithProfiles([]string{"cluster"}),
+		func(o *loader.Options) { o.SetProjectName("spladeq", true) })
+}
+
+// environment is a service's environment with every value set.
+func environment(t *testing.T, svc types.ServiceConfig) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range svc.Environment {
+		if v == nil {
+			t.Errorf("%s: %s has no value", svc.Name, k)
+			continue
+		}
+		out[k] = *v
+	}
+	return out
+}
 
 // TestComposeConfiguresTheQdrantTheTestsStart keeps docker-compose.yml (not
 // runnable here: no Docker engine) honest: its Qdrant services set exactly
@@ -21,22 +50,16 @@ import (
 // spladeq's endpoint with the token spladeq accepts, and the cluster profile
 // is three nodes in distributed mode bootstrapping from the first.
 func TestComposeConfiguresTheQdrantTheTestsStart(t *testing.T) {
-	data, err := os.ReadFile("../docker-compose.yml")
+	project, err := loadCompose(map[string]string{"SPLADEQ_INFERENCE_TOKEN": composeToken}, "docker-compose.yml")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]struct {
-			Image       string            `yaml:"image"`
-			Command     []string          `yaml:"command"`
-			Environment map[string]string `yaml:"environment"`
-			Profiles    []string          `yaml:"profiles"`
-			Ports       []string          `yaml:"ports"`
-			Expose      []string          `yaml:"expose"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(data, &compose); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	service := func(name string) types.ServiceConfig {
+		svc, err := project.GetService(name)
+		if err != nil {
+			t.Fatalf("docker-compose.yml: %v", err)
+		}
+		return svc
 	}
 	inference := qdranttest.Options{InferenceAddress: "x", InferenceToken: "y"}
 	keys := func(env map[string]string) []string {
@@ -49,41 +72,41 @@ func TestComposeConfiguresTheQdrantTheTestsStart(t *testing.T) {
 	}
 	sorted := func(ks []string) []string { sort.Strings(ks); return ks }
 
-	q := compose.Services["qdrant"]
-	if want := sorted(qdranttest.EnvKeys(inference, false)); !slices.Equal(keys(q.Environment), want) {
-		t.Errorf("qdrant service sets %v, the tests set %v", keys(q.Environment), want)
+	q := service("qdrant")
+	qenv := environment(t, q)
+	if want := sorted(qdranttest.EnvKeys(inference, false)); !slices.Equal(keys(qenv), want) {
+		t.Errorf("qdrant service sets %v, the tests set %v", keys(qenv), want)
 	}
 	if !strings.HasSuffix(q.Image, ":v"+qdranttest.Newest()) {
 		t.Errorf("qdrant image %q, the newest Qdrant the tests run is %s", q.Image, qdranttest.Newest())
 	}
-	if got := q.Environment["QDRANT__INFERENCE__ADDRESS"]; got != "http://spladeq:8080/v1/qdrant/inference" {
+	if got := qenv["QDRANT__INFERENCE__ADDRESS"]; got != "http://spladeq:8080/v1/qdrant/inference" {
 		t.Errorf("inference address %q is not spladeq's endpoint", got)
 	}
-	sp := compose.Services["spladeq"]
-	if q.Environment["QDRANT__INFERENCE__TOKEN"] != sp.Environment["SPLADEQ_SERVER_INFERENCE_TOKENS"] {
-		t.Errorf("Qdrant's inference token %q is not the one spladeq accepts (%q)",
-			q.Environment["QDRANT__INFERENCE__TOKEN"], sp.Environment["SPLADEQ_SERVER_INFERENCE_TOKENS"])
+	sp := service("spladeq")
+	if got, accepted := qenv["QDRANT__INFERENCE__TOKEN"], environment(t, sp)["SPLADEQ_SERVER_INFERENCE_TOKENS"]; got != composeToken || accepted != composeToken {
+		t.Errorf("Qdrant sends inference token %q, spladeq accepts %q; want both %q", got, accepted, composeToken)
 	}
 
-	if len(sp.Ports) != 0 || !slices.Equal(sp.Expose, []string{"8080"}) {
+	if len(sp.Ports) != 0 || !slices.Equal([]string(sp.Expose), []string{"8080"}) {
 		t.Errorf("spladeq publishes %v and exposes %v; want its port 8080 on the compose network only", sp.Ports, sp.Expose)
 	}
-	for name, svc := range compose.Services {
+	for name, svc := range project.Services {
 		for _, p := range svc.Ports {
-			if !strings.HasPrefix(p, "127.0.0.1:") {
-				t.Errorf("%s publishes %q beyond the host's loopback", name, p)
+			if p.Published != "" && p.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %s:%s->%d beyond the host's loopback", name, p.HostIP, p.Published, p.Target)
 			}
 		}
 	}
 
 	want := sorted(qdranttest.EnvKeys(inference, true))
 	for i, name := range []string{"qdrant-node1", "qdrant-node2", "qdrant-node3"} {
-		n, ok := compose.Services[name]
-		if !ok || !slices.Contains(n.Profiles, "cluster") {
-			t.Fatalf("no %s in the cluster profile", name)
+		n := service(name)
+		if !slices.Contains(n.Profiles, "cluster") {
+			t.Fatalf("%s is not in the cluster profile", name)
 		}
-		if !slices.Equal(keys(n.Environment), want) {
-			t.Errorf("%s sets %v, the tests' cluster nodes %v", name, keys(n.Environment), want)
+		if env := environment(t, n); !slices.Equal(keys(env), want) {
+			t.Errorf("%s sets %v, the tests' cluster nodes %v", name, keys(env), want)
 		}
 		cmd := strings.Join(n.Command, " ")
 		if !strings.Contains(cmd, "--uri http://"+name+":6335") || (i > 0) != strings.Contains(cmd, "--bootstrap http://qdrant-node1:6335") {
@@ -95,90 +118,36 @@ func TestComposeConfiguresTheQdrantTheTestsStart(t *testing.T) {
 // TestComposeHasNoDefaultSecret: compose refuses to start without
 // SPLADEQ_INFERENCE_TOKEN (`${VAR:?message}`) instead of falling back to a
 // known token, and with it set, Qdrant sends exactly the token spladeq
-// accepts. The file is interpolated as compose does (`${VAR}`, `${VAR:-x}`,
-// `${VAR-x}`, `${VAR:?msg}`, `${VAR?msg}`, `$$`).
+// accepts; deploy/compose.publish.yml, merged over the file as `docker
+// compose -f docker-compose.yml -f deploy/compose.publish.yml` does,
+// publishes spladeq on the host's loopback only.
 func TestComposeHasNoDefaultSecret(t *testing.T) {
-	data, err := os.ReadFile("../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(strings.ToLower(string(data)), "change-me") {
-		t.Error("docker-compose.yml still holds a change-me placeholder")
-	}
-	if _, err := interpolate(string(data), map[string]string{}); err == nil || !strings.Contains(err.Error(), "SPLADEQ_INFERENCE_TOKEN") {
-		t.Fatalf("without SPLADEQ_INFERENCE_TOKEN: got %v, want compose to refuse naming it", err)
-	}
-	const token = "a-token-from-the-operator-0123"
-	out, err := interpolate(string(data), map[string]string{"SPLADEQ_INFERENCE_TOKEN": token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]struct {
-			Environment map[string]string `yaml:"environment"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal([]byte(out), &compose); err != nil {
-		t.Fatal(err)
-	}
-	for _, svc := range []string{"qdrant", "qdrant-node1", "qdrant-node2", "qdrant-node3"} {
-		if got := compose.Services[svc].Environment["QDRANT__INFERENCE__TOKEN"]; got != token {
-			t.Errorf("%s sends inference token %q, want %q", svc, got, token)
+	for _, env := range []map[string]string{{}, {"SPLADEQ_INFERENCE_TOKEN": ""}} {
+		if _, err := loadCompose(env, "docker-compose.yml"); err == nil || !strings.Contains(err.Error(), "SPLADEQ_INFERENCE_TOKEN") {
+			t.Errorf("environment %v: got %v, want compose to refuse naming SPLADEQ_INFERENCE_TOKEN", env, err)
 		}
 	}
-	if got := compose.Services["spladeq"].Environment["SPLADEQ_SERVER_INFERENCE_TOKENS"]; got != token {
-		t.Errorf("spladeq accepts %q, want %q", got, token)
-	}
-
-	pub, err := os.ReadFile("../deploy/compose.publish.yml")
+	project, err := loadCompose(map[string]string{"SPLADEQ_INFERENCE_TOKEN": composeToken}, "docker-compose.yml", "deploy/compose.publish.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var publish struct {
-		Services map[string]struct {
-			Ports []string `yaml:"ports"`
-		} `yaml:"services"`
+	for _, name := range []string{"qdrant", "qdrant-node1", "qdrant-node2", "qdrant-node3"} {
+		svc, err := project.GetService(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := environment(t, svc)["QDRANT__INFERENCE__TOKEN"]; got != composeToken {
+			t.Errorf("%s sends inference token %q, want %q", name, got, composeToken)
+		}
 	}
-	if err := yaml.Unmarshal(pub, &publish); err != nil {
+	sp, err := project.GetService("spladeq")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := publish.Services["spladeq"].Ports; !slices.Equal(got, []string{"127.0.0.1:8080:8080"}) {
-		t.Errorf("deploy/compose.publish.yml publishes %v, want 127.0.0.1:8080:8080 only", got)
+	if got := environment(t, sp)["SPLADEQ_SERVER_INFERENCE_TOKENS"]; got != composeToken {
+		t.Errorf("spladeq accepts %q, want %q", got, composeToken)
 	}
-}
-
-var composeVar = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}`)
-
-// interpolate substitutes env into a compose file's lines (comments
-// skipped, as compose parses YAML before interpolating).
-func interpolate(s string, env map[string]string) (string, error) {
-	var errs []error
-	lines := strings.Split(s, "\n")
-	for i, line := range lines {
-		if strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		lines[i] = composeVar.ReplaceAllStringFunc(line, func(m string) string {
-			if m == "$$" {
-				return "$"
-			}
-			g := composeVar.FindStringSubmatch(m)
-			v, set := env[g[1]]
-			empty := !set || v == ""
-			switch g[2] {
-			case "":
-				return v
-			case ":-", "-":
-				if (g[2] == ":-" && empty) || !set {
-					return g[3]
-				}
-			case ":?", "?":
-				if (g[2] == ":?" && empty) || !set {
-					errs = append(errs, fmt.Errorf("line %d: required variable %s is missing a value: %s", i+1, g[1], g[3]))
-				}
-			}
-			return v
-		})
+	if len(sp.Ports) != 1 || sp.Ports[0].HostIP != "127.0.0.1" || sp.Ports[0].Published != "8080" || sp.Ports[0].Target != 8080 {
+		t.Errorf("with deploy/compose.publish.yml spladeq publishes %+v, want 127.0.0.1:8080->8080 only", sp.Ports)
 	}
-	return strings.Join(lines, "\n"), errors.Join(errs...)
 }
