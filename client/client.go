@@ -54,6 +54,9 @@ const DefaultBaseURL = "http://localhost:8080"
 // it.
 var wait = retry.Wait
 
+// now is the clock a Retry-After date is read against; tests replace it.
+var now = time.Now
+
 // maxAnswerBytes bounds an answer read into memory (a search with payloads,
 // an encode of many texts with dense vectors).
 const maxAnswerBytes = 256 << 20
@@ -213,7 +216,7 @@ func (cl *Client) once(ctx context.Context, op string, c call, body []byte) (_ *
 		return &Error{Op: op, Status: resp.StatusCode, Message: fmt.Sprintf("answer is over %d bytes", maxAnswerBytes)}, 0, false
 	}
 	if resp.StatusCode/100 != 2 {
-		after, told = retry.After(resp.Header.Get("Retry-After"), time.Now())
+		after, told = retry.After(resp.Header.Get("Retry-After"), now())
 		return answerError(op, resp.StatusCode, data, c.probe, c.out), after, told
 	}
 	if c.out == nil {

@@ -74,7 +74,14 @@ func mustNew(t *testing.T, cfg Config) *Client {
 const overloaded = `{"error": {"code": "overloaded", "message": "encode queue is full"}}`
 
 func TestRetriesHonourRetryAfter(t *testing.T) {
-	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	// The client reads an HTTP date against its clock, fixed here: the
+	// wait is exact, however long the machine takes between the answer
+	// and the reading.
+	clock := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	old := now
+	now = func() time.Time { return clock }
+	t.Cleanup(func() { now = old })
+	date := clock.Add(90 * time.Second).Format(http.TimeFormat)
 	for _, tc := range []struct {
 		name       string
 		retryAfter string
@@ -82,7 +89,7 @@ func TestRetriesHonourRetryAfter(t *testing.T) {
 		min, max   time.Duration
 	}{
 		{"429 with seconds", "2", http.StatusTooManyRequests, 2 * time.Second, 2 * time.Second},
-		{"503 with an HTTP date", date, http.StatusServiceUnavailable, 85 * time.Second, 90 * time.Second},
+		{"503 with an HTTP date", date, http.StatusServiceUnavailable, 90 * time.Second, 90 * time.Second},
 		{"429 without Retry-After backs off", "", http.StatusTooManyRequests, 10 * time.Millisecond, 14 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
