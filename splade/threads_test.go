@@ -139,20 +139,23 @@ func TestRuntimeStartsNoThreadsBeyondTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"-test.run=^TestRuntimeStartsNoThreadsBeyondTheBudget$", "-test.count=1", "-test.v"}
-	runs := map[string]*exec.Cmd{"GOMAXPROCS=1": exec.Command(exe, args...)}
-	runs["GOMAXPROCS=1"].Env = append(os.Environ(), "GOMAXPROCS=1")
-	if taskset, err := exec.LookPath("taskset"); err == nil {
-		runs["taskset -c 0"] = exec.Command(taskset, append([]string{"-c", "0", exe}, args...)...)
-		runs["taskset -c 0"].Env = os.Environ()
-	} else {
-		t.Log("taskset not found: the affinity case is not run")
-	}
-	for name, cmd := range runs {
-		cmd.Env = append(cmd.Env, threadsChildEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Errorf("%s: %v\n%s", name, err, out)
-		}
+	for _, name := range []string{"GOMAXPROCS=1", "taskset -c 0"} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(exe, args...)
+			cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+			if name != "GOMAXPROCS=1" {
+				taskset, err := exec.LookPath("taskset")
+				if err != nil {
+					t.Skip("taskset not found (util-linux): the one-CPU affinity case is not run")
+				}
+				cmd = exec.Command(taskset, append([]string{"-c", "0", exe}, args...)...)
+				cmd.Env = os.Environ()
+			}
+			cmd.Env = append(cmd.Env, threadsChildEnv+"=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: %v\n%s", name, err, out)
+			}
+		})
 	}
 }
 
