@@ -4,12 +4,19 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/internal/faultproxy"
 	"github.com/spladeq/spladeq/internal/pyarrowtest"
 	"github.com/spladeq/spladeq/internal/s3test"
 	"github.com/spladeq/spladeq/plugin"
@@ -163,4 +170,202 @@ func TestAParquetJob(t *testing.T) {
 		!strings.Contains(err.Error(), "the file's columns are: id (STRING), title (STRING), body (STRING)") {
 		t.Errorf("a file without the mapped columns: %v", err)
 	}
+}
+
+// getCounter is a proxy in front of an S3 server that counts, per key,
+// the GETs of bucket's objects and can make requests fail.
+type getCounter struct {
+	*faultproxy.HTTPProxy
+	mu   sync.Mutex
+	gets map[string]int
+	fail func(r *http.Request) faultproxy.HTTPFault
+}
+
+func countGets(t *testing.T, srv *s3test.Server, bucket string) *getCounter {
+	t.Helper()
+	c := &getCounter{gets: map[string]int{}}
+	p, err := faultproxy.StartHTTP(srv.Endpoint, func(r *http.Request) faultproxy.HTTPFault {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if s3test.IsGet(r, bucket) {
+			c.gets[strings.TrimPrefix(r.URL.Path, "/"+bucket+"/")]++
+		}
+		if c.fail != nil {
+			return c.fail(r)
+		}
+		return faultproxy.Pass
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	c.HTTPProxy = p
+	return c
+}
+
+// take returns the GETs counted since the last call, as sorted "key×n".
+func (c *getCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k, n := range c.gets {
+		out = append(out, fmt.Sprintf("%s×%d", k, n))
+	}
+	sort.Strings(out)
+	c.gets = map[string]int{}
+	return out
+}
+
+func (c *getCounter) failing(f func(r *http.Request) faultproxy.HTTPFault) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail = f
+}
+
+// s3SyncJob is a job named "bucket" with ingest.sync mode over the
+// objects under prefix, through endpoint.
+func s3SyncJob(svc *plugin.Service, cfg *config.Config, endpoint, prefix, mode string) *Job {
+	j := s3Job(svc, cfg, endpoint)
+	j.Config.Source.Prefix = prefix
+	j.Config.Job = "bucket"
+	j.Config.Sync, j.Config.MaxDelete = mode, 1
+	return j
+}
+
+// Two prefixes of a bucket synced by one job with ingest.sync: scoped. A
+// re-run downloads only the objects whose ETag changed (counted at a
+// proxy in front of the server, not by the job), deletes the documents of
+// the objects deleted under its own prefix, and never those of the other
+// prefix; a run over an unchanged prefix downloads nothing at all.
+func TestAnS3SyncDownloadsOnlyChangedObjectsAndDeletesWithinItsPrefix(t *testing.T) {
+	srv := s3test.Start(t)
+	svc, cfg := testService(t)
+	s3test.Isolate(t)
+	srv.Bucket(t, "docs")
+	srv.Put(t, "docs", map[string][]byte{
+		"kb/a.md":       []byte("# Alpha\nThe first guide."),
+		"kb/b.txt":      []byte("the second page"),
+		"kb/c/d.html":   []byte("<title>Dee</title><p>the third page</p>"),
+		"kb/rows.jsonl": []byte(`{"id": "r1", "text": "row one"}` + "\n" + `{"id": "r2", "text": "row two"}` + "\n"),
+		"kb/gone.txt":   []byte("deleted soon"),
+		"faq/x.txt":     []byte("a question"),
+		"faq/y.txt":     []byte("another question"),
+	})
+	p := countGets(t, srv, "docs")
+	run := func(prefix string) Summary {
+		t.Helper()
+		sum, err := s3SyncJob(svc, cfg, p.URL(), prefix, config.SyncScoped).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := run("kb/"); sum.Added != 6 || sum.Deleted != 0 {
+		t.Fatalf("first run over kb/: %+v, want 6 added", sum)
+	}
+	if sum := run("faq/"); sum.Added != 2 || sum.Deleted != 0 {
+		t.Fatalf("first run over faq/: %+v, want 2 added and nothing of kb/ deleted", sum)
+	}
+	p.take()
+
+	srv.Put(t, "docs", map[string][]byte{"kb/a.md": []byte("# Alpha\nThe first guide, edited."), "kb/new.txt": []byte("added")})
+	srv.Delete(t, "docs", "kb/gone.txt", "faq/y.txt")
+	sum := run("kb/")
+	if sum.Added != 1 || sum.Updated != 1 || sum.Unchanged != 4 || sum.Deleted != 1 || sum.NotRead != 3 || sum.Errors != 0 {
+		t.Errorf("second run over kb/: %+v; want 1 added, 1 updated, 4 unchanged (3 objects unread), 1 deleted", sum)
+	}
+	if got, want := p.take(), []string{"kb/a.md×1", "kb/new.txt×1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("objects downloaded %v, want %v (only the new and the changed ones)", got, want)
+	}
+	got := stored(t, svc)
+	if got["kb/gone.txt"] != nil || got["faq/y.txt"] == nil || len(got) != 8 {
+		t.Errorf("stored %v: want kb/gone.txt deleted, faq/y.txt (another prefix) kept", got)
+	}
+	if got["kb/a.md"][0] != "# Alpha\nThe first guide, edited." {
+		t.Errorf("kb/a.md stored as %q", got["kb/a.md"])
+	}
+
+	if sum := run("kb/"); sum.Unchanged != 6 || sum.Records != 0 || sum.NotRead != 5 || sum.Chunks != 0 {
+		t.Errorf("third run over kb/: %+v; want 6 unchanged from 5 objects, none read", sum)
+	}
+	if got := p.take(); len(got) != 0 {
+		t.Errorf("an unchanged prefix downloaded %v", got)
+	}
+	if sum := run("faq/"); sum.Deleted != 1 || sum.Unchanged != 1 {
+		t.Errorf("run over faq/: %+v; want y.txt deleted", sum)
+	}
+	if got := stored(t, svc); got["faq/y.txt"] != nil || len(got) != 7 {
+		t.Errorf("stored %v after the faq/ run", got)
+	}
+}
+
+// A sync whose listing or downloads keep failing (5xx after the SDK's
+// retries) stops with an error naming what failed and deletes nothing,
+// although objects were deleted from the bucket; the next run, with the
+// store healthy again, converges to what a clean run over the bucket
+// stores.
+func TestAnS3SyncThatFailsDeletesNothingAndTheNextRunConverges(t *testing.T) {
+	srv := s3test.Start(t)
+	svc, cfg := testService(t)
+	s3test.Isolate(t)
+	srv.Bucket(t, "docs")
+	objs := map[string][]byte{}
+	for i := range 12 {
+		objs[fmt.Sprintf("kb/%02d.txt", i)] = []byte(fmt.Sprintf("document %d about learned sparse retrieval", i))
+	}
+	srv.Put(t, "docs", objs)
+	p := countGets(t, srv, "docs")
+	job := func() *Job { return s3SyncJob(svc, cfg, p.URL(), "kb/", config.SyncFull) }
+	if _, err := job().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Delete(t, "docs", "kb/00.txt", "kb/01.txt")
+	srv.Put(t, "docs", map[string][]byte{"kb/05.txt": []byte("document 5, edited"), "kb/09.txt": []byte("document 9, edited")})
+
+	p.failing(func(r *http.Request) faultproxy.HTTPFault {
+		if s3test.IsListing(r) {
+			return faultproxy.InternalError
+		}
+		return faultproxy.Pass
+	})
+	_, err := job().Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "list s3://docs/kb/ (page 1, after 0 keys)") || !strings.Contains(err.Error(), "InternalError") {
+		t.Errorf("a listing that keeps failing: %v", err)
+	}
+	if got := stored(t, svc); len(got) != 12 {
+		t.Errorf("%d documents stored after a failed listing, want the 12 of the first run", len(got))
+	}
+
+	p.failing(func(r *http.Request) faultproxy.HTTPFault {
+		if s3test.IsGet(r, "docs") && strings.HasSuffix(r.URL.Path, "/09.txt") {
+			return faultproxy.InternalError
+		}
+		return faultproxy.Pass
+	})
+	sum, err := job().Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "read s3://docs/kb/09.txt") || sum.Deleted != 0 {
+		t.Errorf("a download that keeps failing: %+v, %v", sum, err)
+	}
+	if got := stored(t, svc); len(got) != 12 || got["kb/00.txt"] == nil || got["kb/01.txt"] == nil {
+		t.Errorf("stored %v: want nothing deleted", got)
+	}
+
+	p.failing(nil)
+	sum, err = job().Run(context.Background())
+	if err != nil || sum.Deleted != 2 {
+		t.Fatalf("the next run: %+v, %v; want the 2 deleted objects' documents deleted", sum, err)
+	}
+	want := snapshot(t, svc)
+	cleanCfg := *cfg
+	cleanCfg.Qdrant.URL = qdrant.EmbeddedScheme + filepath.Join(t.TempDir(), "clean")
+	cleanCfg.Ingest.Checkpoint = filepath.Join(t.TempDir(), "clean.checkpoint.json")
+	clean, err := plugin.New(context.Background(), &cleanCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clean.Close()
+	if _, err := s3SyncJob(clean, &cleanCfg, srv.Endpoint, "kb/", config.SyncFull).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sameCollection(t, want, snapshot(t, clean))
 }
