@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
@@ -368,4 +369,53 @@ func TestAnS3SyncThatFailsDeletesNothingAndTheNextRunConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameCollection(t, want, snapshot(t, clean))
+}
+
+// Watching an s3 source lists the bucket again every
+// ingest.watch_interval: an object added and one deleted are synced by a
+// later cycle, and the cycles in between download nothing.
+func TestWatchResyncsAnS3PrefixOnAnInterval(t *testing.T) {
+	srv := s3test.Start(t)
+	svc, cfg := testService(t)
+	s3test.Isolate(t)
+	srv.Bucket(t, "docs")
+	srv.Put(t, "docs", map[string][]byte{"kb/a.txt": []byte("first"), "kb/b.txt": []byte("second")})
+	p := countGets(t, srv, "docs")
+	j := s3SyncJob(svc, cfg, p.URL(), "kb/", config.SyncFull)
+	j.Config.WatchInterval = 200 * time.Millisecond
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reports, done := startWatch(t, j, stop, context.Background())
+	if c := next(t, reports); c.err != nil || c.sum.Added != 2 {
+		t.Fatalf("first sync: %+v, %v", c.sum, c.err)
+	}
+	if c := next(t, reports); c.err != nil || c.sum.Unchanged != 2 || c.sum.NotRead != 2 {
+		t.Fatalf("second sync: %+v, %v; want both objects unchanged, unread", c.sum, c.err)
+	}
+	p.take()
+	srv.Put(t, "docs", map[string][]byte{"kb/c.txt": []byte("third")})
+	srv.Delete(t, "docs", "kb/a.txt")
+	// A cycle may list the bucket between the two changes.
+	var added, deleted int64
+	for i := 0; added < 1 || deleted < 1; i++ {
+		c := next(t, reports)
+		if c.err != nil {
+			t.Fatal(c.err)
+		}
+		added, deleted = added+c.sum.Added, deleted+c.sum.Deleted
+		if i == 20 {
+			t.Fatalf("20 syncs and the changes not seen: %+v", c.sum)
+		}
+	}
+	if added != 1 || deleted != 1 {
+		t.Errorf("%d added, %d deleted, want 1 and 1", added, deleted)
+	}
+	if got, want := p.take(), []string{"kb/c.txt×1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("objects downloaded while watching %v, want %v", got, want)
+	}
+	cancel()
+	<-done
+	if got := stored(t, svc); len(got) != 2 || got["kb/c.txt"] == nil || got["kb/a.txt"] != nil {
+		t.Errorf("stored %v, want kb/b.txt and kb/c.txt", got)
+	}
 }
