@@ -4,7 +4,8 @@
 # (internal/qdranttest.Versions): 1.17.1 at $QDRANT_BIN, else
 # ../shared/qdrant/bin/qdrant; 1.19.0 at $QDRANT_BIN_1_19, else
 # ../shared/qdrant/v1.19.0/bin/qdrant. A release with no binary has its
-# real-Qdrant runs skipped (the embedded server's still run).
+# real-Qdrant runs skipped (the embedded server's still run), or failed
+# when CI is set.
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$(dirname "$root")/shared/qdrant
 if [[ -n "${QDRANT_URL:-}" ]]; then
@@ -20,7 +21,13 @@ for spec in "1.17.1 QDRANT_BIN $shared/bin/qdrant" "1.19.0 QDRANT_BIN_1_19 $shar
     else
       echo "test: $bin says \"$have\", not qdrant $version: the Qdrant $version tests will FAIL (set $var to a $version binary)"
     fi
+  elif [[ -n "${!var:-}" ]]; then
+    echo "test: $var=$bin is not an executable file: the Qdrant $version tests will FAIL"
   else
-    echo "test: no Qdrant $version binary (set $var, or put one at $default): its real-Qdrant tests are SKIPPED"
+    if [[ -n "${CI:-}" ]]; then
+      echo "test: no Qdrant $version binary (set $var, or put one at $default): CI is set, its real-Qdrant tests will FAIL"
+    else
+      echo "test: no Qdrant $version binary (set $var, or put one at $default): its real-Qdrant tests are SKIPPED"
+    fi
   fi
 done

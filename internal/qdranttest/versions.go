@@ -133,15 +133,21 @@ func binaryVersion(bin string) (string, error) {
 	return r.version, r.err
 }
 
-// Need returns version's binary, skipping the test when there is none and
+// Need returns version's binary, skipping the test when there is none
+// (failing it when CI is set: a CI run must test every release) and
 // failing it when the binary is another release.
 func Need(t testing.TB, version string) string {
 	t.Helper()
 	bin, missing, err := Lookup(version)
 	if err != nil {
 		t.Fatal(err)
+		return ""
 	}
 	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set, so the Qdrant %s test must run: %s", version, missing)
+			return ""
+		}
 		t.Skipf("skipping the Qdrant %s test: %s", version, missing)
 	}
 	return bin

@@ -1,6 +1,7 @@
 package qdranttest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,38 @@ func TestLookupNamesWhatIsMissing(t *testing.T) {
 	}
 	if got := BinaryEnv(V1_19); got != "QDRANT_BIN_1_19" {
 		t.Errorf("BinaryEnv(%s) = %s, want QDRANT_BIN_1_19", V1_19, got)
+	}
+}
+
+// recordTB records what Need does with a test instead of doing it.
+type recordTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recordTB) Helper()                   {}
+func (r *recordTB) Fatal(a ...any)            { r.fatal = fmt.Sprint(a...) }
+func (r *recordTB) Fatalf(f string, a ...any) { r.fatal = fmt.Sprintf(f, a...) }
+func (r *recordTB) Skipf(f string, a ...any)  { r.skip = fmt.Sprintf(f, a...) }
+
+// TestNeedFailsUnderCI: a missing binary skips the test, saying how to
+// provide one, except under CI, where it fails it with the same words.
+func TestNeedFailsUnderCI(t *testing.T) {
+	t.Setenv("QDRANT_BIN_9_9", "")
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		r := &recordTB{TB: t}
+		if bin := Need(r, "9.9.0"); bin != "" {
+			t.Fatalf("CI=%q: Need = %q for a release nobody built", ci, bin)
+		}
+		got, other := r.skip, r.fatal
+		if ci != "" {
+			got, other = r.fatal, r.skip
+		}
+		if !strings.Contains(got, "no Qdrant 9.9.0 binary: set QDRANT_BIN_9_9") || other != "" {
+			t.Errorf("CI=%q: Need skipped with %q and failed with %q; want only a %s naming QDRANT_BIN_9_9",
+				ci, r.skip, r.fatal, map[string]string{"": "skip", "true": "failure"}[ci])
+		}
 	}
 }
 

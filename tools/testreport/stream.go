@@ -183,6 +183,11 @@ func (s *stream) finish(pkg string, e event) {
 		case "fail":
 			failed++
 			failures = append(failures, t)
+			// A real-Qdrant test fails, rather than skips, for want of
+			// its binary under CI: its reason feeds the closing hint.
+			if why := skipReason(ps.lines, t); missingQdrant.MatchString(why) {
+				r.Reason = why
+			}
 		default:
 			// Started and never finished: the package timed out, panicked
 			// in another goroutine or was killed.

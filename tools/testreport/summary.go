@@ -117,6 +117,9 @@ func summarize(w io.Writer, recs []Record, allow []Allowed, ci bool, allowPath s
 		case "fail":
 			s.Failed++
 			fails = append(fails, r)
+			if missingQdrant.MatchString(r.Reason) {
+				qdrant = append(qdrant, r.Reason)
+			}
 		case "skip":
 			skips = append(skips, r)
 			if strings.Contains(r.Reason, qdrantMarker) {

@@ -53,6 +53,7 @@ func TestRunRecordsEveryResultWithSkipReasons(t *testing.T) {
 		{"sample/good", "TestSubtests", "pass", ""},
 		{"sample/good", "TestMeasurement", "skip", "good_test.go:15: set SAMPLE_MEASURE to measure"},
 		{"sample/good", "TestFails", "fail", ""},
+		{"sample/good", "TestNeedsAServerUnderCI", "fail", "good_test.go:23: CI is set, so the Qdrant 1.17.1 test must run: no Qdrant 1.17.1 binary: set QDRANT_BIN, or put one at /x/shared/qdrant/bin/qdrant"},
 		{"sample/crash", "TestPanics", "fail", ""},
 		{"sample/broken", "", "fail", "build failed: broken/broken_test.go:5:39: declared and not used: unused"},
 	} {
@@ -65,15 +66,15 @@ func TestRunRecordsEveryResultWithSkipReasons(t *testing.T) {
 			t.Errorf("%s %s: got %s %q (step %q), want %s %q", tc.pkg, tc.test, r.Result, r.Reason, r.Step, tc.result, tc.reason)
 		}
 	}
-	if len(recs) != 8 {
-		t.Errorf("got %d records, want 8: %+v", len(recs), recs)
+	if len(recs) != 9 {
+		t.Errorf("got %d records, want 9: %+v", len(recs), recs)
 	}
 	// What a person reads: a line a package, failures in full, nothing of
 	// passing tests' logs.
 	for _, want := range []string{
 		"good_test.go:18: context before the failure", "got 1, want 2", "second line of the message", "--- FAIL: TestFails",
 		"panic: assignment to entry in nil map", "declared and not used: unused",
-		"FAIL  sample/good ", "1 failed, 3 passed, 2 skipped", "FAIL  sample/crash ", "FAIL  sample/broken ",
+		"FAIL  sample/good ", "2 failed, 3 passed, 2 skipped", "FAIL  sample/crash ", "FAIL  sample/broken ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -93,14 +94,16 @@ func TestSummaryCountsAndTheCIPolicy(t *testing.T) {
 		passed, failed, skipped int
 		want                    []string
 	}{
-		{"without CI, skips are listed and counted", false, 3, 3, 2, []string{
+		{"without CI, skips are listed and counted", false, 3, 4, 2, []string{
 			"skipped (2):",
 			"sample/good TestSubtests/needs_a_server: good_test.go:10: skipping the Qdrant 1.19.0 test",
 			"sample/good TestMeasurement: good_test.go:15: set SAMPLE_MEASURE to measure",
 			"allowed (allow.txt): a measurement run on request",
-			"not run: 1 tests need a real Qdrant binary; Qdrant 1.19.0: set QDRANT_BIN_1_19=/path/to/qdrant or put it at /x/shared/qdrant/v1.19.0/bin/qdrant\n",
+			// The binary a test failed for (as under CI) is named too.
+			"not run: 2 tests need a real Qdrant binary; Qdrant 1.19.0: set QDRANT_BIN_1_19=/path/to/qdrant or put it at /x/shared/qdrant/v1.19.0/bin/qdrant; " +
+				"Qdrant 1.17.1: set QDRANT_BIN=/path/to/qdrant or put it at /x/shared/qdrant/bin/qdrant\n",
 		}},
-		{"under CI, a skip the allowlist does not name is a failure", true, 3, 4, 1, []string{
+		{"under CI, a skip the allowlist does not name is a failure", true, 3, 5, 1, []string{
 			"FAIL under CI: not on allow.txt",
 			"CI is set: 1 skipped tests count as failures",
 		}},

@@ -18,3 +18,7 @@ func TestFails(t *testing.T) {
 	t.Log("context before the failure")
 	t.Errorf("got 1, want 2\nsecond line of the message")
 }
+
+func TestNeedsAServerUnderCI(t *testing.T) {
+	t.Fatal("CI is set, so the Qdrant 1.17.1 test must run: no Qdrant 1.17.1 binary: set QDRANT_BIN, or put one at /x/shared/qdrant/bin/qdrant")
+}
