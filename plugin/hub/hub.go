@@ -33,7 +33,7 @@ var onnxCandidates = []string{"model.onnx", "onnx/model.onnx"}
 
 // checkpointFile and checkpointIndex are a safetensors checkpoint, one file
 // or the index of shards named model-NNNNN-of-NNNNN.safetensors, pulled
-// when a repository has no ONNX graph.
+// when a repository has no ONNX graph, or when Client.Checkpoint is set.
 const (
 	checkpointFile  = "model.safetensors"
 	checkpointIndex = "model.safetensors.index.json"
@@ -71,7 +71,16 @@ type Client struct {
 	Token string
 	// HTTP is the client; default has a 30-minute timeout.
 	HTTP *http.Client
+	// Checkpoint pulls the safetensors checkpoint, not the ONNX graph,
+	// when the repository has both: what an int8 graph is built from
+	// (`spladeq model pull --quantize int8`). A repository without one is
+	// refused before anything is downloaded (ErrNoCheckpoint).
+	Checkpoint bool
 }
+
+// ErrNoCheckpoint is returned by Pull when Client.Checkpoint is set and the
+// repository has no safetensors checkpoint.
+var ErrNoCheckpoint = errors.New("no safetensors checkpoint")
 
 type treeEntry struct {
 	Type string `json:"type"`
@@ -126,7 +135,23 @@ func (c *Client) Pull(ctx context.Context, ref, cacheDir string, progress func(f
 		return "", fmt.Errorf("%s@%s has no tokenizer.json; spladeq needs a HuggingFace fast tokenizer", repo, rev)
 	}
 	var graph string
+	if c.Checkpoint && len(checkpointFiles(byPath)) == 0 {
+		var graphs []string
+		for _, g := range onnxCandidates {
+			if _, ok := byPath[g]; ok {
+				graphs = append(graphs, g)
+			}
+		}
+		has := "no ONNX graph either"
+		if len(graphs) > 0 {
+			has = "only the ONNX graph " + strings.Join(graphs, ", ")
+		}
+		return "", fmt.Errorf("%s@%s: %w (%s, or %s and its shards); it has %s", repo, rev, ErrNoCheckpoint, checkpointFile, checkpointIndex, has)
+	}
 	for _, g := range onnxCandidates {
+		if c.Checkpoint {
+			break // the checkpoint is pulled instead
+		}
 		if e, ok := byPath[g]; ok {
 			graph = g
 			files = append(files, e)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,5 +225,59 @@ func TestPullFetchesASafetensorsCheckpoint(t *testing.T) {
 	_, err = (&Client{Endpoint: serveRepo(t, "test/none", files).URL}).Pull(context.Background(), "test/none", t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), "nor a safetensors checkpoint") {
 		t.Errorf("no graph, no checkpoint: got %v", err)
+	}
+}
+
+// TestPullPrefersTheCheckpointWhenAsked: with Client.Checkpoint a
+// repository holding both an ONNX graph and a checkpoint gives the
+// checkpoint only; one holding only a graph is refused before any file is
+// downloaded, naming the graph it has.
+func TestPullPrefersTheCheckpointWhenAsked(t *testing.T) {
+	src := t.TempDir()
+	size := hftest.Size{Layers: 1, Hidden: 8, Heads: 2, Intermediate: 16, Vocab: 30522, MaxPositions: 64}
+	if err := hftest.RandomBERT(src, size, "F32", 3); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		files[f], _ = os.ReadFile(filepath.Join(src, f))
+	}
+	files["tokenizer.json"], _ = os.ReadFile(filepath.Join(fixture, "tokenizer.json"))
+	files["model.onnx"], _ = os.ReadFile(filepath.Join(fixture, "model.onnx"))
+	for _, c := range []struct {
+		checkpoint bool
+		want, not  string
+	}{
+		{true, "model.safetensors", "model.onnx"},
+		{false, "model.onnx", "model.safetensors"},
+	} {
+		dir, err := (&Client{Endpoint: serveRepo(t, "test/both", files).URL, Checkpoint: c.checkpoint}).Pull(context.Background(), "test/both", t.TempDir(), nil)
+		if err != nil {
+			t.Fatalf("Checkpoint %v: %v", c.checkpoint, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, c.want)); err != nil {
+			t.Errorf("Checkpoint %v: %s not pulled", c.checkpoint, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, c.not)); err == nil {
+			t.Errorf("Checkpoint %v: %s pulled too", c.checkpoint, c.not)
+		}
+	}
+
+	delete(files, "model.safetensors")
+	var downloads int
+	inner := serveRepo(t, "test/onnx-only", files)
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/resolve/") {
+			downloads++
+		}
+		http.Redirect(w, r, inner.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(counting.Close)
+	_, err := (&Client{Endpoint: counting.URL, Checkpoint: true}).Pull(context.Background(), "test/onnx-only", t.TempDir(), nil)
+	if !errors.Is(err, ErrNoCheckpoint) || !strings.Contains(err.Error(), "test/onnx-only@main") || !strings.Contains(err.Error(), "it has only the ONNX graph model.onnx") {
+		t.Errorf("only an ONNX graph: got %v, want ErrNoCheckpoint naming the repository and its graph", err)
+	}
+	if downloads != 0 {
+		t.Errorf("%d files downloaded before the refusal, want 0", downloads)
 	}
 }
