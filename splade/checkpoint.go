@@ -63,7 +63,7 @@ func sparseHead(o options) hfgraph.Options {
 // graph is an ONNX file: graphs are quantized while they are built from a
 // checkpoint, and an ONNX file already quantized needs no option.
 func quantizeONNXError(m ModelDir, q hfgraph.Quantization) error {
-	if op := quantizedOp(m.ONNX); op != "" {
+	if op := QuantizedOp(m.ONNX); op != "" {
 		return fmt.Errorf("%w: %s is already quantized (it has %s nodes): load it without quantization %s", ErrModel, m.ONNX, op, q)
 	}
 	return fmt.Errorf("%w: quantization %s is built from a safetensors checkpoint (%s), and %s has none beside its ONNX graph %s", ErrModel, q,
@@ -76,10 +76,10 @@ func quantizeONNXError(m ModelDir, q hfgraph.Quantization) error {
 var quantizedOps = []string{"MatMulIntegerToFloat", "DynamicQuantizeMatMul", "MatMulInteger", "QLinearMatMul",
 	"MatMulNBits", "QAttention", "DynamicQuantizeLinear", "QuantizeLinear", "DequantizeLinear"}
 
-// quantizedOp returns the first op type of quantizedOps the ONNX file at
+// QuantizedOp returns the first op type of quantizedOps the ONNX file at
 // path has, or "" (also when the file cannot be read: loading it reports
 // that).
-func quantizedOp(path string) string {
+func QuantizedOp(path string) string {
 	ops, err := og.OpTypes(path)
 	if err != nil {
 		return ""
@@ -92,10 +92,31 @@ func quantizedOp(path string) string {
 	return ""
 }
 
+// checkInt8File refuses a directory's hfgraph.Int8File that
+// WithQuantization(hfgraph.Int8) would run but should not: one with no
+// quantized nodes, and one that quantizes activations with one scale per
+// tensor (DynamicQuantizeLinear, ONNX Runtime's quantize_dynamic), whose
+// vectors depend on their batch-mates. Named with WithONNXFile, either runs
+// as it is.
+func checkInt8File(path, dir string) error {
+	ops, err := og.OpTypes(path)
+	if err != nil {
+		return nil // loading it says what is wrong
+	}
+	rebuild := fmt.Sprintf("rebuild it with `spladeq model convert --quantize int8 --force %s`, or name it with onnx_file to run it as it is", dir)
+	if ops["DynamicQuantizeLinear"] > 0 {
+		return fmt.Errorf("%w: %s quantizes activations with one scale per tensor (DynamicQuantizeLinear, as ONNX Runtime's quantize_dynamic writes), so a text's vector would depend on its batch-mates: %s", ErrModel, path, rebuild)
+	}
+	if QuantizedOp(path) == "" {
+		return fmt.Errorf("%w: %s has no quantized nodes, it is not an int8 graph: %s", ErrModel, path, rebuild)
+	}
+	return nil
+}
+
 // onnxQuantization is what Info reports for an ONNX file: Int8 when its
-// nodes are quantized (quantizedOp), else Float32.
+// nodes are quantized (QuantizedOp), else Float32.
 func onnxQuantization(path string) hfgraph.Quantization {
-	if quantizedOp(path) != "" {
+	if QuantizedOp(path) != "" {
 		return hfgraph.Int8
 	}
 	return hfgraph.Float32

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -211,11 +212,14 @@ func WithHeadBlock(n int) Option {
 
 // WithQuantization sets the arithmetic of a graph built from a checkpoint:
 // hfgraph.Float32 (the default) or hfgraph.Int8 (package hfgraph,
-// Quantization). Int8 needs the model directory's safetensors checkpoint;
-// it is used even when the directory also holds an ONNX file, unless
-// WithONNXFile names one. A directory with only an ONNX graph is refused
-// with an error naming the file (an ONNX graph is not quantized here; one
-// already quantized loads as it is, without this option).
+// Quantization). Unless WithONNXFile names a graph, Int8 runs the model
+// directory's int8 graph file (hfgraph.Int8File, written by `spladeq model
+// convert --quantize int8`) when there is one — refused if it has no
+// quantized nodes or quantizes activations per tensor — else builds the
+// int8 graph from the directory's safetensors checkpoint, even beside an
+// ONNX file. A directory with only an ONNX graph is refused with an error
+// naming the file (an ONNX graph is not quantized here; one already
+// quantized loads as it is, without this option).
 func WithQuantization(q hfgraph.Quantization) Option {
 	return func(o *options) error {
 		if q != hfgraph.Float32 && q != hfgraph.Int8 {
@@ -278,7 +282,7 @@ type Info struct {
 	QueryMaxLength int    `json:"query_max_length"`
 	// Quantization is the arithmetic of the graph's linear layers, "fp32"
 	// or "int8", for a graph built from a checkpoint or an ONNX file
-	// whose nodes say (quantizedOp); "fp32" otherwise.
+	// whose nodes say (QuantizedOp); "fp32" otherwise.
 	Quantization string `json:"quantization"`
 }
 
@@ -481,6 +485,16 @@ func prepare(dir string, opts []Option) (options, ModelDir, error) {
 			return o, ModelDir{}, fmt.Errorf("splade: %w", err)
 		}
 	}
+	if o.quant.Quantize == hfgraph.Int8 && o.onnxFile == "" {
+		// The directory's int8 graph, when it has one, runs as it is.
+		p := filepath.Join(dir, hfgraph.Int8File)
+		if _, err := os.Stat(p); err == nil {
+			if err := checkInt8File(p, dir); err != nil {
+				return o, ModelDir{}, err
+			}
+			o.onnxFile, o.quant.Quantize = hfgraph.Int8File, hfgraph.Float32
+		}
+	}
 	m, err := OpenModelDir(dir, o.onnxFile)
 	if err != nil {
 		return o, ModelDir{}, err
@@ -555,6 +569,10 @@ func (e *runner) Stats() Stats {
 // Threads is the intra-op thread count each forward pass runs with: the
 // one set, or DefaultThreads when none was.
 func (e *runner) Threads() int { return e.threads }
+
+// Quantization is the arithmetic of the graph's linear layers, "fp32" or
+// "int8" (Info.Quantization).
+func (e *runner) Quantization() string { return e.graph.quantization.String() }
 
 func (e *runner) openSession() error {
 	so, err := ort.NewSessionOptions()

@@ -420,11 +420,28 @@ func TestQuantizationNeedsACheckpoint(t *testing.T) {
 		opts []Option
 		want []string
 	}{
-		{"bert-tiny", nil, []string{"model.onnx", "safetensors checkpoint", "int8"}},
+		{"bert-tiny without its model.int8.onnx", nil, []string{"model.onnx", "safetensors checkpoint", "int8"}},
 		{"bert-tiny", []Option{WithONNXFile("model.int8.onnx")}, []string{"model.int8.onnx", "already quantized", "MatMulInteger"}},
+		// Its model.int8.onnx, from quantize_dynamic, is the directory's
+		// int8 graph but not a batch-invariant one.
+		{"bert-tiny", nil, []string{"bert-tiny/model.int8.onnx", "one scale per tensor", "batch-mates", "convert --quantize int8 --force"}},
 		{"tokenweight-xlmr", nil, []string{"tokenweight-xlmr/model.onnx", "safetensors checkpoint"}},
 	} {
-		_, err := New(modelDir(c.name), append(c.opts, WithQuantization(hfgraph.Int8))...)
+		dir := modelDir(c.name)
+		if name, ok := strings.CutSuffix(c.name, " without its model.int8.onnx"); ok {
+			dir = t.TempDir()
+			for _, f := range []string{"tokenizer.json", "config.json", "model.onnx"} {
+				data, err := os.ReadFile(filepath.Join(modelDir(name), f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(dir, f), data, 0o644)
+			}
+			if _, err := NewDense(dir, WithQuantization(hfgraph.Int8)); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "model.onnx")) || !strings.Contains(err.Error(), "safetensors checkpoint") {
+				t.Errorf("dense on an ONNX directory: got %v, want an error naming its model.onnx", err)
+			}
+		}
+		_, err := New(dir, append(c.opts, WithQuantization(hfgraph.Int8))...)
 		if err == nil || !errors.Is(err, ErrModel) {
 			t.Errorf("%s %d options: got %v, want an ErrModel", c.name, len(c.opts), err)
 			continue
@@ -435,8 +452,8 @@ func TestQuantizationNeedsACheckpoint(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewDense(modelDir("bert-tiny"), WithQuantization(hfgraph.Int8)); err == nil || !strings.Contains(err.Error(), "model.onnx") {
-		t.Errorf("dense on an ONNX directory: got %v, want an error naming model.onnx", err)
+	if _, err := NewDense(modelDir("bert-tiny"), WithQuantization(hfgraph.Int8)); err == nil || !strings.Contains(err.Error(), "bert-tiny/model.int8.onnx quantizes activations with one scale per tensor") {
+		t.Errorf("dense on a directory with a quantize_dynamic model.int8.onnx: got %v, want an error naming it", err)
 	}
 	if _, err := New(modelDir("hf-bert"), WithQuantization(hfgraph.Quantization(7))); err == nil || !strings.Contains(err.Error(), "fp32 or int8") {
 		t.Errorf("an unknown quantization: got %v", err)
@@ -459,5 +476,36 @@ func TestQuantizationNeedsACheckpoint(t *testing.T) {
 	}
 	if info := newTestEncoder(t, dir).Info(); info.Quantization != "fp32" || info.ONNX == "" {
 		t.Errorf("without quantization: %+v, want the ONNX file, fp32", info)
+	}
+
+	// Its int8 graph written beside them (hfgraph.Int8File) runs instead of
+	// a build, with the same vectors; a float graph under that name is
+	// refused.
+	if _, err := hfgraph.WriteModel(dir, filepath.Join(dir, hfgraph.Int8File), hfgraph.Options{Quantize: hfgraph.Int8}); err != nil {
+		t.Fatal(err)
+	}
+	f := newTestEncoder(t, dir, WithQuantization(hfgraph.Int8))
+	if info := f.Info(); info.ONNX != filepath.Join(dir, hfgraph.Int8File) || info.Quantization != "int8" {
+		t.Errorf("with %s present: %+v, want that file, int8", hfgraph.Int8File, info)
+	}
+	texts := []string{"sparse retrieval", "a longer text, to pad the other one in its batch"}
+	built, err := e.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := f.Encode(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		if d := compareVectorsTol(fromFile[i], built[i], 1e-6); d != "" {
+			t.Errorf("text %d: %s vs the graph built in memory: %s", i, hfgraph.Int8File, d)
+		}
+	}
+	if _, err := hfgraph.WriteModel(dir, filepath.Join(dir, hfgraph.Int8File), hfgraph.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(dir, WithQuantization(hfgraph.Int8)); err == nil || !strings.Contains(err.Error(), "has no quantized nodes") {
+		t.Errorf("a float graph as %s: got %v", hfgraph.Int8File, err)
 	}
 }

@@ -16,6 +16,10 @@ import (
 const (
 	SafetensorsFile  = "model.safetensors"
 	SafetensorsIndex = "model.safetensors.index.json"
+	// Int8File is a model directory's int8 graph, beside its model.onnx:
+	// what `spladeq model convert --quantize int8` and `make models` write,
+	// and what an encoder asked for Int8 runs when it is there.
+	Int8File = "model.int8.onnx"
 )
 
 // maxHeader bounds the JSON header of a safetensors file (the format's own
