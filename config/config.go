@@ -121,6 +121,15 @@ func WeightedFusion(fusion string) bool {
 	return fusion == "weighted" || fusion == "weighted_rrf" || fusion == "weighted_dbsf"
 }
 
+// Quantizations are the values of vectorizers.NAME.quantize ("" is fp32).
+var Quantizations = []string{QuantizeFP32, QuantizeInt8}
+
+// The values of vectorizers.NAME.quantize.
+const (
+	QuantizeFP32 = "fp32"
+	QuantizeInt8 = "int8"
+)
+
 // OutputKinds are the values of vectorizers.NAME.output.
 var OutputKinds = []string{"auto", "logits", "pooled", "token_weights"}
 
@@ -143,6 +152,14 @@ type Vectorizer struct {
 	// model.pooled.onnx from `spladeq model optimize`. Default: model.onnx,
 	// else onnx/model.onnx, else the graph built from model.safetensors.
 	ONNXFile string `mapstructure:"onnx_file" yaml:"onnx_file"`
+	// Quantize is the arithmetic of a local model's graph (splade,
+	// splade-idf, onnx-dense): fp32 or int8. int8 runs the model
+	// directory's model.int8.onnx (written by `spladeq model convert
+	// --quantize int8`, `spladeq model pull --quantize int8` and `make
+	// models`), else the int8 graph built from its safetensors checkpoint
+	// at load time. Default "": fp32. onnx_file names a graph instead; set
+	// one of the two.
+	Quantize string `mapstructure:"quantize" yaml:"quantize"`
 	// Output says what the graph's output holds (splade, splade-idf):
 	// logits [batch, seq, vocab], pooled [batch, vocab] or token_weights
 	// (one weight per token, [batch, seq] or [batch, seq, 1], as BGE-M3's
@@ -246,6 +263,12 @@ type Vectorizer struct {
 // IsSparse reports whether the module produces sparse vectors.
 func (v Vectorizer) IsSparse() bool {
 	return v.Module == ModuleSPLADE || v.Module == ModuleSPLADEIDF
+}
+
+// IsLocalModel says whether the module runs a model directory here
+// (splade, splade-idf, onnx-dense).
+func (v Vectorizer) IsLocalModel() bool {
+	return v.IsSparse() || v.Module == ModuleONNXDense
 }
 
 // Collection holds the defaults of collections the service creates.
@@ -887,6 +910,16 @@ func (v Vectorizer) validate(key string) []error {
 			bad("output", "must be %s, got %q", strings.Join(OutputKinds, ", "), v.Output)
 		} else if !v.IsSparse() {
 			bad("output", "applies to modules %s and %s only, not %s", ModuleSPLADE, ModuleSPLADEIDF, v.Module)
+		}
+	}
+	if v.Quantize != "" {
+		switch {
+		case !oneOf(v.Quantize, Quantizations...):
+			bad("quantize", "must be %s, got %q", strings.Join(Quantizations, " or "), v.Quantize)
+		case !v.IsLocalModel():
+			bad("quantize", "applies to modules %s, %s and %s only, not %s", ModuleSPLADE, ModuleSPLADEIDF, ModuleONNXDense, v.Module)
+		case v.ONNXFile != "" && v.Quantize != QuantizeFP32:
+			bad("quantize", "%s and onnx_file %q both name the graph: set one of the two", v.Quantize, v.ONNXFile)
 		}
 	}
 	if v.Pooling != "" && !oneOf(v.Pooling, "mean", "cls") {

@@ -91,6 +91,19 @@ vectorizers:
     module: onnx-dense
     model: x
     output: token_weights
+    quantize: int4
+  q1:
+    module: splade
+    model: x
+    quantize: int8
+    onnx_file: model.onnx
+  q2:
+    module: bm25
+    quantize: int8
+  q3:
+    module: onnx-dense
+    model: x
+    quantize: int8
 collection:
   sparse: sparse
   dense: dense
@@ -119,10 +132,16 @@ ingest:
 		`vectorizers.dense.module: unknown vectorizer module "word2vec"`,
 		`vectorizers.sparse.output: must be auto, logits, pooled, token_weights, got "colbert"`,
 		"vectorizers.dense2.output: applies to modules splade and splade-idf only, not onnx-dense",
+		`vectorizers.dense2.quantize: must be fp32 or int8, got "int4"`,
+		`vectorizers.q1.quantize: int8 and onnx_file "model.onnx" both name the graph: set one of the two`,
+		"vectorizers.q2.quantize: applies to modules splade, splade-idf and onnx-dense only, not bm25",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
+	}
+	if strings.Contains(err.Error(), "vectorizers.q3.") {
+		t.Errorf("quantize: int8 on onnx-dense is valid, got:\n%v", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/splade"
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 // NewVectorizers builds every configured vectorizer. It is the one place
@@ -72,6 +73,9 @@ func newVectorizer(vc config.Vectorizer, modelsDir string) (Vectorizer, error) {
 	case config.ModuleSPLADE, config.ModuleSPLADEIDF, config.ModuleONNXDense:
 		if !dirExists(model) {
 			return nil, &ModelNotFoundError{Model: vc.Model, Tried: ModelCandidates(vc.Model, modelsDir)}
+		}
+		if _, err := hfgraph.ParseQuantization(vc.Quantize); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
 		}
 	}
 	switch vc.Module {
@@ -181,6 +185,7 @@ func dirExists(p string) bool {
 func encoderOptions(vc config.Vectorizer) []splade.Option {
 	return []splade.Option{
 		splade.WithONNXFile(vc.ONNXFile),
+		splade.WithQuantization(quantization(vc.Quantize)),
 		splade.WithOutputKind(splade.OutputKind(vc.Output)),
 		splade.WithMaxLength(vc.MaxLength),
 		splade.WithQueryMaxLength(vc.QueryMaxLength),
@@ -195,6 +200,13 @@ func encoderOptions(vc config.Vectorizer) []splade.Option {
 		// Off: the service runs other work on the same cores between passes.
 		splade.WithSpinning(false),
 	}
+}
+
+// quantization maps vectorizers.NAME.quantize ("" is fp32) to the
+// encoder's; newVectorizer has refused a name it does not know.
+func quantization(name string) hfgraph.Quantization {
+	q, _ := hfgraph.ParseQuantization(name)
+	return q
 }
 
 // HeadBlock maps a head-block setting as users write it —
@@ -341,7 +353,7 @@ func newONNXDense(model string, vc config.Vectorizer) (Vectorizer, error) {
 		pool = splade.PoolCLS
 	}
 	normalize := vc.Normalize == nil || *vc.Normalize
-	enc, err := splade.NewDense(model, splade.WithONNXFile(vc.ONNXFile), splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
+	enc, err := splade.NewDense(model, splade.WithONNXFile(vc.ONNXFile), splade.WithQuantization(quantization(vc.Quantize)), splade.WithMaxLength(vc.MaxLength), splade.WithPooling(pool), splade.WithNormalize(normalize),
 		splade.WithBatchSize(orDefault(vc.BatchSize, 32)), splade.WithTokenBudget(orDefault(vc.TokenBudget, splade.DefaultTokenBudget)),
 		splade.WithMaxPadding(orDefaultFloat(vc.MaxPadding, splade.DefaultMaxPadding)),
 		splade.WithIntraOpThreads(vc.Threads), splade.WithSpinning(false))

@@ -129,6 +129,9 @@ func (s Suggestion) YAML(name string) string {
 	if v.Output != "" {
 		fmt.Fprintf(&b, "    output: %s\n", v.Output)
 	}
+	if v.Quantize != "" {
+		fmt.Fprintf(&b, "    quantize: %s\n", v.Quantize)
+	}
 	if v.MaxLength > 0 {
 		fmt.Fprintf(&b, "    max_length: %d\n", v.MaxLength)
 	}
