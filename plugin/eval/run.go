@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,6 +217,13 @@ func DefaultSettings(s config.Search) []Setting {
 	return dedupe(out)
 }
 
+// CompareSettings are the settings a comparison of two graphs scores: the
+// configured default search, and the signals the graphs compute alone
+// (sparse, dense). BM25 runs no model.
+func CompareSettings(s config.Search) []Setting {
+	return dedupe([]Setting{ConfiguredSetting(s), {Signals: []string{config.SignalSparse}}, {Signals: []string{config.SignalDense}}})
+}
+
 // signalSets are the sets of two or three signals, in canonical order.
 func signalSets() [][]string {
 	return [][]string{{"sparse", "dense"}, {"bm25", "sparse"}, {"bm25", "dense"}, {"bm25", "sparse", "dense"}}
@@ -328,6 +336,11 @@ type Runner struct {
 	// Default is the configured default search, marked in the report.
 	// Default: ConfiguredSetting of the service's configuration.
 	Default *Setting
+	// Fresh deletes the collection and ingests the corpus from its first
+	// record, even when a previous run completed it: the vectors are then
+	// the configured models' own (a comparison of two graphs must not read
+	// a collection another graph filled).
+	Fresh bool
 }
 
 // Run ingests the corpus (a no-op when already complete), encodes every
@@ -341,7 +354,16 @@ func (r *Runner) Run(ctx context.Context, ds *Dataset, settings []Setting) (*Rep
 	cfg.Fields = config.Fields{ID: "_id", Text: []string{"title", "text"}}
 	cfg.Checkpoint = filepath.Join("data", r.Collection+".checkpoint.json")
 	cfg.DeadLetter = filepath.Join("data", r.Collection+".deadletter.jsonl")
-	job := &ingest.Job{Service: r.Service, Config: cfg, Collection: r.Collection, Progress: io.Discard}
+	job := &ingest.Job{Service: r.Service, Config: cfg, Collection: r.Collection, Progress: io.Discard, Restart: r.Fresh}
+	if r.Fresh {
+		if names, err := r.Service.Store().ListCollections(ctx); err != nil {
+			return nil, err
+		} else if slices.Contains(names, r.Collection) {
+			if err := r.Service.Store().DeleteCollection(ctx, r.Collection); err != nil {
+				return nil, err
+			}
+		}
+	}
 	sum, err := job.Run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", cfg.Source.Path, err)
