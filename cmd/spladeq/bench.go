@@ -30,7 +30,8 @@ func newBenchCmd() *cobra.Command {
 	limit := fs.Int("texts", 64, "texts taken from the corpus")
 	iters := fs.Int("iterations", 5, "timed iterations of raw forward and full encoding")
 	docs := fs.Int("docs", 20000, "synthetic documents for the store search benchmark (0 skips it)")
-	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core)")
+	threads := fs.Int("threads", 0, "runtime intra-op threads (0: one per core the process may use)")
+	quantize := quantizeFlag(fs)
 	budget := fs.Int("token-budget", 0, "tokens per forward pass (batch × padded length; 0: the encoder's default, splade.DefaultTokenBudget)")
 	gather := fs.Bool("gather", true, "rewrite the graph so the vocabulary projection sees real tokens only (when the blocked head does not apply)")
 	headBlock := fs.Int("head-block", 0, fmt.Sprintf("vocabulary entries per slice of the blocked head, as vectorizers.NAME.head_block: 0 the default (%d), -1 off (the gathered head, pooled in Go); the run also measures the gathered head beside it", splade.DefaultHeadBlock))
@@ -50,7 +51,11 @@ func newBenchCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		opts := []splade.Option{splade.WithIntraOpThreads(*threads), splade.WithSpinning(false), splade.WithTokenGather(*gather)}
+		quant, err := quantizeOption(*quantize)
+		if err != nil {
+			return err
+		}
+		opts := []splade.Option{splade.WithIntraOpThreads(*threads), splade.WithSpinning(false), splade.WithTokenGather(*gather), quant}
 		if *budget > 0 {
 			opts = append(opts, splade.WithTokenBudget(*budget))
 		}
@@ -82,8 +87,8 @@ func newBenchCmd() *cobra.Command {
 		var md strings.Builder
 		w := io.MultiWriter(stdout, &md)
 		fmt.Fprintf(w, "\n## spladeq bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-		fmt.Fprintf(w, "Machine: %s, %d cores, %s; ONNX Runtime %s; model %s (%s, vocabulary %d).\n\n",
-			cpuModel(), runtime.NumCPU(), runtime.Version(), splade.RuntimeVersion(), *model, enc.Info().ModelType, enc.Info().VocabSize)
+		fmt.Fprintf(w, "Machine: %s, %d cores (%d usable: GOMAXPROCS), %s; ONNX Runtime %s, %d intra-op threads; model %s (%s, vocabulary %d, %s).\n\n",
+			cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), splade.RuntimeVersion(), enc.Threads(), *model, enc.Info().ModelType, enc.Info().VocabSize, enc.Info().Quantization)
 		fmt.Fprintf(w, "Command: `spladeq %s`\n\n", strings.Join(os.Args[1:], " "))
 
 		// The encoder's own peak memory, before the raw forward of the
@@ -163,7 +168,7 @@ func newBenchCmd() *cobra.Command {
 			fmt.Fprintf(w, "| hybrid / dense p50 | %.2f |\n", float64(pct(lat[qdrant.ModeHybrid], 0.5))/float64(pct(lat[qdrant.ModeDense], 0.5)))
 		}
 		if *denseModel != "" {
-			if err := benchHybridQueries(ctx, w, *model, *denseModel, *threads, *denseThreads, texts, *clients); err != nil {
+			if err := benchHybridQueries(ctx, w, *model, *denseModel, *quantize, *threads, *denseThreads, texts, *clients); err != nil {
 				return err
 			}
 		}

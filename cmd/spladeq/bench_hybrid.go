@@ -26,8 +26,9 @@ import (
 // (two goroutines): how much two models slow each other down on this
 // machine, the floor under the hybrid figure. threads is each model's
 // intra-op thread count (0: automatic, plugin.autoThreads); denseThreads,
-// when >= 0, sets the dense model's apart.
-func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseModel string, threads, denseThreads int, texts []string, clients []int) error {
+// when >= 0, sets the dense model's apart. quantize is both models'
+// arithmetic (vectorizers.NAME.quantize).
+func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseModel, quantize string, threads, denseThreads int, texts []string, clients []int) error {
 	dense := plugin.ResolveModel(denseModel, "models")
 	if st, err := os.Stat(dense); err != nil || !st.IsDir() {
 		fmt.Fprintf(w, "\nHybrid queries skipped: dense model %q not found (--dense-model).\n", denseModel)
@@ -44,8 +45,8 @@ func benchHybridQueries(ctx context.Context, w io.Writer, sparseModel, denseMode
 	}
 	cfg.Qdrant.URL = qdrant.EmbeddedScheme + dir
 	cfg.Vectorizers = map[string]config.Vectorizer{
-		"sparse": {Module: config.ModuleSPLADE, Model: sparseModel, Threads: threads},
-		"dense":  {Module: config.ModuleONNXDense, Model: dense, MaxLength: 256, Threads: threads},
+		"sparse": {Module: config.ModuleSPLADE, Model: sparseModel, Threads: threads, Quantize: quantize},
+		"dense":  {Module: config.ModuleONNXDense, Model: dense, MaxLength: 256, Threads: threads, Quantize: quantize},
 	}
 	if denseThreads >= 0 {
 		d := cfg.Vectorizers["dense"]

@@ -13,6 +13,8 @@ import (
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/ingest"
+	"github.com/spladeq/spladeq/splade"
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 // configFlags adds --config and the flags every config-driven command
@@ -70,4 +72,28 @@ func resolveModelFlag(model string, stderr io.Writer) (string, error) {
 	abs, _ := filepath.Abs(dir)
 	fmt.Fprintf(stderr, "model: %s\n", abs)
 	return dir, nil
+}
+
+// quantizeFlag adds --quantize, the arithmetic of the model's graph.
+func quantizeFlag(fs *pflag.FlagSet) *string {
+	return fs.String("quantize", "", "the model's arithmetic: fp32 or int8 (int8 runs DIR/model.int8.onnx, else builds the int8 graph from DIR's safetensors checkpoint); default fp32")
+}
+
+// quantizeOption is --quantize as an encoder option.
+func quantizeOption(name string) (splade.Option, error) {
+	q, err := hfgraph.ParseQuantization(name)
+	if err != nil {
+		return nil, fmt.Errorf("--quantize: %w", err)
+	}
+	return splade.WithQuantization(q), nil
+}
+
+// describeGraph says which graph an encoder runs and at what arithmetic:
+// "DIR/model.int8.onnx (int8)", or "DIR/model.safetensors, built in memory
+// (fp32)".
+func describeGraph(info splade.Info) string {
+	if info.ONNX != "" {
+		return fmt.Sprintf("%s (%s)", info.ONNX, info.Quantization)
+	}
+	return fmt.Sprintf("%s, built in memory (%s)", info.Checkpoint, info.Quantization)
 }

@@ -33,7 +33,8 @@ func newEncodeCmd() *cobra.Command {
 	topK := fs.Int("top-k", 0, "keep at most this many terms per vector (0: all)")
 	minWeight := fs.Float32("min-weight", 0, "drop terms lighter than this (0: keep all)")
 	terms := fs.Int("terms", 0, "add the N heaviest terms as [token, weight] pairs")
-	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core the process may use)")
+	quantize := quantizeFlag(fs)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdin, stdout, stderr := cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 		dir, err := resolveModelFlag(*model, stderr)
@@ -45,7 +46,11 @@ func newEncodeCmd() *cobra.Command {
 			return fmt.Errorf("--terms must be >= 0, got %d", *terms)
 		}
 		pruning := splade.Pruning{TopK: *topK, MinWeight: *minWeight}
-		opts := []splade.Option{splade.WithIntraOpThreads(*threads)}
+		quant, err := quantizeOption(*quantize)
+		if err != nil {
+			return err
+		}
+		opts := []splade.Option{splade.WithIntraOpThreads(*threads), quant}
 		if *query {
 			opts = append(opts, splade.WithQueryMaxLength(*maxLen), splade.WithQueryPruning(pruning))
 		} else {
@@ -56,6 +61,7 @@ func newEncodeCmd() *cobra.Command {
 			return err
 		}
 		defer enc.Close()
+		fmt.Fprintf(stderr, "graph: %s\n", describeGraph(enc.Info()))
 		mode := splade.Document
 		if *query {
 			mode = splade.Query

@@ -6,10 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/connectors/qdrant"
 	"github.com/spladeq/spladeq/plugin"
 	"github.com/spladeq/spladeq/plugin/eval"
 )
@@ -25,12 +28,17 @@ func newEvalCmd() *cobra.Command {
 	fs.StringVar(jsonOut, "json", "", "")
 	fs.MarkDeprecated("json", "use --out (search's --json prints JSON lines instead)")
 	chart := fs.String("chart", "", "write an SVG chart of nDCG@10 against alpha and index size here")
+	quantize := fs.String("quantize", "", "run every local model (splade, splade-idf, onnx-dense vectorizers) at fp32 or int8 (vectorizers.NAME.quantize); the collection gets the suffix -fp32 or -int8")
+	compareQ := fs.Bool("compare-quantize", false, "run the dataset at fp32, then at int8 (each ingested afresh into its own collection), and report per-document agreement (top-10 terms, nnz, dense cosine) and the nDCG@10 each of the default search, sparse and dense loses")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 		if *dataset == "" {
 			fmt.Fprintln(stderr, "spladeq eval: --dataset is required")
 			cmd.PrintErr(cmd.UsageString())
 			return errUsage
+		}
+		if *compareQ && (*quantize != "" || *sweep) {
+			return usageError{fmt.Errorf("--compare-quantize runs both fp32 and int8 with the comparison's settings: drop --quantize and --sweep")}
 		}
 		cfg, err := loadConfig(fs, *file, keys)
 		if err != nil {
@@ -40,15 +48,24 @@ func newEvalCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		collection := cfg.Collection.Name
+		if !fs.Changed("collection") {
+			collection = "beir-" + filepath.Base(filepath.Clean(*dataset))
+		}
+		if *compareQ {
+			return compareQuantized(cmd, cfg, ds, collection, *jsonOut)
+		}
+		if *quantize != "" {
+			if cfg, err = quantized(cfg, *quantize); err != nil {
+				return err
+			}
+			collection += "-" + *quantize
+		}
 		svc, err := plugin.New(ctx, cfg, plugin.WithLogger(newLogger(cfg.Log, stderr)))
 		if err != nil {
 			return err
 		}
 		defer svc.Close()
-		collection := cfg.Collection.Name
-		if !fs.Changed("collection") {
-			collection = "beir-" + filepath.Base(filepath.Clean(*dataset))
-		}
 		settings := eval.DefaultSettings(cfg.Search)
 		if *sweep {
 			settings = eval.SweepSettings(cfg.Search)
@@ -92,4 +109,73 @@ func printReport(w io.Writer, rep *eval.Report, queries int) {
 		fmt.Fprintf(w, "%-52s %8.4f %10.4f %8.4f %11.2f %9.1f\n", name, r.NDCG10, r.Recall100, r.MRR10, r.LatencyMS, r.AvgNNZ)
 	}
 	fmt.Fprintf(w, "\nbest: %s (nDCG@10 %.4f)\n", rep.Best.Name, rep.Best.NDCG10)
+}
+
+// quantized returns a copy of cfg whose local-model vectorizers (splade,
+// splade-idf, onnx-dense) run at q (vectorizers.NAME.quantize). One that
+// names its graph by onnx_file cannot follow, and is refused by name.
+func quantized(cfg *config.Config, q string) (*config.Config, error) {
+	if !slices.Contains(config.Quantizations, q) {
+		return nil, fmt.Errorf("--quantize: must be %s, got %q", strings.Join(config.Quantizations, " or "), q)
+	}
+	out := *cfg
+	out.Vectorizers = make(map[string]config.Vectorizer, len(cfg.Vectorizers))
+	for name, vc := range cfg.Vectorizers {
+		if vc.IsLocalModel() {
+			if vc.ONNXFile != "" {
+				return nil, fmt.Errorf("--quantize %s: vectorizers.%s names its graph (onnx_file %q); drop onnx_file to run it at %s", q, name, vc.ONNXFile, q)
+			}
+			vc.Quantize = q
+		}
+		out.Vectorizers[name] = vc
+	}
+	return &out, out.Validate()
+}
+
+// compareQuantized runs the dataset at fp32, then at int8, each ingested
+// afresh into collection-fp32 and collection-int8, and prints (and writes
+// to jsonOut) how far the int8 run is from the fp32 one.
+func compareQuantized(cmd *cobra.Command, cfg *config.Config, ds *eval.Dataset, collection, jsonOut string) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	settings := eval.CompareSettings(cfg.Search)
+	var reports [2]*eval.Report
+	var points [2][]qdrant.StoredPoint
+	names := [2]string{config.QuantizeFP32, config.QuantizeInt8}
+	for i, q := range names {
+		qcfg, err := quantized(cfg, q)
+		if err != nil {
+			return err
+		}
+		svc, err := plugin.New(ctx, qcfg, plugin.WithLogger(newLogger(cfg.Log, stderr)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+		coll := collection + "-" + q
+		fmt.Fprintf(stderr, "%s: ingesting %s into %s\n", q, ds.Dir, coll)
+		r := &eval.Runner{Service: svc, Collection: coll, Progress: stderr, Fresh: true}
+		reports[i], err = r.Run(ctx, ds, settings)
+		if err == nil {
+			points[i], err = svc.Store().Scroll(ctx, coll, nil, qdrant.WriteOptions{})
+		}
+		svc.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	agreement, err := eval.CompareVectors(points[0], points[1])
+	if err != nil {
+		return err
+	}
+	c, err := eval.Compare(names[0], names[1], reports[0], reports[1], agreement)
+	if err != nil {
+		return err
+	}
+	c.Print(stdout)
+	if jsonOut != "" {
+		data, _ := json.MarshalIndent(c, "", "  ")
+		if err := os.WriteFile(jsonOut, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
