@@ -78,7 +78,8 @@ func Lookup(version string) (path, missing string, err error) {
 	}
 	if p != "" {
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
-			return "", "", fmt.Errorf("%s=%s is not a file", env, p)
+			def, _ := DefaultPath(version)
+			return "", "", fmt.Errorf("%s=%s is not a file: point it at a Qdrant %s binary, or unset it to use %s", env, p, version, def)
 		}
 	} else {
 		def, err := DefaultPath(version)

@@ -94,8 +94,9 @@ func TestLookupRefusesAnotherRelease(t *testing.T) {
 	})
 	t.Run("a variable naming no file", func(t *testing.T) {
 		t.Setenv("QDRANT_BIN_1_19", filepath.Join(t.TempDir(), "absent"))
-		if _, _, err := Lookup(V1_19); err == nil || !strings.Contains(err.Error(), "QDRANT_BIN_1_19=") {
-			t.Fatalf("Lookup = %v, want an error naming QDRANT_BIN_1_19", err)
+		def, _ := DefaultPath(V1_19)
+		if _, _, err := Lookup(V1_19); err == nil || !strings.Contains(err.Error(), "QDRANT_BIN_1_19=") || !strings.Contains(err.Error(), def) {
+			t.Fatalf("Lookup = %v, want an error naming QDRANT_BIN_1_19 and the default path %s", err, def)
 		}
 	})
 }
