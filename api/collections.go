@@ -32,6 +32,11 @@ type CollectionInfo struct {
 	DenseSize int    `json:"dense_size,omitempty"`
 	IDF       bool   `json:"idf"`
 	Distance  string `json:"distance,omitempty"`
+	// Adding is a signal being added in place (`spladeq collection
+	// add-signal`): its vector exists and is written with every document,
+	// but not every point has it yet, so searches leave it out and refuse
+	// it by name until it is complete.
+	Adding string `json:"adding,omitempty"`
 }
 
 // Deleted is the answer of DELETE /v1/collections/{name} (the collection's

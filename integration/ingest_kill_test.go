@@ -125,7 +125,16 @@ ingest:
 // with kill == 0 it must finish.
 func runIngest(t *testing.T, dir string, kill time.Duration, args ...string) (exited bool, out string) {
 	t.Helper()
-	cmd := exec.Command(spladeqBinary(t), append([]string{"ingest"}, args...)...)
+	return runSpladeq(t, dir, kill, append([]string{"ingest"}, args...)...)
+}
+
+// runSpladeq runs the spladeq command with args in dir; with kill > 0 it
+// is killed with SIGKILL after kill unless it exits first (exited reports
+// which; out then holds its error and output); with kill == 0 it must
+// finish, successfully.
+func runSpladeq(t *testing.T, dir string, kill time.Duration, args ...string) (exited bool, out string) {
+	t.Helper()
+	cmd := exec.Command(spladeqBinary(t), args...)
 	cmd.Env, cmd.Dir = append(os.Environ(), splade.RuntimeLibraryEnv+"="+splade.RuntimeLibraryPath()), dir
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -147,12 +156,12 @@ func runIngest(t *testing.T, dir string, kill time.Duration, args ...string) (ex
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("final run failed: %v\n%s", err, buf.String())
+			t.Fatalf("final run of %v failed: %v\n%s", args, err, buf.String())
 		}
 		return true, buf.String()
 	case <-time.After(5 * time.Minute):
 		cmd.Process.Kill()
-		t.Fatal("final run did not finish")
+		t.Fatalf("final run of %v did not finish", args)
 	}
 	return false, ""
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -81,16 +82,48 @@ func (s *Service) EnsureCollection(ctx context.Context, name string, cc Collecti
 	if spec.BM25 != nil && bm25Default {
 		if info, err := s.store.Info(ctx, name); err == nil && info.Spec.BM25 == nil {
 			spec.BM25 = nil
+			s.log.Info("collection has no bm25 vector: searches fuse the signals it has; `spladeq collection add-signal bm25` adds BM25 in place", "collection", name)
 		}
 	}
 	start := time.Now()
 	err := s.store.EnsureCollection(ctx, spec)
 	s.metrics.observeStore("ensure_collection", start)
+	if errors.Is(err, qdrant.ErrSchemaMismatch) {
+		err = s.offerAddSignal(ctx, spec, err)
+	}
 	if err != nil {
 		return CollectionInfo{}, err
 	}
 	s.forget(name)
 	return s.Collection(ctx, name)
+}
+
+// offerAddSignal adds to a schema mismatch the way to add in place each
+// signal the configuration names and the existing collection lacks.
+func (s *Service) offerAddSignal(ctx context.Context, spec qdrant.CollectionSpec, mismatch error) error {
+	info, err := s.store.Info(ctx, spec.Name)
+	if err != nil {
+		return mismatch
+	}
+	var missing []string
+	for _, m := range []struct {
+		signal      string
+		want, there bool
+	}{{config.SignalBM25, spec.BM25 != nil, info.Spec.BM25 != nil}, {config.SignalSparse, spec.Sparse != nil, info.Spec.Sparse != nil},
+		{config.SignalDense, spec.Dense != nil, info.Spec.Dense != nil}} {
+		if m.want && !m.there {
+			missing = append(missing, m.signal)
+		}
+	}
+	if len(missing) == 0 {
+		return mismatch
+	}
+	var cmds []string
+	for _, sig := range missing {
+		cmds = append(cmds, "spladeq collection add-signal "+sig+" --config FILE")
+	}
+	return fmt.Errorf("%w; collection %q lacks the %s signal the configuration names: add it in place without re-encoding the others (Qdrant 1.18 or later, or the embedded store): %s",
+		mismatch, spec.Name, strings.Join(missing, " and "), strings.Join(cmds, "; "))
 }
 
 func orNone(name string) string {
@@ -128,7 +161,7 @@ func (s *Service) Collection(ctx context.Context, name string) (CollectionInfo, 
 	if err != nil {
 		return CollectionInfo{}, err
 	}
-	ci := CollectionInfo{Name: name, Points: info.Points, Sparse: None, Dense: None, BM25: None}
+	ci := CollectionInfo{Name: name, Points: info.Points, Sparse: None, Dense: None, BM25: None, Adding: info.Spec.Metadata[MetaAdding]}
 	if info.Spec.BM25 != nil {
 		ci.BM25 = orNone(s.cfg.Collection.BM25)
 		if m := info.Spec.Metadata[MetaBM25]; m != "" {
@@ -155,7 +188,7 @@ func (s *Service) Collection(ctx context.Context, name string) (CollectionInfo, 
 		}
 	}
 	s.mu.Lock()
-	s.collections[name] = ci
+	s.collections[name] = cachedCollection{ci, now()}
 	s.mu.Unlock()
 	return ci, nil
 }
@@ -163,12 +196,40 @@ func (s *Service) Collection(ctx context.Context, name string) (CollectionInfo, 
 // cached returns a collection's info, asking Qdrant on a miss.
 func (s *Service) cached(ctx context.Context, name string) (CollectionInfo, error) {
 	s.mu.Lock()
-	ci, ok := s.collections[name]
+	c, ok := s.collections[name]
 	s.mu.Unlock()
-	if ok {
-		return ci, nil
+	if ok && (!s.incomplete(c.ci) || now().Sub(c.at) < recheckIncomplete) {
+		return c.ci, nil
 	}
 	return s.Collection(ctx, name)
+}
+
+// cachedCollection is a Collection() answer and when it was read.
+type cachedCollection struct {
+	ci CollectionInfo
+	at time.Time
+}
+
+// recheckIncomplete is how long a collection that lacks a signal of
+// search.signals, or is gaining one, is trusted before it is read again:
+// `spladeq collection add-signal`, run by another process, changes it
+// while this one serves.
+const recheckIncomplete = 5 * time.Second
+
+var now = time.Now
+
+// incomplete reports whether a collection lacks a signal search.signals
+// names, or is gaining one.
+func (s *Service) incomplete(ci CollectionInfo) bool {
+	if ci.Adding != "" {
+		return true
+	}
+	for _, sig := range s.cfg.Search.Signals {
+		if !collectionSignals(ci).has(sig) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) forget(name string) {

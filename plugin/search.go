@@ -36,8 +36,12 @@ const (
 	maxHitTerms   = 8
 )
 
-// has reports whether a collection carries a signal.
+// has reports whether a collection carries a signal, whole (not one being
+// added).
 func (ci collectionSignals) has(signal string) bool {
+	if signal == ci.Adding {
+		return false
+	}
 	switch signal {
 	case config.SignalSparse:
 		return ci.Sparse != None
@@ -50,6 +54,15 @@ func (ci collectionSignals) has(signal string) bool {
 }
 
 type collectionSignals CollectionInfo
+
+// lacks says why a collection cannot be searched by a signal: it is being
+// added, or the collection has no such vector.
+func lacks(ci CollectionInfo, signal string) string {
+	if signal == ci.Adding {
+		return fmt.Sprintf("collection %q is still gaining its %s signal (spladeq collection add-signal %s is filling it, or was stopped before it finished: run it again); search it when that is complete", ci.Name, signal, signal)
+	}
+	return fmt.Sprintf("collection %q has no %s vector (spladeq collection add-signal %s adds it in place)", ci.Name, signal, signal)
+}
 
 // signals resolves the signals a search runs, appending problems: the
 // request's signals (each must be in the collection), else its mode's:
@@ -66,7 +79,7 @@ func (s *Service) signals(ps []Problem, ci CollectionInfo, in SearchInput) ([]st
 		}
 		for i, sig := range in.Signals {
 			if slices.Contains(config.Signals, sig) && !cs.has(sig) {
-				ps = append(ps, Problem{Field: fmt.Sprintf("signals[%d]", i), Message: fmt.Sprintf("collection %q has no %s vector", ci.Name, sig)})
+				ps = append(ps, Problem{Field: fmt.Sprintf("signals[%d]", i), Message: lacks(ci, sig)})
 			}
 		}
 		if m := in.Mode; m != "" && m != "hybrid" && !(len(in.Signals) == 1 && in.Signals[0] == m) {
@@ -81,7 +94,7 @@ func (s *Service) signals(ps []Problem, ci CollectionInfo, in SearchInput) ([]st
 	switch mode {
 	case config.SignalSparse, config.SignalDense, config.SignalBM25:
 		if !cs.has(mode) && in.Mode != "" {
-			ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("%s search needs a %s vector; collection %q has none", mode, mode, ci.Name)})
+			ps = append(ps, Problem{Field: "mode", Message: fmt.Sprintf("%s search: %s", mode, lacks(ci, mode))})
 			return nil, ps
 		}
 		if cs.has(mode) {

@@ -69,7 +69,7 @@ type Service struct {
 	denseDocs, denseQueries   map[string]*batcher[[]float32]
 
 	mu          sync.Mutex
-	collections map[string]CollectionInfo // cache of Collection()
+	collections map[string]cachedCollection // cache of Collection()
 
 	inferModels map[string]inferenceModel // Infer's model names, by lower case
 
@@ -99,7 +99,7 @@ func WithVectorizer(name string, v Vectorizer) Option {
 
 // New opens the store and builds every configured vectorizer.
 func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Service, error) {
-	s := &Service{cfg: cfg, log: slog.Default(), collections: map[string]CollectionInfo{},
+	s := &Service{cfg: cfg, log: slog.Default(), collections: map[string]cachedCollection{},
 		sparseDocs: map[string]*batcher[splade.SparseVector]{}, sparseQueries: map[string]*batcher[splade.SparseVector]{},
 		denseDocs: map[string]*batcher[[]float32]{}, denseQueries: map[string]*batcher[[]float32]{}}
 	for _, o := range opts {

@@ -100,12 +100,23 @@ func TestACollectionMadeBeforeBM25KeepsWorking(t *testing.T) {
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `signals[0]: collection "old" has no bm25 vector`) {
 		t.Errorf("bm25 by name on an old collection: got %v", err)
 	}
-	if _, err := s.Search(ctx, "old", SearchInput{Query: "x", Mode: "bm25"}); err == nil || !strings.Contains(err.Error(), `bm25 search needs a bm25 vector; collection "old" has none`) {
+	if _, err := s.Search(ctx, "old", SearchInput{Query: "x", Mode: "bm25"}); err == nil || !strings.Contains(err.Error(), `bm25 search: collection "old" has no bm25 vector`) {
 		t.Errorf("bm25 mode on an old collection: got %v", err)
 	}
 	_, err = s.EnsureCollection(ctx, "old", CollectionConfig{BM25: "bm25"})
-	if !errors.Is(err, qdrant.ErrSchemaMismatch) || !strings.Contains(err.Error(), "BM25 vector is none in Qdrant") {
-		t.Errorf("bm25 by name on an old collection: got %v, want a schema mismatch naming BM25", err)
+	if !errors.Is(err, qdrant.ErrSchemaMismatch) || !strings.Contains(err.Error(), "BM25 vector is none in Qdrant") ||
+		!strings.Contains(err.Error(), `collection "old" lacks the bm25 signal the configuration names: add it in place`) ||
+		!strings.Contains(err.Error(), "spladeq collection add-signal bm25 --config FILE") {
+		t.Errorf("bm25 by name on an old collection: got %v, want a schema mismatch naming BM25 and how to add it in place", err)
+	}
+	// A configuration naming a sparse vectorizer, on a collection made
+	// without one, is told the same way.
+	if _, err := s.EnsureCollection(ctx, "dense-only", CollectionConfig{Sparse: None, BM25: None}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.EnsureCollection(ctx, "dense-only", CollectionConfig{BM25: None})
+	if !errors.Is(err, qdrant.ErrSchemaMismatch) || !strings.Contains(err.Error(), "spladeq collection add-signal sparse --config FILE") {
+		t.Errorf("sparse named on a collection without it: got %v, want the add-signal path", err)
 	}
 }
 

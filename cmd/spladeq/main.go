@@ -49,7 +49,7 @@ func newRoot() *cobra.Command {
 		return usageError{err}
 	})
 	root.AddCommand(newEncodeCmd(), newServeCmd(), newIngestCmd(), newSearchCmd(), newBenchCmd(), newEvalCmd(),
-		newModelCmd(), newConfigCmd(), newDemoCmd(), newVersionCmd(), newHealthCmd(), newMCPCmd())
+		newModelCmd(), newConfigCmd(), newDemoCmd(), newVersionCmd(), newHealthCmd(), newMCPCmd(), newCollectionCmd())
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false
 	}

@@ -494,9 +494,6 @@ func compareSpec(want, got CollectionSpec) error {
 	}
 	if (want.BM25 == nil) != (got.BM25 == nil) || (want.BM25 != nil && want.BM25.Name != got.BM25.Name) {
 		msg := fmt.Sprintf("BM25 vector is %s in Qdrant, %s wanted", bm25(got.BM25), bm25(want.BM25))
-		if got.BM25 == nil {
-			msg += " (a collection made without BM25: recreate it, or create collections with bm25 none)"
-		}
 		diffs = append(diffs, msg)
 	}
 	if want.Sparse != nil && got.Sparse != nil && want.Sparse.OnDisk && !got.Sparse.OnDisk {

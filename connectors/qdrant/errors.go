@@ -27,6 +27,9 @@ var (
 	ErrUnavailable = errors.New("qdrant unavailable")
 	// ErrUnauthorized is returned when Qdrant refuses the API key.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnsupported is returned for an operation the Qdrant server does
+	// not have (adding a vector to an existing collection before 1.18).
+	ErrUnsupported = errors.New("not supported by this Qdrant")
 )
 
 // Error is the one error type at the Qdrant boundary: it records the
@@ -81,6 +84,8 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %s: %s", ErrUnavailable, st.Code(), msg)
 	case codes.PermissionDenied, codes.Unauthenticated:
 		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
+	case codes.Unimplemented:
+		return fmt.Errorf("%w: %s", ErrUnsupported, msg)
 	case codes.Canceled:
 		// The caller's own cancellation is kept by do (it wraps
 		// ctx.Err()); a server-side cancellation is a transient failure.

@@ -162,3 +162,55 @@ func pointID(s string) *qc.PointId {
 	}
 	return qc.NewID(s)
 }
+
+// CanAddVector returns nil when the server can add a vector to an
+// existing collection (Qdrant 1.18 and later; the embedded store), else an
+// error matching ErrUnsupported that names the version.
+func (c *Client) CanAddVector(ctx context.Context) error {
+	v, err := c.ServerVersion(ctx)
+	if err != nil {
+		return err
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return nil // an unknown version string: let the server answer
+	}
+	if major == 1 && minor < 18 {
+		return &Error{Op: "create vector", Err: fmt.Errorf("%w: Qdrant %s cannot add a vector to an existing collection (Qdrant 1.18 added it)", ErrUnsupported, v)}
+	}
+	return nil
+}
+
+// AddVector adds the one vector spec names (its Dense, Sparse or BM25) to
+// an existing collection (Points/CreateVectorName, Qdrant 1.18 and later):
+// existing points have no such vector until UpdateVectors gives them one.
+// Adding a vector that exists with the same configuration does nothing.
+// Qdrant 1.17 answers ErrUnsupported.
+func (c *Client) AddVector(ctx context.Context, collection string, spec CollectionSpec) error {
+	spec = spec.normalised()
+	req := &qc.CreateVectorNameRequest{CollectionName: collection, Wait: qc.PtrOf(true)}
+	switch {
+	case spec.Dense != nil:
+		d, ok := distances[spec.Dense.Distance]
+		if !ok || spec.Dense.Size < 1 {
+			return &Error{Op: "create vector", Collection: collection, Err: fmt.Errorf("%w: dense vector %q: size %d, distance %q", ErrInvalid, spec.Dense.Name, spec.Dense.Size, spec.Dense.Distance)}
+		}
+		req.VectorName = spec.Dense.Name
+		req.VectorConfig = &qc.CreateVectorNameRequest_DenseConfig{DenseConfig: &qc.DenseVectorCreationConfig{Size: uint64(spec.Dense.Size), Distance: d}}
+	case spec.Sparse != nil:
+		sc := &qc.SparseVectorCreationConfig{}
+		if spec.Sparse.IDF {
+			sc.Modifier = qc.Modifier_Idf.Enum()
+		}
+		req.VectorName, req.VectorConfig = spec.Sparse.Name, &qc.CreateVectorNameRequest_SparseConfig{SparseConfig: sc}
+	case spec.BM25 != nil:
+		req.VectorName = spec.BM25.Name
+		req.VectorConfig = &qc.CreateVectorNameRequest_SparseConfig{SparseConfig: &qc.SparseVectorCreationConfig{Modifier: qc.Modifier_Idf.Enum()}}
+	default:
+		return &Error{Op: "create vector", Collection: collection, Err: fmt.Errorf("%w: the spec names no vector", ErrInvalid)}
+	}
+	return c.do(ctx, "create vector", collection, func(ctx context.Context) error {
+		_, err := c.qc.CreateVectorName(ctx, req)
+		return err
+	})
+}

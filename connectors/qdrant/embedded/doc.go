@@ -5,10 +5,11 @@
 // qdrant.QdrantServer from github.com/qdrant/go-client: collections with named
 // dense vectors (Cosine, Dot, Euclid, Manhattan) and sparse vectors (optional
 // IDF modifier), which can be added to and removed from an existing
-// collection (CreateVectorName, DeleteVectorName, as in Qdrant 1.18+);
-// upsert, get, delete (by ids or filter), set payload, count and scroll of
-// points, UpdateVectors of existing points, and batch updates of set-payload
-// and delete operations; the Query API with nested prefetches, nearest-neighbour queries,
+// collection (CreateVectorName, DeleteVectorName, as in Qdrant 1.18+) and
+// whose metadata an update merges (a null value removes its key); upsert,
+// get, delete (by ids or filter), set payload, count and scroll of points,
+// UpdateVectors of existing points, and batch updates of set-payload and
+// delete operations; the Query API with nested prefetches, nearest-neighbour queries,
 // RRF (k and weights), DBSF and formula fusion; payload filters. Every other
 // RPC answers codes.Unimplemented.
 //
