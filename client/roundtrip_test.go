@@ -187,8 +187,8 @@ func TestEveryRouteRoundTrips(t *testing.T) {
 	}
 	res, _ := ro.Search(ctx, "docs", api.SearchRequest{Query: "sparse vectors", Mode: "hybrid", Explain: true,
 		Filter: &api.Filter{Must: []api.Condition{{Key: "lang", Match: "en"}}}})
-	if len(res.Hits) != 2 || len(res.QueryTerms) == 0 || res.Fusion != "weighted" || res.Hits[0].Payload["lang"] != "en" || res.Hits[0].BM25Score == nil {
-		t.Errorf("explained hybrid search = %+v; want two English hits, query terms, the default weighted fusion, a bm25 score", res)
+	if len(res.Hits) != 2 || len(res.QueryTerms) == 0 || res.Fusion != "weighted_dbsf" || res.Hits[0].Payload["lang"] != "en" || res.Hits[0].BM25Score == nil {
+		t.Errorf("explained hybrid search = %+v; want two English hits, query terms, the default weighted_dbsf fusion, a bm25 score", res)
 	}
 
 	enc := api.EncodeRequest{Texts: []string{"hello world", "sparse"}, Query: true, Terms: 3}

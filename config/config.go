@@ -322,9 +322,10 @@ type Search struct {
 	// BM25 fuses sparse and dense). Default [bm25, sparse, dense].
 	Signals []string `mapstructure:"signals" yaml:"signals"`
 	// Fusion: rrf, dbsf, weighted, weighted_rrf or weighted_dbsf.
-	// Default weighted: with the default weights, the best mean nDCG@10
-	// over the three real-text evaluation sets of every setting
-	// `spladeq eval --sweep` tried (docs/evaluation.md).
+	// Default weighted_dbsf: with the default weights, the best mean
+	// nDCG@10 over the three real-text evaluation sets of every setting
+	// `spladeq eval --sweep` tried (docs/evaluation.md), and one Qdrant
+	// query any Qdrant client can send (docs/inference.md).
 	Fusion string `mapstructure:"fusion" yaml:"fusion"`
 	// Weights of the weighted fusions per signal. weighted and
 	// weighted_dbsf scale them to sum to 1 over the signals searched (each

@@ -251,8 +251,8 @@ func TestDefaultsCarryThreeSignals(t *testing.T) {
 	if cfg.Search.Alpha != nil {
 		t.Errorf("search.alpha = %v, want unset", *cfg.Search.Alpha)
 	}
-	if cfg.Search.Fusion != "weighted" || cfg.Search.RRFK != 5 {
-		t.Errorf("fusion %s, rrf_k %d, want weighted and 5 (the sweep's choice)", cfg.Search.Fusion, cfg.Search.RRFK)
+	if cfg.Search.Fusion != "weighted_dbsf" || cfg.Search.RRFK != 5 {
+		t.Errorf("fusion %s, rrf_k %d, want weighted_dbsf and 5 (the sweep's choice)", cfg.Search.Fusion, cfg.Search.RRFK)
 	}
 	for s, want := range map[string]float64{SignalBM25: 1, SignalSparse: 1, SignalDense: 2} {
 		if w := cfg.Search.Weight(s); w != want {

@@ -69,7 +69,7 @@ var defaults = map[string]any{
 
 	"search.mode":           "hybrid",
 	"search.signals":        []string{SignalBM25, SignalSparse, SignalDense},
-	"search.fusion":         "weighted",
+	"search.fusion":         "weighted_dbsf",
 	"search.weights":        map[string]any{SignalBM25: 1.0, SignalSparse: 1.0, SignalDense: 2.0},
 	"search.alpha":          nil,
 	"search.rrf_k":          5,

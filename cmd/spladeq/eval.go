@@ -27,6 +27,7 @@ func newEvalCmd() *cobra.Command {
 	jsonOut := fs.String("out", "", "write the report as JSON to this file")
 	fs.StringVar(jsonOut, "json", "", "")
 	fs.MarkDeprecated("json", "use --out (search's --json prints JSON lines instead)")
+	depth := fs.Int("depth", 100, "hits per query and candidates per signal (search.prefetch_limit is 50); Recall@100 counts only the hits there are")
 	chart := fs.String("chart", "", "write an SVG chart of nDCG@10 against alpha and index size here")
 	quantize := fs.String("quantize", "", "run every local model (splade, splade-idf, onnx-dense vectorizers) at fp32 or int8 (vectorizers.NAME.quantize); the collection gets the suffix -fp32 or -int8")
 	compareQ := fs.Bool("compare-quantize", false, "run the dataset at fp32, then at int8 (each ingested afresh into its own collection), and report per-document agreement (top-10 terms, nnz, dense cosine) and the nDCG@10 each of the default search, sparse and dense loses")
@@ -70,7 +71,10 @@ func newEvalCmd() *cobra.Command {
 		if *sweep {
 			settings = eval.SweepSettings(cfg.Search)
 		}
-		r := &eval.Runner{Service: svc, Collection: collection, Progress: stderr}
+		if *depth < 10 {
+			return usageError{fmt.Errorf("--depth must be >= 10 (nDCG@10 reads 10 hits), got %d", *depth)}
+		}
+		r := &eval.Runner{Service: svc, Collection: collection, Progress: stderr, Depth: *depth}
 		rep, err := r.Run(ctx, ds, settings)
 		if err != nil {
 			return err

@@ -76,7 +76,7 @@ vectorizers:
 		}
 	}
 	// The configured default (no search keys in the file) is marked, once.
-	if want := "bm25+sparse+dense weighted bm25=1 sparse=1 dense=2"; len(defaults) != 1 || defaults[0] != want {
+	if want := "bm25+sparse+dense weighted_dbsf bm25=1 sparse=1 dense=2"; len(defaults) != 1 || defaults[0] != want {
 		t.Errorf("settings marked default: %v, want [%s]", defaults, want)
 	}
 	// Weighted fusion at its ends is exactly the single signals. (Not

@@ -250,7 +250,7 @@ vectorizers:
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"int8 vs fp32, 240 points", "sparse top-10 term overlap per document: mean", "dense cosine per document: mean",
-		"* bm25+sparse+dense weighted bm25=1 sparse=1 dense=2", "goal: mean top-10 overlap >= 0.95: "} {
+		"* bm25+sparse+dense weighted_dbsf bm25=1 sparse=1 dense=2", "goal: mean top-10 overlap >= 0.95: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the comparison lacks %q:\n%s", want, out)
 		}
@@ -283,7 +283,7 @@ vectorizers:
 			t.Errorf("%s: loss %v points, want (%v - %v) x 100", r.Name, r.Loss, r.Base, r.Variant)
 		}
 	}
-	if want := []string{"bm25+sparse+dense weighted bm25=1 sparse=1 dense=2", "sparse", "dense"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"bm25+sparse+dense weighted_dbsf bm25=1 sparse=1 dense=2", "sparse", "dense"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("settings compared: %v, want %v", names, want)
 	}
 	a := rep.Agreement

@@ -276,17 +276,18 @@ func (r *SearchRequest) normalise() error {
 
 // Search runs a search over one signal, or several fused.
 //
-// RRF and DBSF run server-side as one Query API request: a prefetch per
-// signal (each PrefetchLimit deep, the filter applied to each) fused by
-// Qdrant. Weighted fusion runs the single-signal queries in one QueryBatch
-// round trip and combines them here: each list is min-max normalised to
-// [0, 1] (a list whose scores are all equal normalises to 1), a point absent
-// from a list counts 0 there, and the score is the sum of weight·normalised
-// score over the signals, the weights scaled to sum to 1 (with sparse and
-// dense weighted by Alpha: alpha·dense + (1−alpha)·sparse). It is
-// client-side because a Qdrant formula sees one point's scores, never a
-// list's minimum and maximum, and without normalisation unbounded SPLADE
-// and BM25 scores (often 10–50) would drown cosine similarities (at most 1).
+// RRF, DBSF, weighted_rrf and weighted_dbsf run server-side as one Query
+// API request: a prefetch per signal (each PrefetchLimit deep, the filter
+// applied to each) fused by Qdrant (weighted_dbsf: see WeightedDBSFQuery).
+// Weighted fusion runs the single-signal queries in one QueryBatch round
+// trip and combines them here: each list is min-max normalised to [0, 1] (a
+// list whose scores are all equal normalises to 1), a point absent from a
+// list counts 0 there, and the score is the sum of weight·normalised score
+// over the signals, the weights scaled to sum to 1 (with sparse and dense
+// weighted by Alpha: alpha·dense + (1−alpha)·sparse). It is client-side
+// because a Qdrant formula sees one point's scores, never a list's minimum
+// and maximum, and without normalisation unbounded SPLADE and BM25 scores
+// (often 10–50) would drown cosine similarities (at most 1).
 // The BM25 signal sends the query text as Document{text, model, options}
 // (WriteOptions.BM25, default Qdrant's BM25 with its defaults): the store
 // computes the query vector.

@@ -341,6 +341,10 @@ type Runner struct {
 	// the configured models' own (a comparison of two graphs must not read
 	// a collection another graph filled).
 	Fresh bool
+	// Depth is each query's hits and each signal's candidates (prefetch
+	// limit). Default 100, which Recall@100 needs; the search default,
+	// search.prefetch_limit, is 50.
+	Depth int
 }
 
 // Run ingests the corpus (a no-op when already complete), encodes every
@@ -556,8 +560,12 @@ func (r *Runner) score(ctx context.Context, ds *Dataset, s Setting, coll string,
 		weights[qdrant.Signal(sig)] = w
 	}
 	for i, q := range ds.Queries {
+		depth := r.Depth
+		if depth <= 0 {
+			depth = 100
+		}
 		req := qdrant.SearchRequest{Fusion: qdrant.Fusion(s.Fusion), RRFK: s.RRFK, Weights: weights,
-			Limit: 100, PrefetchLimit: 100, WithPayload: true}
+			Limit: depth, PrefetchLimit: depth, WithPayload: true}
 		for _, sig := range s.Signals {
 			req.Signals = append(req.Signals, qdrant.Signal(sig))
 			switch sig {
