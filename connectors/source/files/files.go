@@ -65,7 +65,9 @@ func Open(root string, include, exclude []string, maxSize int64) (*Source, error
 		return nil, err
 	}
 	s := &Source{root: root, abs: strings.TrimSuffix(source.AbsKey(root), "/") + "/", maxSize: maxSize}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// The trailing separator makes WalkDir follow a root that is a
+	// symbolic link to a directory (it would list the link alone).
+	err = filepath.WalkDir(strings.TrimSuffix(root, string(filepath.Separator))+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -160,3 +160,36 @@ func TestANonUTF8FileStillNamesItsDocument(t *testing.T) {
 		t.Errorf("record %+v, %v: want an error and the id", r, err)
 	}
 }
+
+// TestARootThatIsALinkIsFollowed: a source path that is a symbolic link
+// to a directory lists the directory's files, not the link alone (which
+// read nothing and reported success).
+func TestARootThatIsALinkIsFollowed(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "real", "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "real", "a.md"), []byte("# A\ntext"), 0o644)
+	os.WriteFile(filepath.Join(dir, "real", "sub", "b.txt"), []byte("more text"), 0o644)
+	if err := os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{filepath.Join(dir, "link"), filepath.Join(dir, "link") + "/"} {
+		s, err := Open(root, nil, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for {
+			rec, err := s.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, fmt.Sprint(rec.Fields["id"]))
+		}
+		if got := strings.Join(ids, " "); got != "a.md sub/b.txt" {
+			t.Errorf("Open(%q) read %q, want a.md sub/b.txt", root, got)
+		}
+	}
+}
