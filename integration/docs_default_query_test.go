@@ -39,10 +39,9 @@ func TestDefaultRankingFromQdrantClients(t *testing.T) {
 	if !strings.Contains(setup, restLine) || !strings.Contains(setup, grpcLine) {
 		t.Fatalf("docs/inference.md's Python example changed; update this test:\n%s", setup)
 	}
-	section := "## spladeq's default ranking in one query"
-	rest := docBlock(t, "docs/inference.md", section, "sh")
-	py := docBlock(t, "docs/inference.md", section, "python")
-	goSnippet := docBlock(t, "docs/inference.md", section, "go")
+	rest := docSnippet(t, "docs/inference.md", "default-query-rest")
+	py := docSnippet(t, "docs/inference.md", "default-query-python")
+	goSnippet := docSnippet(t, "docs/inference.md", "default-query-go")
 	body := regexp.MustCompile(`(?s)<<'EOF'\n(.*)\nEOF`).FindStringSubmatch(rest)
 	texts := regexp.MustCompile(`texts = \[(.*)\]`).FindStringSubmatch(setup)
 	query := regexp.MustCompile(`query = "(.*)"`).FindStringSubmatch(py)

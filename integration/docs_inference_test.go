@@ -12,29 +12,10 @@ import (
 	"testing"
 
 	"github.com/spladeq/spladeq/connectors/qdrant/embedded"
+	"github.com/spladeq/spladeq/internal/docref"
 	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/plugin"
 )
-
-// docBlock returns the first fenced block of lang after the heading in
-// page (a path relative to the repository: README.md, docs/go.md).
-func docBlock(t *testing.T, page, heading, lang string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(data)
-	i := strings.Index(s, heading)
-	if i < 0 {
-		t.Fatalf("%s has no %q", page, heading)
-	}
-	m := regexp.MustCompile("(?s)```" + lang + "\n(.*?)```").FindStringSubmatch(s[i:])
-	if m == nil {
-		t.Fatalf("%s has no %s block after %q", page, lang, heading)
-	}
-	return m[1]
-}
 
 // TestQdrantClientSnippetsRun runs the README's Python snippet
 // (quickstart 2, repeated in docs/inference.md) as it stands (only host and
@@ -43,9 +24,21 @@ func docBlock(t *testing.T, page, heading, lang string) string {
 // same texts. Then docs/inference.md's Go snippet, compiled and run against
 // the same Qdrant.
 func TestQdrantClientSnippetsRun(t *testing.T) {
-	py := docBlock(t, "README.md", "## Quickstart 2", "python")
-	if guide := docBlock(t, "docs/inference.md", "## Python", "python"); guide != py {
-		t.Errorf("docs/inference.md's Python snippet differs from the README's quickstart 2 (both must be the tested one):\n%s", guide)
+	py := docSnippet(t, "README.md", "qdrant-python")
+	// docs/inference.md shows the same program, run there as written
+	// (TestDocsCommandsRun) against a real Qdrant and spladeq.
+	data, err := os.ReadFile(filepath.Join(repoRoot, "docs", "inference.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var guide string
+	for _, b := range docref.Blocks(string(data)) {
+		if b.Lang == "python" && b.Heading == "Python" {
+			guide = b.Body
+		}
+	}
+	if guide != py {
+		t.Errorf("docs/inference.md's Python program differs from the README's quickstart 2:\n%s", guide)
 	}
 	const restLine = `client = QdrantClient(url="http://localhost:6333", cloud_inference=True)`
 	const grpcLine = `QdrantClient(host="localhost", port=8080, grpc_port=6334, prefer_grpc=True, cloud_inference=True)`
@@ -113,6 +106,9 @@ func TestQdrantClientSnippetsRun(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("README Python snippet printed\n%s\nspladeq's own search:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+		if shown := docSnippet(t, "README.md", "qdrant-python-output"); !matchOutput(shown, string(out)) {
+			t.Errorf("the README shows the program printing\n%s\nit printed\n%s", shown, out)
+		}
 	}
 
 	// runGo compiles docs/inference.md's Go snippet (go run: the binary
@@ -120,7 +116,7 @@ func TestQdrantClientSnippetsRun(t *testing.T) {
 	// reads) and runs it against the gRPC port; it must not warn.
 	runGo := func(t *testing.T, port int, server string) {
 		t.Helper()
-		goSnippet := docBlock(t, "docs/inference.md", "## Go", "go")
+		goSnippet := docSnippet(t, "docs/inference.md", "qdrant-go")
 		goSnippet = strings.Replace(goSnippet, `Host: "localhost", Port: 6334`, fmt.Sprintf(`Host: "127.0.0.1", Port: %d`, port), 1)
 		src := "package main\n\nimport (\n\t\"context\"\n\t\"fmt\"\n\n\t\"github.com/qdrant/go-client/qdrant\"\n)\n\nfunc main() {\n\tctx := context.Background()\n" +
 			goSnippet + "\tfor _, h := range hits {\n\t\tfmt.Println(h.GetId().GetNum())\n\t}\n}\n"

@@ -22,9 +22,13 @@ func TestGoGuideLangchaingoProgramRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(readme)
-	i := strings.Index(s, "## langchaingo")
+	const id = "langchaingo-program"
+	i := strings.Index(s, "<!-- snippet: "+id+" -->")
+	if i < 0 {
+		t.Fatalf("docs/go.md has no block marked <!-- snippet: %s -->", id)
+	}
 	m := regexp.MustCompile("(?s)```go\n(package main\n.*?)```").FindStringSubmatch(s[i:])
-	if i < 0 || m == nil {
+	if m == nil {
 		t.Fatal("docs/go.md has no langchaingo program")
 	}
 	dir := filepath.Join(".snippet", "readme")

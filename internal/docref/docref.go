@@ -131,3 +131,68 @@ func Prose(md string) []string {
 	}
 	return lines
 }
+
+// Block is one fenced code block of a Markdown page.
+type Block struct {
+	// Line is the line of the opening fence (1-based).
+	Line int
+	// Lang is the fence's language: sh, python, go, yaml, json, text.
+	Lang string
+	// Body is the block's text, ending in a newline.
+	Body string
+	// Marks are the HTML comments on the lines right above the fence,
+	// `<!-- key: value -->` (or `<!-- key -->`, value ""): "not run"
+	// with the reason a block cannot run where the tests do, "snippet"
+	// with the id a test finds the block by.
+	Marks map[string]string
+	// Heading is the last heading above the block.
+	Heading string
+}
+
+var markRE = regexp.MustCompile(`^<!--\s*([a-z][a-z ]*?)\s*(?::\s*(.*?))?\s*-->$`)
+
+// Blocks returns a page's fenced code blocks in order.
+func Blocks(md string) []Block {
+	lines := strings.Split(md, "\n")
+	var out []Block
+	heading := ""
+	for i := 0; i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
+		if m := headingRE.FindStringSubmatch(lines[i]); m != nil {
+			heading = m[1]
+			continue
+		}
+		if !strings.HasPrefix(t, "```") {
+			continue
+		}
+		b := Block{Line: i + 1, Lang: strings.TrimSpace(strings.TrimPrefix(t, "```")), Marks: map[string]string{}, Heading: heading}
+		for j := i - 1; j >= 0; j-- {
+			m := markRE.FindStringSubmatch(strings.TrimSpace(lines[j]))
+			if m == nil {
+				break
+			}
+			b.Marks[m[1]] = m[2]
+		}
+		var body strings.Builder
+		for i++; i < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[i]), "```"); i++ {
+			body.WriteString(lines[i] + "\n")
+		}
+		b.Body = body.String()
+		out = append(out, b)
+	}
+	return out
+}
+
+// Snippet returns the block of page marked `<!-- snippet: id -->`.
+func Snippet(page, id string) (Block, error) {
+	data, err := os.ReadFile(page)
+	if err != nil {
+		return Block{}, err
+	}
+	for _, b := range Blocks(string(data)) {
+		if b.Marks["snippet"] == id {
+			return b, nil
+		}
+	}
+	return Block{}, fmt.Errorf("%s has no block marked <!-- snippet: %s -->", page, id)
+}

@@ -137,3 +137,44 @@ func TestSlugIsGitHubs(t *testing.T) {
 		t.Error("Anchors took a line of a code block for a heading")
 	}
 }
+
+// TestDevelopmentGuideNamesEveryTargetAndTool: docs/development.md lists
+// every target of the Makefile and every program under tools/.
+func TestDevelopmentGuideNamesEveryTargetAndTool(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	guide, err := os.ReadFile(filepath.Join(root, "docs", "development.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := regexp.MustCompile(`(?m)^([a-z][a-z0-9_-]*):`).FindAllStringSubmatch(string(makefile), -1)
+	if len(targets) < 5 {
+		t.Fatalf("found %d targets in the Makefile", len(targets))
+	}
+	for _, m := range targets {
+		if !strings.Contains(string(guide), "`make "+m[1]+"`") {
+			t.Errorf("docs/development.md does not list `make %s`", m[1])
+		}
+	}
+	var tools []string
+	dirs, _ := filepath.Glob(filepath.Join(root, "tools", "*"))
+	benches, _ := filepath.Glob(filepath.Join(root, "tools", "bench", "*"))
+	for _, p := range append(dirs, benches...) {
+		rel, _ := filepath.Rel(root, p)
+		if rel == filepath.Join("tools", "bench") {
+			continue
+		}
+		if filepath.Dir(rel) == filepath.Join("tools", "bench") {
+			rel = filepath.Base(rel) // listed by name in the tools/bench row
+		}
+		tools = append(tools, rel)
+	}
+	for _, name := range tools {
+		if !strings.Contains(string(guide), "`"+name+"`") {
+			t.Errorf("docs/development.md does not name %s", name)
+		}
+	}
+}
