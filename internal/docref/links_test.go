@@ -178,3 +178,44 @@ func TestDevelopmentGuideNamesEveryTargetAndTool(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryFuzzTargetRunsAndIsListed: every Fuzz function in the
+// repository is in the Makefile's FUZZ_TARGETS (so make fuzz runs it), and
+// RELIABILITY.md names each one.
+func TestEveryFuzzTargetRunsAndIsListed(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	makefile, _ := os.ReadFile(filepath.Join(root, "Makefile"))
+	reliability, _ := os.ReadFile(filepath.Join(root, "RELIABILITY.md"))
+	m := regexp.MustCompile(`(?s)FUZZ_TARGETS :=(.*?)\n\S`).FindSubmatch(makefile)
+	if m == nil {
+		t.Fatal("the Makefile has no FUZZ_TARGETS")
+	}
+	targets := string(m[1])
+	found := 0
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		for _, f := range regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`).FindAllSubmatch(data, -1) {
+			name := string(f[1])
+			found++
+			if !strings.Contains(targets, name+":") {
+				t.Errorf("%s (%s) is not in the Makefile's FUZZ_TARGETS", name, p)
+			}
+			if !strings.Contains(string(reliability), "`"+name+"`") {
+				t.Errorf("RELIABILITY.md does not name %s", name)
+			}
+		}
+		return nil
+	})
+	if found < 5 {
+		t.Fatalf("found %d fuzz targets; the walk is broken", found)
+	}
+}

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -37,4 +38,23 @@ func TestReferenceModels(t *testing.T) {
 		fmt.Fprintf(&b, "Licence: %s. Source: %s\n", k.License, k.LicenseSource)
 	}
 	docref.Check(t, "../../docs/reference/models.md", b.String())
+}
+
+// TestREADMENamesTheCatalogueLicences: the README's licence section names
+// every licence a catalogue model carries.
+func TestREADMENamesTheCatalogueLicences(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	i := strings.Index(readme, "## Licences")
+	if i < 0 {
+		t.Fatal("README.md has no Licences section")
+	}
+	for _, k := range Catalogue {
+		if !strings.Contains(readme[i:], k.License) {
+			t.Errorf("the README's licences do not name %s (%s)", k.License, k.Name)
+		}
+	}
 }
