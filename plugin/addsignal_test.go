@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spladeq/spladeq/connectors/qdrant"
 )
@@ -180,5 +181,45 @@ func TestAddSignalRefusesWhatItCannotDo(t *testing.T) {
 	}
 	if _, err := s.AddSignal(ctx, "missing", "bm25", AddSignalOptions{}); !errors.Is(err, qdrant.ErrNotFound) {
 		t.Errorf("add-signal on a missing collection: %v, want not found", err)
+	}
+}
+
+// TestAServiceNoticesASignalAddedByAnotherProcess: a serving process keeps
+// a collection that lacks a search signal in its cache for at most
+// recheckIncomplete; an add-signal run by another process (here: the
+// store changed behind the service's back) shows after that, not before.
+func TestAServiceNoticesASignalAddedByAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, testConfig(t))
+	if _, err := s.EnsureCollection(ctx, "old", CollectionConfig{BM25: None}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertDocuments(ctx, "old", docs); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Search(ctx, "old", SearchInput{Query: "sparse vectors"}); err != nil || strings.Join(res.Signals, ",") != "sparse,dense" {
+		t.Fatalf("default search before: %v (%v), want sparse and dense", res.Signals, err)
+	}
+	// Another process's add-signal, stopped midway: the mark and the vector.
+	if err := s.store.SetMetadata(ctx, "old", map[string]string{MetaAdding: "bm25", MetaBM25: "bm25"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.AddVector(ctx, "old", qdrant.CollectionSpec{BM25: &qdrant.BM25Spec{Name: "bm25"}}); err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	now = func() time.Time { return clock }
+	t.Cleanup(func() { now = time.Now })
+	bm25 := func() error {
+		_, err := s.Search(ctx, "old", SearchInput{Query: "sparse vectors", Mode: "bm25"})
+		return err
+	}
+	clock = clock.Add(recheckIncomplete - time.Second)
+	if err := bm25(); err == nil || !strings.Contains(err.Error(), `collection "old" has no bm25 vector`) {
+		t.Errorf("bm25 search within %v of the last look: %v, want the cached answer (no bm25 vector)", recheckIncomplete, err)
+	}
+	clock = clock.Add(2 * time.Second)
+	if err := bm25(); err == nil || !strings.Contains(err.Error(), `collection "old" is still gaining its bm25 signal`) {
+		t.Errorf("bm25 search after %v: %v, want the signal seen as being added", recheckIncomplete, err)
 	}
 }
