@@ -219,3 +219,90 @@ func TestEveryFuzzTargetRunsAndIsListed(t *testing.T) {
 		t.Fatalf("found %d fuzz targets; the walk is broken", found)
 	}
 }
+
+// userPages are the pages a user reads: the README, the guides and the
+// design notes (not the generated references, nor the superseded history).
+func userPages(t *testing.T, root string) []string {
+	pages := []string{filepath.Join(root, "README.md")}
+	for _, pattern := range []string{"docs/*.md", "docs/design/*.md"} {
+		m, _ := filepath.Glob(filepath.Join(root, pattern))
+		for _, p := range m {
+			if filepath.Base(p) != "benchmarks-history.md" {
+				pages = append(pages, p)
+			}
+		}
+	}
+	if len(pages) < 10 {
+		t.Fatalf("found %d pages", len(pages))
+	}
+	return pages
+}
+
+// referenceNames returns the names a generated reference lists in the
+// first column of its tables, matched by re.
+func referenceNames(t *testing.T, path string, re *regexp.Regexp) map[string]bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		names[m[1]] = true
+	}
+	if len(names) < 10 {
+		t.Fatalf("%s: found %d names; the pattern is broken", path, len(names))
+	}
+	return names
+}
+
+var (
+	configKeyRef  = regexp.MustCompile("(?m)^\\| `([a-z_]+\\.[A-Za-z0-9_.]+)`")
+	configKeyDoc  = regexp.MustCompile("`((?:qdrant|models|vectorizers|collection|search|server|ingest|log)\\.[A-Za-z0-9_]+(?:\\.[A-Za-z0-9_]+)*)")
+	vectorizerKey = regexp.MustCompile(`^vectorizers\.[A-Za-z_]+\.`)
+	flagRef       = regexp.MustCompile("(?m)^\\| `(--[a-z0-9-]+)")
+	flagDoc       = regexp.MustCompile("`(?:(?:bin/)?spladeq [^`]*?)?(--[a-z][a-z0-9-]*)")
+)
+
+// TestDocsNameRealKeysAndFlags: every configuration key a page names in
+// code (`server.max_texts`, `vectorizers.sparse.model`) is a key of the
+// configuration reference, and every spladeq flag named in prose is a
+// flag of the CLI reference — so a key or flag renamed in the code fails
+// make test until the guides follow.
+func TestDocsNameRealKeysAndFlags(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	keys := referenceNames(t, filepath.Join(root, "docs", "reference", "config.md"), configKeyRef)
+	flags := referenceNames(t, filepath.Join(root, "docs", "reference", "cli.md"), flagRef)
+	flags["--help"] = true
+	for _, page := range userPages(t, root) {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, page)
+		for i, line := range Prose(string(data)) {
+			for _, m := range configKeyDoc.FindAllStringSubmatch(line, -1) {
+				key := vectorizerKey.ReplaceAllString(m[1], "vectorizers.NAME.")
+				if keys[key] || isSection(keys, key) {
+					continue
+				}
+				t.Errorf("%s:%d: %s is no configuration key (docs/reference/config.md)", rel, i+1, m[1])
+			}
+			for _, m := range flagDoc.FindAllStringSubmatch(line, -1) {
+				if !flags[m[1]] {
+					t.Errorf("%s:%d: %s is no flag of spladeq (docs/reference/cli.md)", rel, i+1, m[1])
+				}
+			}
+		}
+	}
+}
+
+// isSection reports whether key names a group of keys (`ingest.source`,
+// `search.weights`, `vectorizers.NAME`) rather than one.
+func isSection(keys map[string]bool, key string) bool {
+	for k := range keys {
+		if strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
+}
