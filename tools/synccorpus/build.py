@@ -15,8 +15,9 @@ on what is installed):
   man     English man pages (sections 1-8, no translations), NAME line and
           DESCRIPTION section, as plain text (tools/evalsets' roff reader).
 
-Bodies under 20 words, and bodies identical after normalisation to an earlier
-one (the same comment in two versions of a module), are dropped. Documents
+Bodies under 20 words, bodies identical after normalisation to an earlier
+one (the same comment in two versions of a module), and documents holding a
+NUL byte (which spladeq dead-letters) are dropped. Documents
 are taken round-robin from the three sources until --docs are written, so the
 mix does not depend on --docs. JSON lines: {"id", "title", "text", "source"}.
 Python standard library only, beside `go` for goextract.
@@ -136,7 +137,7 @@ def main():
     sources = {"go": go_docs(), "python": py_docs([r for r in roots if os.path.isdir(r)]), "man": man_docs()}
     seen_ids, seen_bodies = set(), set()
     counts = {k: 0 for k in sources}
-    dropped = {"short": 0, "duplicate": 0}
+    dropped = {"short": 0, "duplicate": 0, "nul": 0}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     h = hashlib.sha256()
     written = 0
@@ -151,6 +152,11 @@ def main():
                     words = evalsets.words(doc["text"])
                     if len(words) < MIN_WORDS:
                         dropped["short"] += 1
+                        continue
+                    if any("\x00" in v for v in doc.values() if isinstance(v, str)):
+                        # spladeq refuses text with a NUL byte (a bad
+                        # record): every document here must be ingestible.
+                        dropped["nul"] += 1
                         continue
                     key = hashlib.sha1(evalsets.norm(doc["text"]).encode()).digest()
                     if key in seen_bodies or doc["id"] in seen_ids:
