@@ -861,8 +861,17 @@ func (p *pass) checkGroups(ctx context.Context, in <-chan *group, out chan<- *ba
 			cur.lastSeq, cur.srcPos, cur.dlSize, cur.errors = e.seq, e.pos, e.dlSize, e.errors
 			if e.unitEnd {
 				// The unit is read whole: its token goes on its documents.
-				if e.token != "" && !unitBad && unitOurs && e.kind != entryStub && !j.DryRun {
-					cur.stamps = append(cur.stamps, stamp{e.unit, unitStamp(p.settings, e.token)})
+				// A unit with a bad record gets none (it is read again next
+				// time), and loses the stamp an earlier version of it left
+				// on the documents this pass found unchanged: a clean run
+				// leaves them unstamped too.
+				if unitOurs && e.kind != entryStub && !j.DryRun {
+					switch {
+					case unitBad:
+						cur.stamps = append(cur.stamps, stamp{e.unit, ""})
+					case e.token != "":
+						cur.stamps = append(cur.stamps, stamp{e.unit, unitStamp(p.settings, e.token)})
+					}
 				}
 				unitBad, unitOurs = false, false
 			}

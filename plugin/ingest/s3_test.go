@@ -419,3 +419,41 @@ func TestWatchResyncsAnS3PrefixOnAnInterval(t *testing.T) {
 		t.Errorf("stored %v, want kb/b.txt and kb/c.txt", got)
 	}
 }
+
+// An object read whole was stamped with its token; a later version adds a
+// bad record and keeps the other records: its unchanged documents lose the
+// stamp (the object is read again next time, its bad record dead-lettered
+// again), as a clean run over that version leaves them.
+func TestAnObjectThatGainsABadRecordLosesItsStamp(t *testing.T) {
+	srv := s3test.Start(t)
+	svc, cfg := testService(t)
+	s3test.Isolate(t)
+	srv.Bucket(t, "docs")
+	good := `{"id": "r1", "text": "row one"}` + "\n" + `{"id": "r2", "text": "row two"}` + "\n"
+	srv.Put(t, "docs", map[string][]byte{"kb/rows.jsonl": []byte(good)})
+	job := func(svc *plugin.Service, cfg *config.Config) *Job {
+		return s3SyncJob(svc, cfg, srv.Endpoint, "kb/", config.SyncFull)
+	}
+	if _, err := job(svc, cfg).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(t, "docs", map[string][]byte{"kb/rows.jsonl": []byte(good + `{"text": "no id"}` + "\n")})
+	for run := 1; run <= 2; run++ {
+		sum, err := job(svc, cfg).Run(context.Background())
+		if err != nil || sum.Unchanged != 2 || sum.Errors != 1 || sum.NotRead != 0 {
+			t.Errorf("run %d over the object with a bad record: %+v, %v; want it read, 2 unchanged, 1 bad", run, sum, err)
+		}
+	}
+	cleanCfg := *cfg
+	cleanCfg.Qdrant.URL = qdrant.EmbeddedScheme + filepath.Join(t.TempDir(), "clean")
+	cleanCfg.Ingest.Checkpoint = filepath.Join(t.TempDir(), "clean.checkpoint.json")
+	clean, err := plugin.New(context.Background(), &cleanCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clean.Close()
+	if _, err := job(clean, &cleanCfg).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sameCollection(t, snapshot(t, svc), snapshot(t, clean))
+}
