@@ -1,0 +1,107 @@
+package integration
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spladeq/spladeq/internal/s3test"
+)
+
+// TestS3SyncSurvivesKillNine is TestSyncSurvivesKillNineAtRandomMoments
+// with the source in a bucket of a real S3-compatible server (versitygw):
+// the corpus as JSONL objects of 40 lines each, so an edition changes some
+// objects (new ETags), leaves others as they were (skipped unread) and
+// deletes the last ones. `spladeq ingest` with ingest.sync: full is killed
+// with SIGKILL at random moments and as its deletions start, the bucket
+// changing between some kills; a last run must leave the collection equal,
+// point for point, to a clean run over the final bucket. Embedded store
+// only: the store side is the file source's test's.
+func TestS3SyncSurvivesKillNine(t *testing.T) {
+	srv := s3test.Start(t)
+	s3test.Isolate(t)
+	srv.Bucket(t, "corpus")
+	dir := t.TempDir()
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewSource(seed))
+	docs := max(700, 120*killCycles())
+	const perObject = 40
+	objects := 0
+	write := func(variant int) int {
+		lines, _, bad := syncCorpus(docs, variant)
+		parts := map[string][]byte{}
+		for i := 0; i*perObject < len(lines); i++ {
+			part := lines[i*perObject : min((i+1)*perObject, len(lines))]
+			parts[fmt.Sprintf("parts/%03d.jsonl", i)] = []byte(strings.Join(part, "\n") + "\n")
+		}
+		srv.Put(t, "corpus", parts)
+		for i := len(parts); i < objects; i++ {
+			srv.Delete(t, "corpus", fmt.Sprintf("parts/%03d.jsonl", i))
+		}
+		objects = len(parts)
+		return bad
+	}
+	config := func(url, name string) string {
+		p := syncJobConfig(dir, url, "unused", name)
+		return replaceInFile(t, p, `source: {type: jsonl, path: "unused"}`,
+			fmt.Sprintf(`source: {type: s3, bucket: corpus, prefix: parts/, endpoint: %q, include: ["**/*.jsonl"]}`, srv.Endpoint))
+	}
+	url := "embedded://" + filepath.Join(dir, "store")
+	write(0)
+	cfg := config(url, "docs")
+	runIngest(t, dir, 0, "--config", cfg)
+
+	variant, kills, atDelete := 1, 0, 0
+	write(variant)
+	for i := 0; i < killCycles(); i++ {
+		if rng.Intn(3) == 0 {
+			variant = 1 + rng.Intn(3)
+			write(variant)
+		}
+		var exited bool
+		if i%3 == 2 {
+			exited = runIngestKilledAtDeletion(t, dir, filepath.Join(dir, "docs.checkpoint.json"), "--config", cfg)
+			if !exited {
+				atDelete++
+			}
+		} else {
+			exited, _ = runIngest(t, dir, time.Duration(100+rng.Intn(900))*time.Millisecond, "--config", cfg)
+		}
+		if !exited {
+			kills++
+		}
+	}
+	_, out := runIngest(t, dir, 0, "--config", cfg)
+	t.Logf("seed %d: killed %d times (%d as deletions began); final edition %d in %d objects; final run: %s", seed, kills, atDelete, variant, objects, strings.TrimSpace(out))
+	if kills == 0 {
+		t.Error("every run finished before its kill: nothing was tested")
+	}
+	_, want, bad := syncCorpus(docs, variant)
+	checkExact(t, url, want)
+	checkDeadLetters(t, bad, filepath.Join(dir, "docs.dead.jsonl"))
+
+	cleanURL := "embedded://" + filepath.Join(dir, "clean-store")
+	runIngest(t, dir, 0, "--config", config(cleanURL, "clean"))
+	compareCollections(t, url, "docs", cleanURL, "clean")
+}
+
+// replaceInFile replaces old (which must be there) by new in the file at
+// path, and returns path.
+func replaceInFile(t *testing.T, path, old, new string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not hold %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
