@@ -733,6 +733,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.ChunkOverlap < 0 || (c.Ingest.ChunkTokens > 0 && c.Ingest.ChunkOverlap >= c.Ingest.ChunkTokens) {
 		bad("ingest.chunk_overlap", "must be >= 0 and below chunk_tokens, got %d", c.Ingest.ChunkOverlap)
+	} else if v, ok := c.Vectorizers[c.Collection.Sparse]; ok && c.Ingest.ChunkTokens == 0 && v.MaxLength > 0 && c.Ingest.ChunkOverlap >= v.MaxLength-2 {
+		// Without chunk_tokens the chunks are the sparse model's window
+		// less its two special tokens; the chunker would refuse the first
+		// document.
+		bad("ingest.chunk_overlap", "must be below the chunks' %d tokens (ingest.chunk_tokens is 0: vectorizers.%s.max_length %d less 2), got %d",
+			v.MaxLength-2, c.Collection.Sparse, v.MaxLength, c.Ingest.ChunkOverlap)
 	}
 	src := c.Ingest.Source
 	if src.Type != "" && !oneOf(src.Type, "jsonl", "csv", "dir", "parquet", "s3") {

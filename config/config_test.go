@@ -366,3 +366,31 @@ func TestWeightedFusionNeedsAWeightAboveZero(t *testing.T) {
 		t.Errorf("got %v, want it to say %s", err, want)
 	}
 }
+
+// Without ingest.chunk_tokens the chunks are the sparse model's max_length
+// less 2: an overlap as long is refused when the configuration is loaded,
+// not at the first document.
+func TestChunkOverlapMustFitTheSparseWindow(t *testing.T) {
+	for _, c := range []struct {
+		ingest, want string
+	}{
+		{"{}", `ingest.chunk_overlap: must be below the chunks' 30 tokens (ingest.chunk_tokens is 0: vectorizers.sparse.max_length 32 less 2), got 32`},
+		{"{chunk_overlap: 29}", ""},
+		{"{chunk_tokens: 64}", ""},
+	} {
+		file := writeFile(t, `
+vectorizers:
+  sparse: {module: splade, model: x, max_length: 32}
+collection: {sparse: sparse, dense: ""}
+ingest: `+c.ingest+`
+`)
+		_, err := Load(LoadOptions{File: file})
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("ingest %s: error %q, want %q", c.ingest, got, c.want)
+		}
+	}
+}
