@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spladeq/spladeq/config"
+	"github.com/spladeq/spladeq/splade/hfgraph"
 )
 
 // Identifier is a vectorizer that names what determines its vectors; a
@@ -50,7 +51,7 @@ func (s *Service) VectorizerIdentity(name string) (string, error) {
 	}
 	fields := vectorSettings(vc)
 	if vc.Model != "" {
-		sum, err := modelFilesHash(ResolveModel(vc.Model, s.cfg.Models.Dir))
+		sum, err := modelFilesHash(ResolveModel(vc.Model, s.cfg.Models.Dir), unusedGraph(vc))
 		if err != nil {
 			return "", fmt.Errorf("vectorizer %s: hash model files: %w", name, err)
 		}
@@ -91,10 +92,22 @@ type fileHash struct {
 	sum   string
 }
 
+// unusedGraph is the file of a model directory that the vectorizer vc
+// never loads and so leaves out of its identity: the int8 graph
+// (hfgraph.Int8File) of an fp32 vectorizer, so that writing one beside
+// model.onnx (make models, model convert --quantize int8) does not
+// re-encode every collection built with the fp32 graph.
+func unusedGraph(vc config.Vectorizer) string {
+	if vc.Quantize == config.QuantizeInt8 || vc.ONNXFile == hfgraph.Int8File {
+		return ""
+	}
+	return hfgraph.Int8File
+}
+
 // modelFilesHash is a SHA-256 over a model directory's files (names and
-// contents; hidden files and directories skipped), or over the one file
-// path names.
-func modelFilesHash(path string) (string, error) {
+// contents; hidden files and directories skipped, and the file named skip
+// at the directory's top level), or over the one file path names.
+func modelFilesHash(path, skip string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
@@ -113,6 +126,9 @@ func modelFilesHash(path string) (string, error) {
 			}
 			if d.Type().IsRegular() {
 				rel, _ := filepath.Rel(path, p)
+				if skip != "" && rel == skip {
+					return nil
+				}
 				rels = append(rels, rel)
 			}
 			return nil

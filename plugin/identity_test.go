@@ -75,6 +75,25 @@ func TestVectorizerIdentityFollowsWhatChangesVectors(t *testing.T) {
 	if got := identity(nil); got == base {
 		t.Error("an edited model file left the identity as it was")
 	}
+	// An int8 graph written beside model.onnx (make models, model convert
+	// --quantize int8) is not what an fp32 vectorizer runs: its identity
+	// stays, while the hash an int8 vectorizer takes follows the file.
+	base = identity(nil)
+	int8Hash := func() string {
+		sum, err := modelFilesHash(model, unusedGraph(config.Vectorizer{Quantize: config.QuantizeInt8}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	before := int8Hash()
+	os.WriteFile(filepath.Join(model, "model.int8.onnx"), []byte("an int8 graph"), 0o644)
+	if got := identity(nil); got != base {
+		t.Errorf("an int8 graph beside model.onnx changed the fp32 identity:\n%s\n%s", base, got)
+	}
+	if int8Hash() == before {
+		t.Error("an int8 graph written into the directory left the int8 vectorizer's model hash as it was")
+	}
 }
 
 // TestEveryUntaggedVectorizerFieldIsPartOfTheIdentity sets each field of
