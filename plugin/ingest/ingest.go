@@ -346,6 +346,12 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		keep := cp.DeadLetterBytes
 		if !sum.Resumed {
 			keep = 0
+			// The new pass's checkpoint goes to disk before the dead letter
+			// is cut: a kill between the two must not leave an older
+			// pass's checkpoint counting bytes the cut removed.
+			if err := cp.save(sum.Checkpoint); err != nil {
+				return sum, err
+			}
 		}
 		if p.dl, err = openDeadLetter(sum.DeadLetter, keep); err != nil {
 			return sum, err
