@@ -323,3 +323,65 @@ func TestMemoryStaysBoundedOnASourceMuchLargerThanTheQueues(t *testing.T) {
 	}
 	t.Logf("%d records, peak heap in use %d MiB, at most %d batches queued", n, peak>>20, stats.maxInflight.Load())
 }
+
+// diesReading is a source whose first read fails, after the pass has begun;
+// its version differs from any file's, so the pass does not resume another.
+type diesReading struct{ generated }
+
+func (*diesReading) Version() string { return "another edition" }
+func (*diesReading) Next() (source.Record, error) {
+	return source.Record{}, errors.New("source died")
+}
+
+// A new pass cuts the dead letter to nothing. If it dies before writing a
+// checkpoint of its own, the earlier unfinished pass's checkpoint (which
+// counts dead-letter bytes) must not be left on disk to be resumed against
+// the cut file.
+func TestANewPassDyingEarlyLeavesNoCheckpointCountingCutDeadLetters(t *testing.T) {
+	svc, cfg := testService(t)
+	var lines []string
+	for i := 0; i < 20; i++ {
+		lines = append(lines, fmt.Sprintf(`{"id": "d%02d", "text": "document number %d"}`, i, i))
+		if i == 0 {
+			lines = append(lines, `{"broken": `)
+		}
+	}
+	path := writeJSONL(t, lines...)
+	cfg.Ingest.BatchSize = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	afterCheckpoint = func(int64) {
+		if n++; n == 3 {
+			cancel()
+		}
+	}
+	defer func() { afterCheckpoint = nil }()
+	sum, err := job(svc, cfg, path).Run(ctx)
+	afterCheckpoint = nil
+	if err == nil || sum.Complete {
+		t.Fatalf("first pass: %+v, %v; want it interrupted", sum, err)
+	}
+	if st, err := os.Stat(sum.DeadLetter); err != nil || st.Size() == 0 {
+		t.Fatalf("the interrupted pass wrote no dead letter (%v): nothing to test", err)
+	}
+
+	j := job(svc, cfg, path)
+	j.Open = func() (source.Source, error) { return &diesReading{}, nil }
+	if _, err := j.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "source died") {
+		t.Fatalf("second pass: %v, want the source's failure", err)
+	}
+
+	// The file is as the first pass left it: that pass must not be resumed
+	// against a dead letter the second one cut.
+	sum, err = job(svc, cfg, path).Run(context.Background())
+	if err != nil {
+		t.Fatalf("third pass: %v", err)
+	}
+	if sum.Documents != 20 || sum.Errors != 1 {
+		t.Errorf("third pass %+v, want 20 documents and the broken line", sum)
+	}
+	dl, _ := os.ReadFile(sum.DeadLetter)
+	if c := strings.Count(string(dl), "\n"); c != 1 {
+		t.Errorf("dead letter has %d entries, want the broken line once", c)
+	}
+}
