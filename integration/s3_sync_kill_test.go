@@ -31,8 +31,8 @@ func TestS3SyncSurvivesKillNine(t *testing.T) {
 	docs := max(700, 120*killCycles())
 	const perObject = 40
 	objects := 0
-	write := func(variant int) int {
-		lines, _, bad := syncCorpus(docs, variant)
+	write := func(variant int) {
+		lines, _, _ := syncCorpus(docs, variant)
 		parts := map[string][]byte{}
 		for i := 0; i*perObject < len(lines); i++ {
 			part := lines[i*perObject : min((i+1)*perObject, len(lines))]
@@ -43,7 +43,6 @@ func TestS3SyncSurvivesKillNine(t *testing.T) {
 			srv.Delete(t, "corpus", fmt.Sprintf("parts/%03d.jsonl", i))
 		}
 		objects = len(parts)
-		return bad
 	}
 	config := func(url, name string) string {
 		p := syncJobConfig(dir, url, "unused", name)
@@ -55,31 +54,8 @@ func TestS3SyncSurvivesKillNine(t *testing.T) {
 	cfg := config(url, "docs")
 	runIngest(t, dir, 0, "--config", cfg)
 
-	variant, kills, atDelete := 1, 0, 0
-	write(variant)
-	for i := 0; i < killCycles(); i++ {
-		if rng.Intn(3) == 0 {
-			variant = 1 + rng.Intn(3)
-			write(variant)
-		}
-		var exited bool
-		if i%3 == 2 {
-			exited = runIngestKilledAtDeletion(t, dir, filepath.Join(dir, "docs.checkpoint.json"), "--config", cfg)
-			if !exited {
-				atDelete++
-			}
-		} else {
-			exited, _ = runIngest(t, dir, time.Duration(100+rng.Intn(900))*time.Millisecond, "--config", cfg)
-		}
-		if !exited {
-			kills++
-		}
-	}
-	_, out := runIngest(t, dir, 0, "--config", cfg)
-	t.Logf("seed %d: killed %d times (%d as deletions began); final edition %d in %d objects; final run: %s", seed, kills, atDelete, variant, objects, strings.TrimSpace(out))
-	if kills == 0 {
-		t.Error("every run finished before its kill: nothing was tested")
-	}
+	variant, out := killSyncRuns(t, dir, cfg, seed, rng, write)
+	t.Logf("final edition %d in %d objects; final run: %s", variant, objects, out)
 	_, want, bad := syncCorpus(docs, variant)
 	checkExact(t, url, want)
 	checkDeadLetters(t, bad, filepath.Join(dir, "docs.dead.jsonl"))

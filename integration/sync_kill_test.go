@@ -130,17 +130,35 @@ func syncKillCycles(t *testing.T, url, cleanURL, cleanName string) {
 	rng := rand.New(rand.NewSource(seed))
 	docs := max(700, 120*killCycles())
 	src := filepath.Join(dir, "corpus.jsonl")
-	write := func(variant int) int {
-		lines, _, bad := syncCorpus(docs, variant)
+	write := func(variant int) {
+		lines, _, _ := syncCorpus(docs, variant)
 		tmp := src + ".tmp"
 		os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 		os.Rename(tmp, src)
-		return bad
 	}
 	write(0)
 	cfg := syncJobConfig(dir, url, src, "docs")
 	runIngest(t, dir, 0, "--config", cfg)
 
+	variant, out := killSyncRuns(t, dir, cfg, seed, rng, write)
+	t.Logf("final source edition %d; final run: %s", variant, out)
+	_, want, bad := syncCorpus(docs, variant)
+	checkExact(t, url, want)
+	checkDeadLetters(t, bad, filepath.Join(dir, "docs.dead.jsonl"))
+
+	clean := syncJobConfig(dir, cleanURL, src, cleanName)
+	runIngest(t, dir, 0, "--config", clean)
+	compareCollections(t, url, "docs", cleanURL, cleanName)
+}
+
+// killSyncRuns drives the kill -9 cycles of a sync job: source edition 1 is
+// written, then each cycle may change the edition (write), and runs
+// `spladeq ingest --config cfg` killed at a random moment or, every third
+// cycle, as its deletions begin. A last run is let finish; it returns the
+// final edition and that run's output. A test whose runs all finished
+// before their kills fails.
+func killSyncRuns(t *testing.T, dir, cfg string, seed int64, rng *rand.Rand, write func(variant int)) (int, string) {
+	t.Helper()
 	variant, kills, atDelete := 1, 0, 0
 	write(variant)
 	for i := 0; i < killCycles(); i++ {
@@ -163,17 +181,11 @@ func syncKillCycles(t *testing.T, url, cleanURL, cleanName string) {
 		}
 	}
 	_, out := runIngest(t, dir, 0, "--config", cfg)
-	t.Logf("seed %d: killed %d times (%d as deletions began); final source edition %d; final run: %s", seed, kills, atDelete, variant, strings.TrimSpace(out))
+	t.Logf("seed %d: killed %d times (%d as deletions began)", seed, kills, atDelete)
 	if kills == 0 {
 		t.Error("every run finished before its kill: nothing was tested")
 	}
-	_, want, bad := syncCorpus(docs, variant)
-	checkExact(t, url, want)
-	checkDeadLetters(t, bad, filepath.Join(dir, "docs.dead.jsonl"))
-
-	clean := syncJobConfig(dir, cleanURL, src, cleanName)
-	runIngest(t, dir, 0, "--config", clean)
-	compareCollections(t, url, "docs", cleanURL, cleanName)
+	return variant, strings.TrimSpace(out)
 }
 
 // runIngestKilledAtDeletion runs `spladeq ingest` and kills it with
