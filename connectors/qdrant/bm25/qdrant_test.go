@@ -401,23 +401,9 @@ func qdrantPoints(t testing.TB, base, collection string, ids []int, texts []stri
 
 func rest(t testing.TB, method, url string, body, out any) {
 	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(method, url, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s: %s", method, url, resp.Status, data)
+	status, data := restStatus(t, method, url, body)
+	if status != http.StatusOK {
+		t.Fatalf("%s %s: %d: %s", method, url, status, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
