@@ -35,24 +35,8 @@ func TestModelPullPrintsAConfigurationThatLoads(t *testing.T) {
 		}
 		files[f] = data
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/models/"+repo+"/tree/main" {
-			var tree []map[string]any
-			for name, data := range files {
-				tree = append(tree, map[string]any{"type": "file", "path": name, "size": len(data)})
-			}
-			json.NewEncoder(w).Encode(tree)
-			return
-		}
-		if name, ok := strings.CutPrefix(r.URL.Path, "/"+repo+"/resolve/main/"); ok && files[name] != nil {
-			w.Write(files[name])
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	defer srv.Close()
 	models := t.TempDir()
-	code, out, stderr := spladeq(t, "", "model", "pull", "--hub-url", srv.URL, "--models-dir", models, "--vectorizer", "learned", repo)
+	code, out, stderr := spladeq(t, "", "model", "pull", "--hub-url", fakeHub(t, repo, files), "--models-dir", models, "--vectorizer", "learned", repo)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -68,4 +52,27 @@ func TestModelPullPrintsAConfigurationThatLoads(t *testing.T) {
 	if v.Module != config.ModuleSPLADEIDF || v.Model != filepath.Join(models, repo) || cfg.Collection.Sparse != "learned" {
 		t.Errorf("vectorizer %s %s, collection.sparse %s:\n%s", v.Module, v.Model, cfg.Collection.Sparse, out)
 	}
+}
+
+// fakeHub serves files as the model hub serves repository repo (its file
+// tree and its resolve/main downloads) and returns its URL.
+func fakeHub(t *testing.T, repo string, files map[string][]byte) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/models/"+repo+"/tree/main" {
+			var tree []map[string]any
+			for name, data := range files {
+				tree = append(tree, map[string]any{"type": "file", "path": name, "size": len(data)})
+			}
+			json.NewEncoder(w).Encode(tree)
+			return
+		}
+		if name, ok := strings.CutPrefix(r.URL.Path, "/"+repo+"/resolve/main/"); ok && files[name] != nil {
+			w.Write(files[name])
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -170,27 +168,8 @@ func TestModelPullQuantizeInt8(t *testing.T) {
 		files[f], _ = os.ReadFile(filepath.Join(ck, f))
 	}
 	files["model.onnx"], _ = os.ReadFile(filepath.Join(fixtureModel, "model.onnx"))
-	serve := func(repo string, files map[string][]byte) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/api/models/"+repo+"/tree/main" {
-				var tree []map[string]any
-				for name, data := range files {
-					tree = append(tree, map[string]any{"type": "file", "path": name, "size": len(data)})
-				}
-				json.NewEncoder(w).Encode(tree)
-				return
-			}
-			if name, ok := strings.CutPrefix(r.URL.Path, "/"+repo+"/resolve/main/"); ok && files[name] != nil {
-				w.Write(files[name])
-				return
-			}
-			http.NotFound(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		return srv.URL
-	}
 	models := t.TempDir()
-	code, out, stderr := spladeq(t, "", "model", "pull", "--hub-url", serve("test/both", files), "--models-dir", models, "--quantize", "int8", "test/both")
+	code, out, stderr := spladeq(t, "", "model", "pull", "--hub-url", fakeHub(t, "test/both", files), "--models-dir", models, "--quantize", "int8", "test/both")
 	if code != 0 {
 		t.Fatalf("pull --quantize int8: exit %d: %s", code, stderr)
 	}
@@ -214,14 +193,14 @@ func TestModelPullQuantizeInt8(t *testing.T) {
 	}
 
 	onnxOnly := map[string][]byte{"tokenizer.json": files["tokenizer.json"], "config.json": files["config.json"], "model.onnx": files["model.onnx"]}
-	code, _, stderr = spladeq(t, "", "model", "pull", "--hub-url", serve("test/onnx", onnxOnly), "--models-dir", models, "--quantize", "int8", "test/onnx")
+	code, _, stderr = spladeq(t, "", "model", "pull", "--hub-url", fakeHub(t, "test/onnx", onnxOnly), "--models-dir", models, "--quantize", "int8", "test/onnx")
 	if code == 0 || !strings.Contains(stderr, "test/onnx@main: no safetensors checkpoint") || !strings.Contains(stderr, "it has only the ONNX graph model.onnx") {
 		t.Errorf("pull --quantize int8 of an ONNX-only repository: exit %d, stderr %s", code, stderr)
 	}
 
 	gpt := map[string][]byte{"tokenizer.json": files["tokenizer.json"], "model.safetensors": files["model.safetensors"],
 		"config.json": []byte(strings.Replace(string(files["config.json"]), "BertForMaskedLM", "GPT2LMHeadModel", 1))}
-	code, _, stderr = spladeq(t, "", "model", "pull", "--hub-url", serve("test/gpt", gpt), "--models-dir", models, "--quantize", "int8", "test/gpt")
+	code, _, stderr = spladeq(t, "", "model", "pull", "--hub-url", fakeHub(t, "test/gpt", gpt), "--models-dir", models, "--quantize", "int8", "test/gpt")
 	if code == 0 || !strings.Contains(stderr, "pulled test/gpt to "+filepath.Join(models, "test", "gpt")+", but its int8 graph cannot be built") || !strings.Contains(stderr, "GPT2LMHeadModel") {
 		t.Errorf("pull --quantize int8 of an unknown architecture: exit %d, stderr %s", code, stderr)
 	}
