@@ -305,6 +305,20 @@ _TEXT = {"B", "I", "SM", "SB", "BR", "IR", "RB", "RI", "BI", "IB", "OP", "UR", "
 _MDOC = set("Nm Ar Pa Cm Ev Ic Li Em Sy Dv Er Fn Fa Ft Va Vt Xr Op Oo Oc Ql Dq Sq Pq Aq Ad An Lk Mt Ms St Fl Ns No Pf Sx Tn Cd".split())
 
 
+def read_man_page(path):
+    """The roff source of the man page at path (gzipped or not), or None when
+    it cannot be read or only redirects to another page (.so)."""
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            src = f.read()
+    except (OSError, EOFError):
+        return None
+    if re.search(r"^\.so\s", src, re.M) and len(src) < 200:
+        return None
+    return src
+
+
 def roff_sections(src):
     """The man page's sections as {NAME: [paragraph, ...]} (man and mdoc)."""
     sections, cur, para = {}, None, []
@@ -432,13 +446,8 @@ def man_items(repo):
     chosen.sort()
     items = []
     for path, pkg in chosen:
-        try:
-            opener = gzip.open if path.endswith(".gz") else open
-            with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-                src = f.read()
-        except (OSError, EOFError):
-            continue
-        if re.search(r"^\.so\s", src, re.M) and len(src) < 200:
+        src = read_man_page(path)
+        if src is None:
             continue
         secs = roff_sections(src)
         name = " ".join(secs.get("NAME", []))

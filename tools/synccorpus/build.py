@@ -27,11 +27,9 @@ Python standard library only, beside `go` for goextract.
 
 import argparse
 import ast
-import gzip
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import sysconfig
@@ -107,13 +105,8 @@ def man_docs():
     for path in sorted(pages):
         if os.path.islink(path) or not os.path.isfile(path):
             continue
-        try:
-            opener = gzip.open if path.endswith(".gz") else open
-            with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-                src = f.read()
-        except (OSError, EOFError):
-            continue
-        if re.search(r"^\.so\s", src, re.M) and len(src) < 200:
+        src = evalsets.read_man_page(path)
+        if src is None:
             continue
         secs = evalsets.roff_sections(src)
         name = " ".join(secs.get("NAME", []))
