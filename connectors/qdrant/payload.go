@@ -75,33 +75,13 @@ func (c *Client) ScrollPayload(ctx context.Context, collection string, f *Filter
 	if err != nil {
 		return &Error{Op: "scroll", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
-	const pageSize = 1024
-	var offset *qc.PointId
-	for {
-		var page []*qc.RetrievedPoint
-		var next *qc.PointId
-		limit := uint32(pageSize)
-		err := c.do(ctx, "scroll", collection, func(ctx context.Context) error {
-			var err error
-			page, next, err = c.qc.ScrollAndOffset(ctx, &qc.ScrollPoints{CollectionName: collection, Filter: pf, Offset: offset,
-				ReadConsistency: c.cfg.readConsistency(), Limit: &limit, WithPayload: payloadSelector(keys), WithVectors: qc.NewWithVectors(false)})
-			return err
-		})
-		if err != nil {
-			return err
-		}
+	return c.scrollPages(ctx, collection, pf, 1024, payloadSelector(keys), false, func(page []*qc.RetrievedPoint) error {
 		out := make([]StoredPoint, len(page))
 		for i, p := range page {
 			out[i] = StoredPoint{ID: idString(p.GetId()), Payload: pbvalue.Map(p.GetPayload())}
 		}
-		if err := fn(out); err != nil {
-			return err
-		}
-		if next == nil {
-			return nil
-		}
-		offset = next
-	}
+		return fn(out)
+	})
 }
 
 // PayloadUpdate sets payload keys on points, keeping their other keys.

@@ -383,29 +383,44 @@ func (c *Client) Scroll(ctx context.Context, collection string, f *Filter, o Wri
 	if err != nil {
 		return nil, &Error{Op: "scroll", Collection: collection, Err: fmt.Errorf("%w: %v", ErrInvalid, err)}
 	}
-	const pageSize = 256
 	var out []StoredPoint
-	var offset *qc.PointId
-	for {
-		var page []*qc.RetrievedPoint
-		var next *qc.PointId
-		limit := uint32(pageSize)
-		err := c.do(ctx, "scroll", collection, func(ctx context.Context) error {
-			var err error
-			page, next, err = c.qc.ScrollAndOffset(ctx, &qc.ScrollPoints{CollectionName: collection, Filter: pf, Offset: offset, ReadConsistency: c.cfg.readConsistency(),
-				Limit: &limit, WithPayload: qc.NewWithPayload(true), WithVectors: qc.NewWithVectors(true)})
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
+	err = c.scrollPages(ctx, collection, pf, 256, qc.NewWithPayload(true), true, func(page []*qc.RetrievedPoint) error {
 		for _, p := range page {
 			sp := StoredPoint{ID: idString(p.GetId()), Payload: pbvalue.Map(p.GetPayload())}
 			sp.Sparse, sp.Dense = vectorsOf(p.GetVectors(), o)
 			out = append(out, sp)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scrollPages pages through the points matching pf, in id order, pageSize
+// at a time, with the payload selected and the vectors or none, handing
+// each page to fn; an error from Qdrant or from fn stops it.
+func (c *Client) scrollPages(ctx context.Context, collection string, pf *qc.Filter, pageSize uint32, payload *qc.WithPayloadSelector, vectors bool, fn func([]*qc.RetrievedPoint) error) error {
+	var offset *qc.PointId
+	for {
+		var page []*qc.RetrievedPoint
+		var next *qc.PointId
+		limit := pageSize
+		err := c.do(ctx, "scroll", collection, func(ctx context.Context) error {
+			var err error
+			page, next, err = c.qc.ScrollAndOffset(ctx, &qc.ScrollPoints{CollectionName: collection, Filter: pf, Offset: offset,
+				ReadConsistency: c.cfg.readConsistency(), Limit: &limit, WithPayload: payload, WithVectors: qc.NewWithVectors(vectors)})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
 		if next == nil {
-			return out, nil
+			return nil
 		}
 		offset = next
 	}
