@@ -125,8 +125,14 @@ func addSignalKillCycles(t *testing.T, url string) {
 		if n > 0 && n < total {
 			midway++
 		}
-		if info.Spec.Metadata[plugin.MetaAdding] != "bm25" {
-			t.Errorf("after a kill, metadata %v, want the adding mark for bm25", info.Spec.Metadata)
+		// The mark goes only once every point has the vector: a kill that
+		// lands after that (as the process exits) finds it gone, and the
+		// next run has nothing to do.
+		if marked := info.Spec.Metadata[plugin.MetaAdding] == "bm25"; !marked && n != total {
+			t.Errorf("after a kill, %d of %d points have bm25 and metadata %v lacks the adding mark", n, total, info.Spec.Metadata)
+		} else if !marked {
+			t.Logf("run %d was killed after it finished", i)
+			break
 		}
 		if !checkedSearch {
 			checkedSearch = true
