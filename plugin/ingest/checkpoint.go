@@ -1,19 +1,22 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spladeq/spladeq/connectors/source"
 )
 
-// checkpointVersion is the checkpoint format of passes with run ids;
-// an earlier checkpoint's unfinished run is not resumed.
-const checkpointVersion = 2
+// checkpointVersion is the checkpoint format of passes with run ids and
+// a seen list; an earlier checkpoint's unfinished run is not resumed.
+const checkpointVersion = 3
 
 // Phases of a pass.
 const (
@@ -37,16 +40,19 @@ type checkpoint struct {
 	Seq           int64  `json:"seq"`             // every record up to here is acknowledged or dead-lettered
 	// UnitBad: the unit in progress at Seq had a bad record (its token is
 	// not stamped).
-	UnitBad         bool      `json:"unit_bad,omitempty"`
-	Added           int64     `json:"added"`
-	Updated         int64     `json:"updated"`
-	Unchanged       int64     `json:"unchanged"`
-	Deleted         int64     `json:"deleted"`
-	Chunks          int64     `json:"chunks"`
-	Errors          int64     `json:"errors"`
-	DeadLetterBytes int64     `json:"dead_letter_bytes"`
-	Done            bool      `json:"done"`
-	SavedAt         time.Time `json:"saved_at"`
+	UnitBad         bool  `json:"unit_bad,omitempty"`
+	Added           int64 `json:"added"`
+	Updated         int64 `json:"updated"`
+	Unchanged       int64 `json:"unchanged"`
+	Deleted         int64 `json:"deleted"`
+	Chunks          int64 `json:"chunks"`
+	Errors          int64 `json:"errors"`
+	DeadLetterBytes int64 `json:"dead_letter_bytes"`
+	// SeenBytes is the length of the seen list (ingest.sync): the
+	// documents of the records up to Seq.
+	SeenBytes int64     `json:"seen_bytes,omitempty"`
+	Done      bool      `json:"done"`
+	SavedAt   time.Time `json:"saved_at"`
 }
 
 func loadCheckpoint(path string) (*checkpoint, error) {
@@ -103,11 +109,7 @@ func (cp *checkpoint) save(path string) error {
 }
 
 // deadLetter is the JSONL file of rejected records.
-type deadLetter struct {
-	f    *os.File
-	path string
-	size int64
-}
+type deadLetter struct{ appendLog }
 
 type deadEntry struct {
 	Where  string    `json:"where"`
@@ -117,34 +119,63 @@ type deadEntry struct {
 	Time   time.Time `json:"time"`
 }
 
-// openDeadLetter opens the file and cuts it to keep, the length recorded
-// by the checkpoint: entries past it belong to records that run again.
-func openDeadLetter(path string, keep int64) (*deadLetter, error) {
+// appendLog is a file a pass appends to, whose length the checkpoint
+// records.
+type appendLog struct {
+	f    *os.File
+	path string
+	size int64
+}
+
+// openAppendLog opens the file and cuts it to keep, the length recorded
+// by the checkpoint: what is past it belongs to records that run again.
+func openAppendLog(what, path string, keep int64) (appendLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
+		return appendLog{}, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("dead letter: %w", err)
+		return appendLog{}, fmt.Errorf("%s: %w", what, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return appendLog{}, err
 	}
 	if st.Size() < keep {
 		f.Close()
-		return nil, fmt.Errorf("dead letter %s is shorter (%d bytes) than its checkpoint says (%d): it was edited; use --restart", path, st.Size(), keep)
+		return appendLog{}, fmt.Errorf("%s %s is shorter (%d bytes) than its checkpoint says (%d): it was edited; use --restart", what, path, st.Size(), keep)
 	}
 	if err := f.Truncate(keep); err != nil {
 		f.Close()
-		return nil, err
+		return appendLog{}, err
 	}
 	if _, err := f.Seek(keep, 0); err != nil {
 		f.Close()
+		return appendLog{}, err
+	}
+	return appendLog{f: f, path: path, size: keep}, nil
+}
+
+// append writes data and flushes it to disk: before the checkpoint that
+// counts it is written.
+func (l *appendLog) append(what string, data []byte) error {
+	n, err := l.f.Write(data)
+	l.size += int64(n)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, l.path, err)
+	}
+	return l.f.Sync()
+}
+
+func (l *appendLog) Close() error { return l.f.Close() }
+
+func openDeadLetter(path string, keep int64) (*deadLetter, error) {
+	l, err := openAppendLog("dead letter", path, keep)
+	if err != nil {
 		return nil, err
 	}
-	return &deadLetter{f: f, path: path, size: keep}, nil
+	return &deadLetter{l}, nil
 }
 
 func (d *deadLetter) write(rec source.Record, reason error) error {
@@ -152,13 +183,58 @@ func (d *deadLetter) write(rec source.Record, reason error) error {
 	if err != nil {
 		return err
 	}
-	n, err := d.f.Write(append(line, '\n'))
-	d.size += int64(n)
-	if err != nil {
-		return fmt.Errorf("dead letter %s: %w", d.path, err)
-	}
-	// Flushed before the checkpoint that counts it is written.
-	return d.f.Sync()
+	return d.append("dead letter", append(line, '\n'))
 }
 
-func (d *deadLetter) Close() error { return d.f.Close() }
+// seenList is, with ingest.sync, the ids of the documents a pass read so
+// far, one Go-quoted string a line (any bytes round-trip): what the
+// deletion at the pass's end keeps.
+// It is beside the checkpoint and, like the dead letter, cut back to the
+// length the checkpoint records when a pass resumes.
+type seenList struct{ appendLog }
+
+// seenPath is the seen list of a checkpoint file.
+func seenPath(checkpoint string) string {
+	return strings.TrimSuffix(checkpoint, ".json") + ".seen"
+}
+
+func openSeenList(path string, keep int64) (*seenList, error) {
+	l, err := openAppendLog("seen list", path, keep)
+	if err != nil {
+		return nil, err
+	}
+	return &seenList{l}, nil
+}
+
+// add appends ids.
+func (s *seenList) add(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, id := range ids {
+		buf = strconv.AppendQuote(buf, id)
+		buf = append(buf, '\n')
+	}
+	return s.append("seen list", buf)
+}
+
+// load reads the list's ids, up to its size.
+func (s *seenList) load() (map[string]bool, error) {
+	data := make([]byte, s.size)
+	if _, err := s.f.ReadAt(data, 0); err != nil && s.size > 0 {
+		return nil, fmt.Errorf("seen list %s: %w", s.path, err)
+	}
+	seen := map[string]bool{}
+	for n, line := range bytes.Split(data, []byte{'\n'}) {
+		if len(line) == 0 {
+			continue
+		}
+		id, err := strconv.Unquote(string(line))
+		if err != nil {
+			return nil, fmt.Errorf("seen list %s:%d: %v: it was edited; use --restart", s.path, n+1, err)
+		}
+		seen[id] = true
+	}
+	return seen, nil
+}

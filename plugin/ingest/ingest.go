@@ -165,7 +165,7 @@ type batch struct {
 	chunks  []qdrant.Document
 	counts  map[string]int // chunks per written document
 	present []string       // written documents whose chunk 0 is stored: uncommitted first
-	touch   []string       // documents seen unchanged (or kept): marked with the run
+	touch   []string       // documents of a unit with a token seen unchanged (or kept): marked with the run
 	moved   []moved
 	stamps  []stamp
 	ids     []string // every document of the batch, for the in-flight set
@@ -205,7 +205,14 @@ type pass struct {
 	mu       sync.Mutex
 	inflight map[string]int
 
-	seen map[string]bool // dry run: documents in the source
+	seen     map[string]bool // dry run: documents in the source
+	seenList *seenList       // ingest.sync: documents in the source, on disk
+	// index is, with sync: full, the job's points when the pass began
+	// (read while the source is);
+	// written, the chunks of each document the pass wrote (checkGroups'
+	// goroutine, then the deletions).
+	index   *jobIndex
+	written map[string]int
 }
 
 // Run runs one pass: until the source ends (then, with ingest.sync, the
@@ -357,6 +364,16 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 			return sum, err
 		}
 		defer p.dl.Close()
+		if cfg.Sync != config.SyncNone {
+			keep := cp.SeenBytes
+			if !sum.Resumed {
+				keep = 0
+			}
+			if p.seenList, err = openSeenList(seenPath(sum.Checkpoint), keep); err != nil {
+				return sum, err
+			}
+			defer p.seenList.Close()
+		}
 	}
 
 	var tokensBefore uint64
@@ -397,6 +414,14 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 
+	if cfg.Sync == config.SyncFull {
+		ictx, stopIndex := context.WithCancel(ctx)
+		p.index, p.written = p.startIndex(ictx), map[string]int{}
+		defer func() {
+			stopIndex()
+			<-p.index.ready
+		}()
+	}
 	if cp.Phase != phaseDelete {
 		pctx, stopProgress := context.WithCancel(ctx)
 		progressDone := j.startProgress(pctx, src, stats, start)
@@ -428,6 +453,12 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	cp.Phase, cp.Done = phaseDone, true
 	if err := cp.save(sum.Checkpoint); err != nil {
 		return finish(err)
+	}
+	if p.seenList != nil {
+		// A done pass is never resumed: its list is not needed.
+		p.seenList.Close()
+		os.Remove(p.seenList.path)
+		p.seenList = nil
 	}
 	sum.Complete = true
 	return finish(nil)
@@ -566,6 +597,12 @@ func (p *pass) store(ctx context.Context, b *batch) error {
 		}
 	}
 	p.mu.Unlock()
+	if p.seenList != nil {
+		if err := p.seenList.add(b.ids); err != nil {
+			return err
+		}
+		cp.SeenBytes = p.seenList.size
+	}
 	cp.Seq, cp.DeadLetterBytes, cp.Errors, cp.UnitBad = b.lastSeq, b.dlSize, b.errors, b.unitBad
 	cp.Added += b.added
 	cp.Updated += b.updated
@@ -788,7 +825,6 @@ func idOf(rec source.Record, f config.Fields) string {
 // request, chunks the ones that changed and forms write batches.
 func (p *pass) checkGroups(ctx context.Context, in <-chan *group, out chan<- *batch) error {
 	j, cfg, stats := p.j, p.j.Config, p.stats
-	touchAll := cfg.Sync != config.SyncNone
 	cur := newBatch()
 	inBatch := map[string]bool{}
 	unitBad := p.cp.UnitBad
@@ -815,7 +851,7 @@ func (p *pass) checkGroups(ctx context.Context, in <-chan *group, out chan<- *ba
 				ask = append(ask, e.doc.ID)
 			}
 		}
-		stored, err := j.lookup(ctx, ask)
+		stored, err := p.storedDocs(ctx, ask)
 		if errors.Is(err, qdrant.ErrNotFound) && j.DryRun {
 			stored, err = map[string]storedDoc{}, nil // no collection yet
 		}
@@ -843,21 +879,18 @@ func (p *pass) checkGroups(ctx context.Context, in <-chan *group, out chan<- *ba
 			}
 			switch e.kind {
 			case entryStub:
-				if touchAll {
-					cur.touch = append(cur.touch, e.docs...)
-				}
 				cur.unchanged += int64(len(e.docs))
 			case entryBad:
 				unitBad = true
 				if j.DryRun {
 					fmt.Fprintf(j.Plan, "! %s: %s\n", e.where, e.reason)
 				}
-				if e.keep != "" {
-					// Its stored version stays, marked as seen.
+				if e.keep != "" && e.token != "" {
+					// Its stored version stays, marked as read in its unit.
 					cur.touch = append(cur.touch, e.keep)
 				}
 			case entryDoc:
-				if err := p.compare(cur, e, stored, touchAll); err != nil {
+				if err := p.compare(cur, e, stored); err != nil {
 					return err
 				}
 			}
@@ -892,16 +925,16 @@ func (p *pass) checkGroups(ctx context.Context, in <-chan *group, out chan<- *ba
 	return send()
 }
 
-// compare puts a document in the batch: unchanged (marked as seen when
-// sync or its unit's token needs it), or added or updated (chunked, to be
-// vectorized and written).
-func (p *pass) compare(b *batch, e entry, stored map[string]storedDoc, touchAll bool) error {
+// compare puts a document in the batch: unchanged (marked with the pass
+// when its unit's token is to be stamped), or added or updated (chunked, to
+// be vectorized and written).
+func (p *pass) compare(b *batch, e entry, stored map[string]storedDoc) error {
 	j := p.j
 	id := e.doc.ID
 	sd, ok := stored[id]
 	if !e.busy && ok && sd.job == p.job && sd.run != "" && sd.fp == e.fp {
 		b.unchanged++
-		if touchAll || e.token != "" {
+		if e.token != "" {
 			b.touch = append(b.touch, id)
 		}
 		if sd.unit != e.unit {
@@ -929,6 +962,9 @@ func (p *pass) compare(b *batch, e entry, stored map[string]storedDoc, touchAll 
 	}
 	b.chunks = append(b.chunks, chunks...)
 	b.counts[id] = len(chunks)
+	if p.written != nil {
+		p.written[id] = len(chunks)
+	}
 	if e.busy || ok {
 		b.present = append(b.present, id)
 	}

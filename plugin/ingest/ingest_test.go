@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spladeq/spladeq/config"
@@ -270,21 +271,23 @@ func TestAChangedSourceStartsANewPassInsteadOfResuming(t *testing.T) {
 	}
 }
 
-// generated is a source of n synthetic records made on the fly.
+// generated is a source of n synthetic records made on the fly. Progress
+// is called beside Next (the progress line), as with every source.
 type generated struct {
-	n, i int64
+	n int64
+	i atomic.Int64
 }
 
 func (g *generated) Next() (source.Record, error) {
-	if g.i == g.n {
+	if g.i.Load() == g.n {
 		return source.Record{}, io.EOF
 	}
-	g.i++
-	return source.Record{Seq: g.i, Where: fmt.Sprint("gen:", g.i), Fields: map[string]any{
-		"id": fmt.Sprint("g", g.i), "text": fmt.Sprintf("generated document %d about retrieval and vectors", g.i)}}, nil
+	i := g.i.Add(1)
+	return source.Record{Seq: i, Where: fmt.Sprint("gen:", i), Fields: map[string]any{
+		"id": fmt.Sprint("g", i), "text": fmt.Sprintf("generated document %d about retrieval and vectors", i)}}, nil
 }
 func (g *generated) Close() error                     { return nil }
-func (g *generated) Progress() (int64, int64, string) { return g.i, g.n, "records" }
+func (g *generated) Progress() (int64, int64, string) { return g.i.Load(), g.n, "records" }
 
 func TestMemoryStaysBoundedOnASourceMuchLargerThanTheQueues(t *testing.T) {
 	svc, cfg := testService(t)

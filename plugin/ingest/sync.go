@@ -25,10 +25,14 @@ const (
 	// PayloadJob names the job that wrote the point (ingest.job): sync
 	// deletes only its own job's points.
 	PayloadJob = "spladeq_job"
-	// PayloadRun is the pass that last wrote or saw the point's document.
-	// A document's chunk 0 holds "" while the document is being rewritten
-	// and the pass's id once every chunk is stored and the stale ones
-	// removed: chunk 0 is the document's commit mark.
+	// PayloadRun is the pass that last wrote the point's document, or
+	// found it unchanged in a unit it read whole (before stamping the
+	// unit's token on the documents it holds that pass). A document's
+	// chunk 0 holds "" while the document is being rewritten and the
+	// pass's id once every chunk is stored and the stale ones removed:
+	// chunk 0 is the document's commit mark. Which documents a pass saw
+	// (what a sync keeps) is in its seen list, not on the points: a re-run
+	// writes nothing on an unchanged document.
 	PayloadRun = "spladeq_run"
 	// PayloadFingerprint is a SHA-256 of what produced the document's
 	// points: its text, payload and precomputed vector, the chunking
@@ -147,6 +151,113 @@ func (j *Job) lookup(ctx context.Context, ids []string) (map[string]storedDoc, e
 	return out, nil
 }
 
+// jobIndex is what the collection held of the job, in scope, when a
+// sync: full pass began, from one scroll: it answers the pass's
+// comparisons (instead of a lookup per group of records) and lists the
+// points its deletions choose from (instead of a second scroll at the end).
+// It is read while the source is (the first comparison waits for it), and
+// costs memory in proportion to the job: about 200 bytes a point.
+type jobIndex struct {
+	ready chan struct{} // closed once docs or err is set
+	docs  map[string]*indexedDoc
+	err   error
+}
+
+type indexedDoc struct {
+	chunk0 bool // chunk 0 is stored: fp, unit and committed are its
+	storedDoc
+	points []string
+}
+
+// startIndex starts reading the job index; ctx ends it.
+func (p *pass) startIndex(ctx context.Context) *jobIndex {
+	ix := &jobIndex{ready: make(chan struct{})}
+	go func() {
+		defer close(ix.ready)
+		ix.docs, ix.err = p.scrollIndex(ctx)
+	}()
+	return ix
+}
+
+// wait returns once the index is read.
+func (ix *jobIndex) wait(ctx context.Context) error {
+	select {
+	case <-ix.ready:
+		return ix.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// scrollIndex scrolls the job's points in scope.
+func (p *pass) scrollIndex(ctx context.Context) (map[string]*indexedDoc, error) {
+	docs := map[string]*indexedDoc{}
+	units := map[string]string{} // one copy of each unit key
+	f := &qdrant.Filter{Must: []qdrant.Condition{{Key: PayloadJob, Match: p.job}}}
+	keys := []string{qdrant.PayloadDocID, qdrant.PayloadChunk, PayloadRun, PayloadFingerprint, PayloadUnit}
+	err := p.j.Service.Store().ScrollPayload(ctx, p.j.Collection, f, keys, func(page []qdrant.StoredPoint) error {
+		for _, pt := range page {
+			doc, unit := str(pt.Payload, qdrant.PayloadDocID), str(pt.Payload, PayloadUnit)
+			if !p.inScope(doc, unit) {
+				continue
+			}
+			if u, ok := units[unit]; ok {
+				unit = u
+			} else {
+				units[unit] = unit
+			}
+			d := docs[doc]
+			if d == nil {
+				d = &indexedDoc{}
+				docs[doc] = d
+			}
+			d.points = append(d.points, pt.ID)
+			if c, _ := pt.Payload[qdrant.PayloadChunk].(int64); c == 0 {
+				d.chunk0 = true
+				d.storedDoc = storedDoc{job: p.job, run: str(pt.Payload, PayloadRun), fp: str(pt.Payload, PayloadFingerprint), unit: unit}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, qdrant.ErrNotFound) && p.j.DryRun {
+		return docs, nil // no collection yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the job's points: %w", err)
+	}
+	return docs, nil
+}
+
+// storedDocs is what the collection says of the documents ids: from the
+// job index, but for documents this pass wrote (asked of the collection).
+func (p *pass) storedDocs(ctx context.Context, ids []string) (map[string]storedDoc, error) {
+	if p.index == nil {
+		return p.j.lookup(ctx, ids)
+	}
+	if err := p.index.wait(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]storedDoc, len(ids))
+	var ask []string
+	for _, id := range ids {
+		if _, ok := p.written[id]; ok {
+			ask = append(ask, id)
+		} else if d := p.index.docs[id]; d != nil && d.chunk0 {
+			out[id] = d.storedDoc
+		}
+	}
+	if len(ask) > 0 {
+		got, err := p.j.lookup(ctx, ask)
+		if err != nil {
+			return nil, err
+		}
+		for id, d := range got {
+			out[id] = d
+		}
+	}
+	return out, nil
+}
+
 // checkUnits is the source.UnitCheck of a pass: a unit is unchanged when
 // the job has documents from it and every one of them is committed with
 // the unit's token stamped under the current settings. The documents of
@@ -222,36 +333,46 @@ func (p *pass) inScope(docID, unit string) bool {
 }
 
 // staleSet lists the points a sync would delete: the job's points in
-// scope that this pass did not see (seen nil: not marked with its run id;
-// else, in a dry run, whose document is not in seen), and how many points
-// the job has in scope.
+// scope whose document is not in seen (the documents this pass read), and
+// how many points the job has in scope.
 func (p *pass) staleSet(ctx context.Context, seen map[string]bool) (ids []string, docs map[string]bool, total int64, err error) {
-	store := p.j.Service.Store()
 	docs = map[string]bool{}
-	f := &qdrant.Filter{Must: []qdrant.Condition{{Key: PayloadJob, Match: p.job}}}
-	if seen == nil {
-		f.MustNot = []qdrant.Condition{{Key: PayloadRun, Match: p.run}}
+	if p.index != nil {
+		if err := p.index.wait(ctx); err != nil {
+			return nil, nil, 0, err
+		}
+		// The points of the documents this pass wrote are what it wrote;
+		// of the others, what the index found.
+		for doc, d := range p.index.docs {
+			if _, ok := p.written[doc]; !ok {
+				total += int64(len(d.points))
+			}
+			if !seen[doc] {
+				ids = append(ids, d.points...)
+				docs[doc] = true
+			}
+		}
+		for _, n := range p.written {
+			total += int64(n)
+		}
+		return ids, docs, total, nil
 	}
-	err = store.ScrollPayload(ctx, p.j.Collection, f, []string{qdrant.PayloadDocID, PayloadUnit}, func(page []qdrant.StoredPoint) error {
+	f := &qdrant.Filter{Must: []qdrant.Condition{{Key: PayloadJob, Match: p.job}}}
+	err = p.j.Service.Store().ScrollPayload(ctx, p.j.Collection, f, []string{qdrant.PayloadDocID, PayloadUnit}, func(page []qdrant.StoredPoint) error {
 		for _, pt := range page {
 			doc := str(pt.Payload, qdrant.PayloadDocID)
 			if !p.inScope(doc, str(pt.Payload, PayloadUnit)) {
 				continue
 			}
 			total++
-			if seen == nil || !seen[doc] {
+			if !seen[doc] {
 				ids = append(ids, pt.ID)
 				docs[doc] = true
 			}
 		}
 		return nil
 	})
-	if err != nil || seen != nil {
-		return ids, docs, total, err
-	}
-	// The points marked with this run are all in scope: it read them.
-	kept, err := store.Count(ctx, p.j.Collection, &qdrant.Filter{Must: []qdrant.Condition{{Key: PayloadJob, Match: p.job}, {Key: PayloadRun, Match: p.run}}})
-	return ids, docs, total + int64(kept), err
+	return ids, docs, total, err
 }
 
 // checkMaxDelete refuses deleting n of total points over ingest.max_delete.
@@ -265,9 +386,13 @@ func (p *pass) checkMaxDelete(n int, docs int, total int64) error {
 
 // deleteStale removes the points of the job, in scope, that this pass did
 // not see: after the whole source was read. It can run again after any
-// interruption: what is left is still unmarked.
+// interruption: the seen list is kept until the pass is done.
 func (p *pass) deleteStale(ctx context.Context) (docs int64, err error) {
-	ids, docSet, total, err := p.staleSet(ctx, nil)
+	seen, err := p.seenList.load()
+	if err != nil {
+		return 0, err
+	}
+	ids, docSet, total, err := p.staleSet(ctx, seen)
 	if err != nil {
 		return 0, fmt.Errorf("list stale points: %w", err)
 	}

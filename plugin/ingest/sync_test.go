@@ -3,18 +3,22 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/spladeq/spladeq/config"
 	"github.com/spladeq/spladeq/connectors/qdrant"
+	"github.com/spladeq/spladeq/connectors/source"
 	"github.com/spladeq/spladeq/plugin"
 )
 
@@ -576,4 +580,158 @@ func TestDeletionsCutShortFinishOnTheNextRun(t *testing.T) {
 		t.Fatalf("%+v, %v; want the pass resumed at its deletions", sum, err)
 	}
 	sameCollection(t, snapshot(t, svc), cleanRun(t, cfg, path, nil))
+}
+
+// rawPayloads is point id → full payload, the pass id included.
+func rawPayloads(t *testing.T, svc *plugin.Service) map[string]map[string]any {
+	t.Helper()
+	pts, err := svc.Store().Scroll(context.Background(), "docs", nil, qdrant.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, p := range pts {
+		out[p.ID] = p.Payload
+	}
+	return out
+}
+
+// A sync re-run's cost follows the change: an unchanged document of a
+// source without unit tokens (one JSONL file) gets no write at all, not
+// even its pass id; only the changed one is rewritten.
+func TestASyncReRunWritesNothingOnUnchangedDocuments(t *testing.T) {
+	svc, cfg := testService(t)
+	path := writeJSONL(t, corpusLines(12, nil)...)
+	first, err := syncJob(svc, cfg, path).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rawPayloads(t, svc)
+	os.WriteFile(path, []byte(strings.Join(corpusLines(12, func(i int) string {
+		if i == 4 {
+			return `{"id": "d04", "text": "document four, edited", "n": 4}`
+		}
+		return fmt.Sprintf(`{"id": "d%02d", "text": "document %d about sparse retrieval and learned term weights, part %d", "n": %d}`, i, i, i%4, i)
+	}), "\n")+"\n"), 0o644)
+	second, err := syncJob(svc, cfg, path).Run(context.Background())
+	if err != nil || second.Updated != 1 || second.Unchanged != 11 {
+		t.Fatalf("%+v, %v; want 1 updated, 11 unchanged", second, err)
+	}
+	for id, p := range rawPayloads(t, svc) {
+		switch {
+		case p[qdrant.PayloadDocID] == "d04":
+			if p[PayloadRun] != second.Run && p[qdrant.PayloadChunk] == int64(0) {
+				t.Errorf("d04 chunk 0 has run %v, want the second pass's %s", p[PayloadRun], second.Run)
+			}
+		case !reflect.DeepEqual(p, before[id]):
+			t.Errorf("unchanged point %s was written: %v, was %v (first pass %s)", id, p, before[id], first.Run)
+		}
+	}
+	if _, err := os.Stat(seenPath(second.Checkpoint)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the seen list of a done pass is left behind: %v", err)
+	}
+}
+
+// A sync pass cut short while reading resumes with the list of the
+// documents it had read: they are kept, and only what the source no longer
+// holds is deleted.
+func TestAResumedSyncKeepsWhatItReadBeforeTheCut(t *testing.T) {
+	svc, cfg := testService(t)
+	path := writeJSONL(t, corpusLines(30, nil)...)
+	if _, err := syncJob(svc, cfg, path).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// d20…d29 leave the source; d00…d19 change, so the cut pass writes.
+	os.WriteFile(path, []byte(strings.Join(corpusLines(20, func(i int) string {
+		return fmt.Sprintf(`{"id": "d%02d", "text": "document %d, second edition", "n": %d}`, i, i, i)
+	}), "\n")+"\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	checkpoints := 0
+	afterCheckpoint = func(int64) {
+		if checkpoints++; checkpoints == 2 {
+			cancel()
+		}
+	}
+	_, err := syncJob(svc, cfg, path).Run(ctx)
+	afterCheckpoint = nil
+	if err == nil || !strings.Contains(err.Error(), "resumable") {
+		t.Fatalf("got %v, want the pass interrupted", err)
+	}
+	sum, err := syncJob(svc, cfg, path).Run(context.Background())
+	if err != nil || !sum.Resumed || sum.Records == 20 || sum.Deleted != 10 {
+		t.Fatalf("%+v, %v; want the pass resumed after its checkpoint and d20…d29 deleted", sum, err)
+	}
+	sameCollection(t, snapshot(t, svc), cleanRun(t, cfg, path, nil))
+}
+
+// gated is a source of records that, before record gate, waits until
+// ready says so.
+type gated struct {
+	recs  []source.Record
+	i     int
+	gate  int
+	ready func() bool
+}
+
+func (g *gated) Next() (source.Record, error) {
+	if g.i == len(g.recs) {
+		return source.Record{}, io.EOF
+	}
+	if g.i+1 == g.gate {
+		for !g.ready() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	g.i++
+	return g.recs[g.i-1], nil
+}
+func (g *gated) Close() error                     { return nil }
+func (g *gated) Progress() (int64, int64, string) { return 0, 0, "records" }
+
+// A document that comes twice in one source ends as its last version,
+// even when that version is the one stored before the pass and the first
+// was already written: a sync: full pass compares it with the collection,
+// not with what the collection held when the pass began.
+func TestADocumentSeenTwiceEndsAsItsLastVersion(t *testing.T) {
+	svc, cfg := testService(t)
+	cfg.Ingest.Job = "twice"
+	path := writeJSONL(t, corpusLines(3, nil)...)
+	if _, err := syncJob(svc, cfg, path).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot(t, svc)
+	var unit string // the file's, as the first run stored it
+	for _, p := range want {
+		unit, _ = p.Payload[PayloadUnit].(string)
+	}
+	rec := func(seq int, id, text string, n int) source.Record {
+		return source.Record{Seq: int64(seq), Where: fmt.Sprint("test:", seq), Unit: unit, Fields: map[string]any{"id": id, "text": text, "n": json.Number(fmt.Sprint(n))}}
+	}
+	var recs []source.Record
+	recs = append(recs, rec(1, "d01", "document 1, a version that does not last", 1))
+	for i := 0; i < checkGroupSize+10; i++ {
+		recs = append(recs, rec(len(recs)+1, fmt.Sprintf("filler%03d", i), "filler", i))
+	}
+	recs = append(recs, rec(len(recs)+1, "d00", "document 0 about sparse retrieval and learned term weights, part 0", 0))
+	recs = append(recs, rec(len(recs)+1, "d01", "document 1 about sparse retrieval and learned term weights, part 1", 1))
+	recs = append(recs, rec(len(recs)+1, "d02", "document 2 about sparse retrieval and learned term weights, part 2", 2))
+	var acked atomic.Int64
+	afterCheckpoint = func(seq int64) { acked.Store(seq) }
+	defer func() { afterCheckpoint = nil }()
+	j := syncJob(svc, cfg, path)
+	j.Open = func() (source.Source, error) {
+		// The second group waits for the first version of d01 to be stored.
+		return &gated{recs: recs, gate: checkGroupSize + 2, ready: func() bool { return acked.Load() >= 1 }}, nil
+	}
+	sum, err := j.Run(context.Background())
+	if err != nil || sum.Updated != 2 || sum.Unchanged != 2 || sum.Deleted != 0 {
+		t.Fatalf("%+v, %v; want d01 updated twice, d00 and d02 unchanged", sum, err)
+	}
+	got := snapshot(t, svc)
+	for id, p := range want {
+		// The payload (text, fingerprint) says which version is stored.
+		if !reflect.DeepEqual(got[id].Payload, p.Payload) {
+			t.Errorf("point %s (%v): %v, want the stored version back %v", id, p.Payload[qdrant.PayloadDocID], got[id].Payload, p.Payload)
+		}
+	}
 }
