@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spladeq/spladeq/internal/qdranttest"
 	"github.com/spladeq/spladeq/internal/s3test"
 )
 
@@ -19,13 +20,30 @@ import (
 // deletes the last ones. `spladeq ingest` with ingest.sync: full is killed
 // with SIGKILL at random moments and as its deletions start, the bucket
 // changing between some kills; a last run must leave the collection equal,
-// point for point, to a clean run over the final bucket. Embedded store
-// only: the store side is the file source's test's.
+// point for point, to a clean run over the final bucket. On the embedded
+// store and the newest Qdrant: the units' tokens are stamped on the points
+// (and the documents of changed units marked) through each store's
+// filtered payload writes.
 func TestS3SyncSurvivesKillNine(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) {
+		dir := t.TempDir()
+		s3SyncKillCycles(t, dir, "embedded://"+filepath.Join(dir, "store"), "embedded://"+filepath.Join(dir, "clean-store"), "clean")
+	})
+	v := qdranttest.Newest()
+	t.Run("qdrant "+v, func(t *testing.T) {
+		qdranttest.Need(t, v)
+		node := qdranttest.StartVersion(t, v, qdranttest.Options{})
+		s3SyncKillCycles(t, t.TempDir(), node.GRPCAddr(), node.GRPCAddr(), "clean")
+	})
+}
+
+// s3SyncKillCycles runs the test's kill cycles into url (collection
+// docs), then compares with a clean run into cleanURL's collection
+// cleanName.
+func s3SyncKillCycles(t *testing.T, dir, url, cleanURL, cleanName string) {
 	srv := s3test.Start(t)
 	s3test.Isolate(t)
 	srv.Bucket(t, "corpus")
-	dir := t.TempDir()
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
 	docs := max(700, 120*killCycles())
@@ -49,7 +67,6 @@ func TestS3SyncSurvivesKillNine(t *testing.T) {
 		return replaceInFile(t, p, `source: {type: jsonl, path: "unused"}`,
 			fmt.Sprintf(`source: {type: s3, bucket: corpus, prefix: parts/, endpoint: %q, include: ["**/*.jsonl"]}`, srv.Endpoint))
 	}
-	url := "embedded://" + filepath.Join(dir, "store")
 	write(0)
 	cfg := config(url, "docs")
 	runIngest(t, dir, 0, "--config", cfg)
@@ -60,9 +77,8 @@ func TestS3SyncSurvivesKillNine(t *testing.T) {
 	checkExact(t, url, want)
 	checkDeadLetters(t, bad, filepath.Join(dir, "docs.dead.jsonl"))
 
-	cleanURL := "embedded://" + filepath.Join(dir, "clean-store")
-	runIngest(t, dir, 0, "--config", config(cleanURL, "clean"))
-	compareCollections(t, url, "docs", cleanURL, "clean")
+	runIngest(t, dir, 0, "--config", config(cleanURL, cleanName))
+	compareCollections(t, url, "docs", cleanURL, cleanName)
 }
 
 // replaceInFile replaces old (which must be there) by new in the file at
