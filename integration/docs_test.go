@@ -444,16 +444,6 @@ func logicalLines(body string) []string {
 	return out
 }
 
-// matchOutput reports whether want, where "..." stands for any text,
-// occurs in got.
-func matchOutput(want, got string) bool {
-	parts := strings.Split(strings.TrimSpace(want), "...")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	return regexp.MustCompile("(?s)" + strings.Join(parts, ".*?")).MatchString(got)
-}
-
 // makeTargets are the Makefile's rule names.
 func makeTargets(t *testing.T) map[string]bool {
 	data, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
