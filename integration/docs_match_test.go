@@ -52,11 +52,12 @@ func matchOutput(want, got string) bool {
 }
 
 // standsAlone reports whether s[i:j] is a whole number, not a piece of a
-// dotted version or address.
+// dotted version or address: no digit, and no dot followed by a digit, on
+// either side.
 func standsAlone(s string, i, j int) bool {
-	isPart := func(c byte) bool { return c == '.' || c >= '0' && c <= '9' }
-	return (i == 0 || !isPart(s[i-1]) || s[i-1] == '.' && (i < 2 || !isDigit(s[i-2]))) &&
-		(j == len(s) || !isPart(s[j]) || s[j] == '.' && (j+1 == len(s) || !isDigit(s[j+1])))
+	before := i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' && i > 1 && isDigit(s[i-2]))
+	after := j < len(s) && (isDigit(s[j]) || s[j] == '.' && j+1 < len(s) && isDigit(s[j+1]))
+	return !before && !after
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -99,6 +100,8 @@ func TestMatchOutputForgivesFloatNoiseAndNothingElse(t *testing.T) {
 		{`26 added, 0 updated`, `27 added, 0 updated`, false}, // counts are exact
 		{`Qdrant 1.19.0 on 127.0.0.1:6334`, `Qdrant 1.19.1 on 127.0.0.1:6334`, false},
 		{`Qdrant 1.19.0 on 127.0.0.1:6334`, `Qdrant 1.19.0 on 127.0.0.1:6334`, true},
+		{`Qdrant 1.19.0 ready`, `Qdrant 1.18.0 ready`, false},                       // a version is words, not a score
+		{`listening on 127.0.0.1`, `listening on 127.0.0.2`, false},                 // so is an address
 		{`1. doc-a 0.50 ... 2. doc-b 0.40`, `1. doc-b 0.50 x 2. doc-a 0.40`, false}, // order of hits
 		{`in ...: 1 added`, `in 18.536s: 1 added`, true},
 		{`weight 2.76, japan 2.16`, `weight 2.76, japan 2.16 and more`, true},

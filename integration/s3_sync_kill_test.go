@@ -27,20 +27,19 @@ import (
 func TestS3SyncSurvivesKillNine(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		dir := t.TempDir()
-		s3SyncKillCycles(t, dir, "embedded://"+filepath.Join(dir, "store"), "embedded://"+filepath.Join(dir, "clean-store"), "clean")
+		s3SyncKillCycles(t, dir, "embedded://"+filepath.Join(dir, "store"), "embedded://"+filepath.Join(dir, "clean-store"))
 	})
 	v := qdranttest.Newest()
 	t.Run("qdrant "+v, func(t *testing.T) {
 		qdranttest.Need(t, v)
 		node := qdranttest.StartVersion(t, v, qdranttest.Options{})
-		s3SyncKillCycles(t, t.TempDir(), node.GRPCAddr(), node.GRPCAddr(), "clean")
+		s3SyncKillCycles(t, t.TempDir(), node.GRPCAddr(), node.GRPCAddr())
 	})
 }
 
 // s3SyncKillCycles runs the test's kill cycles into url (collection
-// docs), then compares with a clean run into cleanURL's collection
-// cleanName.
-func s3SyncKillCycles(t *testing.T, dir, url, cleanURL, cleanName string) {
+// docs), then compares with a clean run into cleanURL's collection clean.
+func s3SyncKillCycles(t *testing.T, dir, url, cleanURL string) {
 	srv := s3test.Start(t)
 	s3test.Isolate(t)
 	srv.Bucket(t, "corpus")
@@ -77,8 +76,8 @@ func s3SyncKillCycles(t *testing.T, dir, url, cleanURL, cleanName string) {
 	checkExact(t, url, want)
 	checkDeadLetters(t, bad, filepath.Join(dir, "docs.dead.jsonl"))
 
-	runIngest(t, dir, 0, "--config", config(cleanURL, cleanName))
-	compareCollections(t, url, "docs", cleanURL, cleanName)
+	runIngest(t, dir, 0, "--config", config(cleanURL, "clean"))
+	compareCollections(t, url, "docs", cleanURL, "clean")
 }
 
 // replaceInFile replaces old (which must be there) by new in the file at
