@@ -54,10 +54,11 @@ func int8BenchModel(b *testing.B) string {
 // interleaved (the order rotated every iteration), the SPLADE encoder on
 // the graph built from a checkpoint in float32 and in int8 (hfgraph.Int8,
 // int8 vocabulary head), and int8 with the vocabulary projection kept in
-// float32: documents per second (SPLADEQ_BENCH_TEXTS synthetic texts a
-// pass, default 64) and the p50 of single-query encodes (8 per encoder an
-// iteration). The model is int8BenchModel's; SPLADEQ_BENCH_THREADS sets
-// the intra-op threads.
+// float32: documents per second (SPLADEQ_BENCH_TEXTS texts a pass,
+// default 64: synthetic, or the first documents of the real-text
+// evaluation set SPLADEQ_BENCH_SET names, e.g. manpages) and the p50 of
+// single-query encodes (8 per encoder an iteration). The model is
+// int8BenchModel's; SPLADEQ_BENCH_THREADS sets the intra-op threads.
 func BenchmarkInt8VsFloat32(b *testing.B) {
 	dir := int8BenchModel(b)
 	n := 64
@@ -65,6 +66,9 @@ func BenchmarkInt8VsFloat32(b *testing.B) {
 		n = v
 	}
 	texts := synth.Texts(n, 20, 120, 1)
+	if set := os.Getenv("SPLADEQ_BENCH_SET"); set != "" {
+		texts = evalSetTexts(b, set, "corpus.jsonl", n)
+	}
 	queries := synth.Texts(64, 3, 12, 2)
 	type variant struct {
 		name  string
