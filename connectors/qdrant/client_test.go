@@ -75,6 +75,7 @@ type flakyPoints struct {
 	failures  int32
 	code      codes.Code
 	retryHint string
+	msg       string // the status message, "injected failure" when empty
 	calls     atomic.Int32
 }
 
@@ -83,7 +84,11 @@ func (f *flakyPoints) Upsert(ctx context.Context, _ *qc.UpsertPoints) (*qc.Point
 		if f.retryHint != "" {
 			grpc.SetTrailer(ctx, metadata.Pairs("retry-after", f.retryHint))
 		}
-		return nil, status.Error(f.code, "injected failure")
+		msg := f.msg
+		if msg == "" {
+			msg = "injected failure"
+		}
+		return nil, status.Error(f.code, msg)
 	}
 	return &qc.PointsOperationResponse{Result: &qc.UpdateResult{Status: qc.UpdateStatus_Completed}}, nil
 }
@@ -111,25 +116,33 @@ func noSleep(t *testing.T) *[]time.Duration {
 
 var oneDoc = []Document{{ID: "a", Sparse: splade.SparseVector{Indices: []uint32{1}, Values: []float32{1}}}}
 
+const shardMissingMsg = `Pre-condition failure: 1 out of 3 shards failed to apply operation. First error captured: Precondition failed: status: FailedPrecondition, message: "Pre-condition failure: Precondition failed: No target shard 0 found for update"`
+
 func TestUpsertRetriesTransientErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		code      codes.Code
 		hint      string
+		msg       string
 		failures  int32
 		retries   int
 		wantCalls int32
 		wantErr   error
 		minDelay  time.Duration
 	}{
-		{"Unavailable is retried until it succeeds", codes.Unavailable, "", 2, 5, 3, nil, 0},
-		{"ResourceExhausted honours retry-after", codes.ResourceExhausted, "3", 1, 5, 2, nil, 3 * time.Second},
-		{"the retry budget runs out with ErrUnavailable", codes.Unavailable, "", 10, 2, 3, ErrUnavailable, 0},
-		{"InvalidArgument is not retried", codes.InvalidArgument, "", 10, 5, 1, ErrInvalid, 0},
+		{"Unavailable is retried until it succeeds", codes.Unavailable, "", "", 2, 5, 3, nil, 0},
+		{"ResourceExhausted honours retry-after", codes.ResourceExhausted, "3", "", 1, 5, 2, nil, 3 * time.Second},
+		{"the retry budget runs out with ErrUnavailable", codes.Unavailable, "", "", 10, 2, 3, ErrUnavailable, 0},
+		{"InvalidArgument is not retried", codes.InvalidArgument, "", "", 10, 5, 1, ErrInvalid, 0},
+		{"FailedPrecondition is not retried", codes.FailedPrecondition, "", "", 10, 5, 1, ErrInvalid, 0},
+		// What a Qdrant 1.17.1 cluster answered a worker starting while a
+		// node restarted (TestClusterIngestionSurvivesANodeKill).
+		{"a shard with no active replica is retried", codes.FailedPrecondition, "", shardMissingMsg, 2, 5, 3, nil, 0},
+		{"a shard that stays missing ends as ErrUnavailable", codes.FailedPrecondition, "", shardMissingMsg, 10, 2, 3, ErrUnavailable, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			slept := noSleep(t)
-			fake := &flakyPoints{failures: tc.failures, code: tc.code, retryHint: tc.hint}
+			fake := &flakyPoints{failures: tc.failures, code: tc.code, retryHint: tc.hint, msg: tc.msg}
 			c, err := Open(context.Background(), Config{URL: serveFake(t, fake), Retries: tc.retries})
 			if err != nil {
 				t.Fatal(err)

@@ -75,6 +75,9 @@ func classify(err error) error {
 		return err
 	}
 	msg := st.Message()
+	if shardsMissing(st) {
+		return fmt.Errorf("%w: %s: %s", ErrUnavailable, st.Code(), msg)
+	}
 	switch st.Code() {
 	case codes.NotFound:
 		return fmt.Errorf("%w: %s", ErrNotFound, msg)
@@ -116,6 +119,9 @@ func transient(err error) (bool, int) {
 	if !ok {
 		return false, 0
 	}
+	if shardsMissing(st) {
+		return true, 0
+	}
 	switch st.Code() {
 	// Canceled from the server while the caller's context is alive: a
 	// cluster node cancels a request whose peer went away mid-call (seen
@@ -124,4 +130,15 @@ func transient(err error) (bool, int) {
 		return true, 0
 	}
 	return false, 0
+}
+
+// shardsMissing reports a cluster's answer to an operation every shard
+// applies (a payload index, a write) while a shard has no active replica
+// on some node — one down, or restarted and still recovering: Qdrant says
+// FailedPrecondition, "N out of M shards failed to apply operation ... No
+// target shard K found for update". It passes once the replica is back,
+// so it is retried and, when the retries run out, reported as
+// unavailable, not as invalid input.
+func shardsMissing(st *status.Status) bool {
+	return st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), "No target shard")
 }
